@@ -1,0 +1,42 @@
+import type { DecisionWire, Reason, Verdict } from './schema.ts'
+
+/** A logged decision: what was asked, by whom, under which policy, and the answer. */
+export interface Decision {
+  id: string
+  at: Date
+  agent: string
+  team: string
+  tool?: string
+  accountId: string
+  contactId?: string
+  email?: string
+  action: { kind: string; attributes: Record<string, unknown> }
+  /** The facts the decision saw (as given, before typing). */
+  facts: Record<string, unknown>
+  verdict: Verdict
+  reasons: Reason[]
+  retryAfter?: Date
+  reviewId?: string
+  reviewTeam?: string
+  notify: string[]
+  policyVersion: string
+  idempotencyKey?: string
+  dryRun: boolean
+  /** true when this answers a repeated idempotency key. */
+  replayed?: boolean
+}
+
+/** The decision as the API returns it. */
+export function decisionToWire(d: Decision): DecisionWire {
+  return {
+    id: d.id,
+    verdict: d.verdict,
+    reasons: d.reasons,
+    ...(d.retryAfter ? { retryAfter: d.retryAfter.toISOString() } : {}),
+    ...(d.reviewId ? { reviewId: d.reviewId } : {}),
+    ...(d.reviewTeam ? { reviewTeam: d.reviewTeam } : {}),
+    notify: d.notify,
+    policyVersion: d.policyVersion,
+    ...(d.replayed ? { replayed: true } : {}),
+  }
+}

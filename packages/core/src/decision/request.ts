@@ -1,0 +1,167 @@
+import type { z } from 'zod'
+import { InputError } from '../errors.ts'
+import { closest } from '../policy/load.ts'
+import type { ActionKind, Agent, Policy } from '../policy/model.ts'
+import type { TypedValue } from '../policy/schema.ts'
+import { decisionRequestSchema } from './schema.ts'
+
+/** Who is asking: an agent id, or the tool it runs in. Never taken from the request body. */
+export type Caller = string | { agent: string } | { tool: string }
+
+/** A request checked against the policy: known agent and kind, typed attributes and facts. */
+export interface ResolvedRequest {
+  agent: Agent
+  tool?: string
+  action: ActionKind
+  attributes: Record<string, unknown>
+  rawAttributes: Record<string, unknown>
+  customer: { accountId: string; contactId?: string; email?: string; facts: Record<string, unknown> }
+  rawFacts: Record<string, unknown>
+  now: Date
+  idempotencyKey?: string
+  dryRun: boolean
+}
+
+export function resolveCaller(policy: Policy, caller: Caller): { agent: Agent; tool?: string } {
+  if (typeof caller === 'string' || 'agent' in caller) {
+    const id = typeof caller === 'string' ? caller : caller.agent
+    const agent =
+      policy.agents.get(id) ??
+      (policy.tools.has(id) ? policy.agents.get(policy.tools.get(id) as string) : undefined)
+    if (!agent) throw unknownName('UNKNOWN_AGENT', 'agent', id, [...policy.agents.keys()], ['agent'])
+    return policy.agents.has(id) ? { agent } : { agent, tool: id }
+  }
+  const id = policy.tools.get(caller.tool)
+  if (!id) throw unknownName('UNKNOWN_TOOL', 'tool', caller.tool, [...policy.tools.keys()], ['tool'])
+  return { agent: policy.agents.get(id) as Agent, tool: caller.tool }
+}
+
+export function resolveRequest(
+  policy: Policy,
+  caller: Caller,
+  body: unknown,
+  clock: () => Date,
+): ResolvedRequest {
+  const parsed = decisionRequestSchema.safeParse(
+    body && typeof body === 'object' && (body as { at?: unknown }).at instanceof Date
+      ? { ...body, at: (body as { at: Date }).at.toISOString() }
+      : body,
+  )
+  if (!parsed.success) throw inputErrorFromZod(parsed.error)
+  const req = parsed.data
+  const { agent, tool } = resolveCaller(policy, caller)
+  const action = policy.actions.get(req.action.kind)
+  if (!action) {
+    throw unknownName(
+      'UNKNOWN_ACTION',
+      'action kind',
+      req.action.kind,
+      [...policy.actions.keys()],
+      ['action', 'kind'],
+    )
+  }
+  const { kind: _kind, ...rawAttributes } = req.action
+  const attributes: Record<string, unknown> = {}
+  for (const [name, v] of Object.entries(rawAttributes)) {
+    const declared = action.attributes[name]
+    if (!declared) {
+      throw unknownName(
+        'UNKNOWN_ATTRIBUTE',
+        `attribute of ${action.kind}`,
+        name,
+        Object.keys(action.attributes),
+        ['action', name],
+      )
+    }
+    attributes[name] = typed(declared, v, ['action', name])
+  }
+  for (const [name, declared] of Object.entries(action.attributes)) {
+    if (!declared.optional && attributes[name] === undefined) {
+      throw new InputError(
+        'MISSING_ATTRIBUTE',
+        `${action.kind} needs attribute "${name}" (${declared.type})`,
+        ['action', name],
+      )
+    }
+  }
+  const facts: Record<string, unknown> = {}
+  for (const [name, v] of Object.entries(req.customer.facts)) {
+    const declared = policy.facts[name]
+    if (!declared) {
+      throw unknownName('UNKNOWN_FACT', 'fact', name, Object.keys(policy.facts), ['customer', 'facts', name])
+    }
+    if (v === null || v === undefined) continue
+    facts[name] = typed(declared, v, ['customer', 'facts', name])
+  }
+  const c = req.customer
+  const accountId =
+    c.accountId ?? (c.contactId ? `contact:${c.contactId}` : `email:${(c.email as string).toLowerCase()}`)
+  return {
+    agent,
+    ...(tool ? { tool } : {}),
+    action,
+    attributes,
+    rawAttributes,
+    customer: {
+      accountId,
+      ...(c.contactId ? { contactId: c.contactId } : {}),
+      ...(c.email ? { email: c.email } : {}),
+      facts,
+    },
+    rawFacts: req.customer.facts,
+    now: req.at ? new Date(req.at) : clock(),
+    ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
+    dryRun: req.dryRun,
+  }
+}
+
+/** Checks a value against its declared type and converts it for CEL (timestamps become Dates). */
+function typed(declared: TypedValue, v: unknown, path: (string | number)[]): unknown {
+  const fail = (expected: string): never => {
+    throw new InputError('BAD_TYPE', `expected ${expected}, got ${JSON.stringify(v)}`, path)
+  }
+  switch (declared.type) {
+    case 'string':
+      if (typeof v !== 'string') fail('a string')
+      if (declared.enum && !declared.enum.includes(v as string)) {
+        fail(`one of ${declared.enum.map((e) => JSON.stringify(e)).join(', ')}`)
+      }
+      return v
+    case 'number':
+      if (typeof v !== 'number' || !Number.isFinite(v)) fail('a number')
+      return v
+    case 'boolean':
+      if (typeof v !== 'boolean') fail('true or false')
+      return v
+    case 'timestamp': {
+      const d = v instanceof Date ? v : typeof v === 'string' ? new Date(v) : undefined
+      if (!d || Number.isNaN(d.getTime())) fail('an ISO 8601 time')
+      return d
+    }
+    case 'list':
+      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) fail('a list of strings')
+      return v
+  }
+}
+
+function unknownName(code: string, what: string, name: string, known: string[], path: (string | number)[]) {
+  const near = closest(name, known)
+  return new InputError(
+    code,
+    `unknown ${what} "${name}"`,
+    path,
+    near ? `did you mean "${near}"?` : `known: ${known.join(', ') || 'none'}`,
+  )
+}
+
+export function inputErrorFromZod(error: z.ZodError): InputError {
+  const issue = error.issues[0] as z.core.$ZodIssue
+  const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))
+  if (issue.code === 'unrecognized_keys') {
+    return new InputError('UNKNOWN_FIELD', `unknown field "${issue.keys[0]}"`, [
+      ...path,
+      issue.keys[0] as string,
+    ])
+  }
+  return new InputError('BAD_REQUEST', issue.message.replace(/^Invalid input: /, ''), path)
+}

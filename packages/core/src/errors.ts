@@ -1,0 +1,75 @@
+/** Where in a policy file something is: 1-based line and column. */
+export interface SourcePosition {
+  file: string
+  line: number
+  column: number
+}
+
+/** One problem found while loading a policy. Errors stop the load; warnings do not. */
+export interface PolicyIssue {
+  severity: 'error' | 'warning'
+  code: string
+  message: string
+  /** The YAML path of the offending node, e.g. `["stops", 0, "when"]`. */
+  path: (string | number)[]
+  /** The id of the rule the issue is about, when there is one. */
+  rule?: string
+  position?: SourcePosition
+  hint?: string
+}
+
+export function formatIssue(issue: PolicyIssue): string {
+  const where = issue.position
+    ? `${issue.position.file}:${issue.position.line}:${issue.position.column}`
+    : issue.path.join('.') || '<policy>'
+  const rule = issue.rule ? ` [${issue.rule}]` : ''
+  const hint = issue.hint ? `\n  hint: ${issue.hint}` : ''
+  return `${where}: ${issue.severity}${rule}: ${issue.message} (${issue.code})${hint}`
+}
+
+/** A policy that cannot be loaded. `issues` holds every error and warning found, in file order. */
+export class PolicyError extends Error {
+  readonly code = 'POLICY_INVALID'
+  readonly issues: PolicyIssue[]
+  constructor(issues: PolicyIssue[]) {
+    const errors = issues.filter((i) => i.severity === 'error')
+    super(
+      `policy has ${errors.length} error${errors.length === 1 ? '' : 's'}:\n${errors.map(formatIssue).join('\n')}`,
+    )
+    this.name = 'PolicyError'
+    this.issues = issues
+  }
+}
+
+/** A request the caller must fix: `path` names the offending field. */
+export class InputError extends Error {
+  readonly code: string
+  readonly path: (string | number)[]
+  readonly hint: string | undefined
+  constructor(code: string, message: string, path: (string | number)[] = [], hint?: string) {
+    super(path.length ? `${path.join('.')}: ${message}` : message)
+    this.name = 'InputError'
+    this.code = code
+    this.path = path
+    this.hint = hint
+  }
+}
+
+/** Something asked of a thing that does not exist or is no longer in that state. */
+export class NotFoundError extends Error {
+  readonly code = 'NOT_FOUND'
+  constructor(what: string, id: string) {
+    super(`${what} ${id} not found`)
+    this.name = 'NotFoundError'
+  }
+}
+
+/** A review that cannot take the asked-for resolution (already resolved, expired, wrong team). */
+export class ReviewStateError extends Error {
+  readonly code: 'REVIEW_RESOLVED' | 'REVIEW_EXPIRED' | 'REVIEW_FORBIDDEN'
+  constructor(code: ReviewStateError['code'], message: string) {
+    super(message)
+    this.name = 'ReviewStateError'
+    this.code = code
+  }
+}

@@ -1,0 +1,302 @@
+import type { Reason, Verdict } from '../decision/schema.ts'
+import type { Commitment, Touch } from '../ledger/types.ts'
+import {
+  CelAction,
+  CelAgent,
+  CelCommitment,
+  CelCustomer,
+  CelTouch,
+  type CelVariables,
+  type CompiledExpression,
+  describeEvaluationError,
+} from '../policy/cel.ts'
+import type { ActionKind, Agent, CompiledLimit, CompiledRule, Policy } from '../policy/model.ts'
+
+/** Everything a decision depends on. Pure data: same input, same evaluation. */
+export interface EvaluationInput {
+  agent: Agent
+  tool?: string
+  action: ActionKind
+  /** Validated, typed attributes (timestamps as Dates). */
+  attributes: Record<string, unknown>
+  customer: { accountId: string; contactId?: string; email?: string; facts: Record<string, unknown> }
+  now: Date
+  touches: readonly Touch[]
+  commitments: readonly Commitment[]
+}
+
+export interface Evaluation {
+  verdict: Verdict
+  reasons: Reason[]
+  retryAfter?: Date
+  notify: string[]
+  /** Where a flag goes: the owning team, else the policy's default review team. */
+  reviewTeam?: string
+  /** The team that owns this customer's decisions, if an ownership rule matched. */
+  owner?: string
+}
+
+const SEVERITY: Record<Verdict, number> = { go: 0, flag: 1, stop: 2 }
+
+/**
+ * Runs the rules that apply to this agent and action kind (resolved at load, no CEL spent on the
+ * rest): stops, triggers, limits, ownership, permissions. The most severe result wins; no
+ * permission means flag. A stop or trigger whose condition cannot be evaluated fails closed: flag.
+ */
+export function evaluate(
+  policy: Policy,
+  input: EvaluationInput,
+  mode: 'decide' | 'approve' = 'decide',
+): Evaluation {
+  const rules = policy.applicable(input.agent.id, input.action.kind)
+  const vars = celVariables(input, rules.readsLedger)
+  const reasons: Reason[] = []
+  const notify = new Set<string>()
+  let verdict = 'go' as Verdict
+  let retryAfter: Date | undefined
+  let owner: string | undefined
+  // A stop with no time it lifts (a hard stop, a limit that never frees) means no retryAfter at all.
+  let lasting = false
+  const raise = (v: Verdict) => {
+    if (SEVERITY[v] > SEVERITY[verdict]) verdict = v
+  }
+  const pause = (until: Date | undefined) => {
+    if (until && (!retryAfter || until > retryAfter)) retryAfter = until
+  }
+  const failClosed = (rule: CompiledRule, error: unknown) => {
+    const why = describeEvaluationError(error)
+    raise('flag')
+    reasons.push({
+      rule: rule.id,
+      sort: rule.sort,
+      message: `could not evaluate (${why.message}), so a human decides: ${rule.message ?? defaultMessage(rule)}`,
+    })
+  }
+
+  for (const rule of rules.stops) {
+    const hit = test(rule.when, vars)
+    if (hit instanceof Failure) failClosed(rule, hit.error)
+    else if (hit) {
+      raise('stop')
+      lasting = true
+      reasons.push({ rule: rule.id, sort: 'stop', message: rule.message ?? defaultMessage(rule) })
+    }
+  }
+  for (const rule of rules.triggers) {
+    if (mode === 'approve' && rule.then === 'flag') continue
+    const hit = test(rule.when, vars)
+    if (hit instanceof Failure) failClosed(rule, hit.error)
+    else if (hit) {
+      raise(rule.then)
+      for (const team of rule.notify) notify.add(team)
+      let message = rule.message ?? defaultMessage(rule)
+      if (rule.then === 'stop') {
+        const until = rule.until ? value(rule.until, vars) : undefined
+        if (until instanceof Date) {
+          pause(until)
+          message += ` (paused until ${until.toISOString()})`
+        } else lasting = true
+      }
+      reasons.push({ rule: rule.id, sort: 'trigger', message })
+    }
+  }
+  for (const rule of rules.limits) {
+    if (mode === 'approve' && rule.then === 'flag') continue
+    const applies = rule.when ? test(rule.when, vars) : true
+    if (applies instanceof Failure) {
+      failClosed(rule, applies.error)
+      continue
+    }
+    if (!applies) continue
+    const hit = limitHit(rule, input)
+    if (hit) {
+      raise(rule.then)
+      if (rule.then === 'stop') {
+        if (hit.retryAfter) pause(hit.retryAfter)
+        else lasting = true
+      }
+      reasons.push({ rule: rule.id, sort: 'limit', message: hit.message })
+    }
+  }
+  for (const rule of rules.ownership) {
+    const hit = test(rule.when, vars)
+    if (hit instanceof Failure) {
+      if (mode === 'decide') failClosed(rule, hit.error)
+      continue
+    }
+    if (!hit || owner !== undefined) continue
+    owner = rule.owner
+    if (rule.owner === input.agent.team || (mode === 'approve' && rule.then === 'flag')) continue
+    raise(rule.then)
+    if (rule.then === 'stop') lasting = true
+    reasons.push({
+      rule: rule.id,
+      sort: 'ownership',
+      message:
+        rule.message ??
+        `${rule.owner} owns this customer's decisions; ${input.agent.team}'s ${input.agent.id} needs ${rule.owner}'s approval`,
+    })
+  }
+  if (mode === 'decide') {
+    const failed: string[] = []
+    const granted = rules.permissions.filter((rule) => {
+      if (!rule.when) return true
+      const hit = test(rule.when, vars)
+      if (hit instanceof Failure) failed.push(`${rule.id}: ${describeEvaluationError(hit.error).message}`)
+      return hit === true
+    })
+    for (const rule of granted) {
+      reasons.push({ rule: rule.id, sort: 'permission', message: rule.message ?? defaultMessage(rule) })
+    }
+    if (granted.length === 0) {
+      raise('flag')
+      const tried = failed.length ? ` (could not evaluate ${failed.join('; ')})` : ''
+      reasons.push({
+        rule: 'no-permission',
+        sort: 'default',
+        message: `no permission lets ${input.agent.id} (${input.agent.team}) take ${input.action.kind} here on its own${tried}: a human decides`,
+      })
+    }
+  }
+
+  const evaluation: Evaluation = { verdict, reasons, notify: [...notify] }
+  if (verdict === 'stop' && retryAfter && !lasting) evaluation.retryAfter = retryAfter
+  if (owner) evaluation.owner = owner
+  if (verdict === 'flag') evaluation.reviewTeam = owner ?? policy.review.defaultTeam
+  // Reasons read best most-severe first; within a severity, in rule order.
+  return evaluation
+}
+
+class Failure {
+  readonly error: unknown
+  constructor(error: unknown) {
+    this.error = error
+  }
+}
+
+function test(expr: CompiledExpression | undefined, vars: CelVariables): boolean | Failure {
+  if (!expr) return true
+  try {
+    const out = expr.run(vars)
+    return out === true
+  } catch (error) {
+    return new Failure(error)
+  }
+}
+
+function value(expr: CompiledExpression, vars: CelVariables): unknown {
+  try {
+    return expr.run(vars)
+  } catch {
+    return undefined
+  }
+}
+
+function limitHit(
+  rule: CompiledLimit,
+  input: EvaluationInput,
+): { message: string; retryAfter?: Date } | undefined {
+  const since = input.now.getTime() - rule.perMs
+  const times: number[] = []
+  for (const t of input.touches) {
+    const at = t.at.getTime()
+    if (at <= since || at > input.now.getTime()) continue
+    if (rule.limitScope === 'contact' && t.contactId !== input.customer.contactId) continue
+    if (!touchInScope(rule, t)) continue
+    times.push(at)
+  }
+  if (times.length < rule.max) return undefined
+  times.sort((a, b) => a - b)
+  // The touch whose ageing out brings the count below max.
+  const freeing = times[times.length - rule.max]
+  const what = describeScope(rule)
+  const message =
+    rule.message ??
+    `at most ${rule.max} ${what} per ${rule.limitScope} per ${rule.per}: ${times.length} already in the window`
+  return freeing === undefined ? { message } : { message, retryAfter: new Date(freeing + rule.perMs) }
+}
+
+function touchInScope(rule: CompiledLimit, t: Touch): boolean {
+  const s = rule.scope
+  return (
+    (!s.agents || (t.agent !== undefined && s.agents.has(t.agent))) &&
+    (!s.teams || (t.team !== undefined && s.teams.has(t.team))) &&
+    (!s.actions || s.actions.has(t.kind)) &&
+    (!s.channels || (t.channel !== undefined && s.channels.has(t.channel))) &&
+    (s.outbound === undefined || s.outbound === t.outbound)
+  )
+}
+
+function describeScope(rule: CompiledLimit): string {
+  const parts: string[] = []
+  if (rule.scope.outbound) parts.push('outbound')
+  if (rule.scope.channels) parts.push([...rule.scope.channels].join('/'))
+  if (rule.scope.actions) parts.push([...rule.scope.actions].join('/'))
+  parts.push(rule.max === 1 ? 'touch' : 'touches')
+  if (rule.scope.teams) parts.push(`from ${[...rule.scope.teams].join('/')}`)
+  return parts.join(' ')
+}
+
+function defaultMessage(rule: CompiledRule): string {
+  switch (rule.sort) {
+    case 'stop':
+      return `hard stop ${rule.id}${rule.when ? `: ${rule.when.source}` : ''}`
+    case 'trigger':
+      return `trigger ${rule.id}: ${rule.when.source}`
+    case 'permission':
+      return `permitted by ${rule.id}${rule.when ? `: ${rule.when.source}` : ''}`
+    case 'ownership':
+      return `owned by ${rule.owner}: ${rule.when.source}`
+    case 'limit':
+      return `limit ${rule.id}`
+  }
+}
+
+function celVariables(input: EvaluationInput, withLedger: boolean): CelVariables {
+  const action = Object.assign(new CelAction(), input.attributes, {
+    kind: input.action.kind,
+    channel: input.action.channel,
+    outbound: input.action.outbound,
+    ...(input.action.commitment ? { commitment: input.action.commitment } : {}),
+  })
+  const c = input.customer
+  const customer = Object.assign(new CelCustomer(), input.customer.facts, {
+    id: c.contactId ?? c.accountId,
+    accountId: c.accountId,
+    ...(c.contactId ? { contactId: c.contactId } : {}),
+    ...(c.email ? { email: c.email } : {}),
+  })
+  return {
+    agent: new CelAgent(input.agent.id, input.agent.team, input.tool ?? ''),
+    action,
+    customer,
+    touches: withLedger ? input.touches.map(celTouch) : [],
+    commitments: withLedger ? input.commitments.map(celCommitment) : [],
+    now: input.now,
+  }
+}
+
+function celTouch(t: Touch): CelTouch {
+  return Object.assign(new CelTouch(), {
+    agent: t.agent ?? '',
+    team: t.team ?? '',
+    tool: t.tool ?? '',
+    kind: t.kind,
+    channel: t.channel ?? '',
+    outbound: t.outbound,
+    status: t.status,
+    contactId: t.contactId ?? '',
+    at: t.at,
+  })
+}
+
+function celCommitment(c: Commitment): CelCommitment {
+  return Object.assign(new CelCommitment(), {
+    kind: c.kind,
+    team: c.team,
+    agent: c.agent,
+    value: c.value,
+    at: c.at,
+    ...(c.expiresAt ? { expiresAt: c.expiresAt } : {}),
+  })
+}

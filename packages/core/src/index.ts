@@ -1,0 +1,42 @@
+export { type Decision, decisionToWire } from './decision/decision.ts'
+export { type Caller, resolveCaller } from './decision/request.ts'
+export {
+  actionInputSchema,
+  customerInputSchema,
+  type DecisionRequest,
+  type DecisionWire,
+  decisionRequestSchema,
+  decisionSchema,
+  type Reason,
+  type ReasonSort,
+  reasonSchema,
+  type Verdict,
+  verdictSchema,
+} from './decision/schema.ts'
+export {
+  formatIssue,
+  InputError,
+  NotFoundError,
+  PolicyError,
+  type PolicyIssue,
+  ReviewStateError,
+  type SourcePosition,
+} from './errors.ts'
+export { type Evaluation, type EvaluationInput, evaluate } from './evaluate/evaluate.ts'
+export type { Commitment, LedgerView, Touch, TouchStatus } from './ledger/types.ts'
+export { type CheckResult, checkPolicy, loadPolicy, loadPolicyFile } from './policy/load.ts'
+export type { ActionKind, Agent, CompiledRule, Policy } from './policy/model.ts'
+export { type PolicyDocument, policySchema, type RuleSort } from './policy/schema.ts'
+export { openRemit, Remit, type RemitOptions, type ResolveInput, type TouchInput } from './remit.ts'
+export type { Review, ReviewStatus } from './review/review.ts'
+export { openSqliteStore, type SqliteStoreOptions } from './store/sqlite.ts'
+export type {
+  DecideRequest,
+  DecisionFilter,
+  DecisionWrite,
+  ReviewFilter,
+  ReviewWrite,
+  Store,
+  Timeline,
+} from './store/store.ts'
+export { formatDuration, parseDuration } from './time/duration.ts'

@@ -1,0 +1,42 @@
+/** reserved: a go not yet confirmed; sent: confirmed; failed / cancelled: no longer counts. */
+export type TouchStatus = 'reserved' | 'sent' | 'failed' | 'cancelled'
+export const COUNTING_STATUSES: readonly TouchStatus[] = ['reserved', 'sent']
+
+/** One touch of a customer: reserved by a go, or recorded from elsewhere (a call in the CRM). */
+export interface Touch {
+  id: string
+  accountId: string
+  contactId?: string
+  agent?: string
+  team?: string
+  tool?: string
+  kind: string
+  channel?: string
+  outbound: boolean
+  at: Date
+  status: TouchStatus
+  /** The decision that reserved it; absent for recorded touches. */
+  decisionId?: string
+  source: 'decision' | 'recorded'
+  note?: string
+}
+
+/** A promise made to a customer by a go (a discount, a price) that others must not contradict. */
+export interface Commitment {
+  id: string
+  accountId: string
+  contactId?: string
+  kind: string
+  value: Record<string, unknown>
+  team: string
+  agent: string
+  at: Date
+  expiresAt?: Date
+  decisionId: string
+}
+
+/** What a decision sees of one account: the touches that count and the outstanding commitments. */
+export interface LedgerView {
+  touches: Touch[]
+  commitments: Commitment[]
+}

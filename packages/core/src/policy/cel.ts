@@ -1,0 +1,160 @@
+import { Environment } from '@marcbachmann/cel-js'
+import type { PolicyDocument, TypedValue, ValueType } from './schema.ts'
+
+// CEL is the condition language (DESIGN.md). @marcbachmann/cel-js: zero dependencies, a type checker
+// that takes declared variables and object types (so `customer.lifecyle` and `'a' < 1` fail at load
+// time), and fast evaluation of a pre-parsed expression. @bufbuild/cel needs protobuf descriptors
+// for every object type, which a YAML-declared fact list does not have.
+
+const CEL_TYPE: Record<ValueType, string> = {
+  string: 'string',
+  number: 'double',
+  boolean: 'bool',
+  timestamp: 'google.protobuf.Timestamp',
+  list: 'list<string>',
+}
+
+/** The objects rules read. Instances of these classes are what CEL sees at evaluation time. */
+export class CelAgent {
+  readonly id: string
+  readonly team: string
+  readonly tool: string
+  constructor(id: string, team: string, tool: string) {
+    this.id = id
+    this.team = team
+    this.tool = tool
+  }
+}
+export class CelAction {}
+export class CelCustomer {}
+export class CelTouch {}
+export class CelCommitment {}
+
+export interface CompiledExpression {
+  source: string
+  /** Evaluates against the CEL variables; throws on a missing field or a runtime type error. */
+  run: (vars: CelVariables) => unknown
+}
+
+export interface CelVariables {
+  agent: CelAgent
+  action: CelAction
+  customer: CelCustomer
+  touches: CelTouch[]
+  commitments: CelCommitment[]
+  now: Date
+}
+
+export interface CelProblem {
+  message: string
+  /** Offset of the problem within the expression's text. */
+  offset: number
+}
+
+export function celType(value: TypedValue): string {
+  return CEL_TYPE[value.type]
+}
+
+/** One environment per policy: the declared facts and action attributes become typed fields. */
+export function buildEnvironment(
+  doc: Pick<PolicyDocument, 'facts'>,
+  attributes: Record<string, TypedValue>,
+): Environment {
+  const customerFields: Record<string, string> = {
+    id: 'string',
+    accountId: 'string',
+    contactId: 'string',
+    email: 'string',
+  }
+  for (const [name, fact] of Object.entries(doc.facts)) customerFields[name] = celType(fact)
+  const actionFields: Record<string, string> = {
+    kind: 'string',
+    channel: 'string',
+    outbound: 'bool',
+    commitment: 'string',
+  }
+  for (const [name, attr] of Object.entries(attributes)) actionFields[name] = celType(attr)
+
+  return new Environment({ unlistedVariablesAreDyn: false, homogeneousAggregateLiterals: false })
+    .registerType('Agent', { ctor: CelAgent, fields: { id: 'string', team: 'string', tool: 'string' } })
+    .registerType('Action', { ctor: CelAction, fields: actionFields })
+    .registerType('Customer', { ctor: CelCustomer, fields: customerFields })
+    .registerType('Touch', {
+      ctor: CelTouch,
+      fields: {
+        agent: 'string',
+        team: 'string',
+        tool: 'string',
+        kind: 'string',
+        channel: 'string',
+        outbound: 'bool',
+        status: 'string',
+        contactId: 'string',
+        at: 'google.protobuf.Timestamp',
+      },
+    })
+    .registerType('Commitment', {
+      ctor: CelCommitment,
+      fields: {
+        kind: 'string',
+        team: 'string',
+        agent: 'string',
+        value: 'dyn',
+        at: 'google.protobuf.Timestamp',
+        expiresAt: 'google.protobuf.Timestamp',
+      },
+    })
+    .registerVariable('agent', 'Agent')
+    .registerVariable('action', 'Action')
+    .registerVariable('customer', 'Customer')
+    .registerVariable('touches', 'list<Touch>')
+    .registerVariable('commitments', 'list<Commitment>')
+    .registerVariable('now', 'google.protobuf.Timestamp')
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  bool: 'a boolean',
+  'google.protobuf.Timestamp': 'a timestamp',
+}
+
+/** Parses and type-checks one expression; it must yield `expected` ('bool' or a timestamp). */
+export function compileExpression(
+  env: Environment,
+  source: string,
+  expected: 'bool' | 'google.protobuf.Timestamp',
+): CompiledExpression | CelProblem {
+  let parsed: ReturnType<Environment['parse']>
+  try {
+    parsed = env.parse(source)
+  } catch (error) {
+    return celProblem(error)
+  }
+  const checked = parsed.check()
+  if (!checked.valid) return celProblem(checked.error)
+  if (checked.type !== expected && checked.type !== 'dyn') {
+    return {
+      message: `expected ${TYPE_NAMES[expected]} expression, but this one yields ${checked.type}`,
+      offset: 0,
+    }
+  }
+  return { source, run: parsed as unknown as CompiledExpression['run'] }
+}
+
+function celProblem(error: unknown): CelProblem {
+  const e = error as { summary?: string; message?: string; range?: { start: number } }
+  const message = (e.summary ?? e.message ?? String(error)).split('\n')[0] as string
+  return { message, offset: e.range?.start ?? 0 }
+}
+
+export function isProblem(x: CompiledExpression | CelProblem): x is CelProblem {
+  return 'message' in x
+}
+
+/** What went wrong evaluating an expression, in words a policy author can act on. */
+export function describeEvaluationError(error: unknown): { message: string; missing?: string } {
+  const e = error as { summary?: string; message?: string }
+  const message = (e.summary ?? e.message ?? String(error)).split('\n')[0] as string
+  const key = /^No such key: (.+)$/.exec(message)
+  if (key) return { message: `fact or attribute "${key[1]}" was missing`, missing: key[1] as string }
+  return { message }
+}

@@ -1,0 +1,12 @@
+import type { ActionKind, Agent, Scope } from './model.ts'
+
+/** Whether a rule's scope selects this agent taking this kind of action. */
+export function scopeMatches(scope: Scope, agent: Agent, action: ActionKind): boolean {
+  return (
+    (!scope.agents || scope.agents.has(agent.id)) &&
+    (!scope.teams || scope.teams.has(agent.team)) &&
+    (!scope.actions || scope.actions.has(action.kind)) &&
+    (!scope.channels || scope.channels.has(action.channel)) &&
+    (scope.outbound === undefined || scope.outbound === action.outbound)
+  )
+}

@@ -1,0 +1,391 @@
+import { randomUUID } from 'node:crypto'
+import type { Decision } from './decision/decision.ts'
+import { type Caller, type ResolvedRequest, resolveCaller, resolveRequest } from './decision/request.ts'
+import type { DecisionRequest, Reason } from './decision/schema.ts'
+import { InputError, NotFoundError, ReviewStateError } from './errors.ts'
+import { evaluate } from './evaluate/evaluate.ts'
+import type { Commitment, Touch, TouchStatus } from './ledger/types.ts'
+import { loadPolicyFile } from './policy/load.ts'
+import type { Policy } from './policy/model.ts'
+import type { Review } from './review/review.ts'
+import type { DecisionFilter, ReviewFilter, Store, Timeline } from './store/store.ts'
+import { toDate } from './time/duration.ts'
+
+export interface RemitOptions {
+  /** A loaded policy, or the path of a policy file. */
+  policy: Policy | string
+  store: Store
+  /** Where `now` comes from when a request gives no `at` (default: the system clock). */
+  clock?: () => Date
+}
+
+export interface TouchInput {
+  accountId: string
+  contactId?: string
+  kind: string
+  channel?: string
+  /** Default: the kind's `outbound` if the policy declares the kind, else true. */
+  outbound?: boolean
+  agent?: string
+  team?: string
+  tool?: string
+  at?: Date | string
+  note?: string
+}
+
+export interface ResolveInput {
+  /** Who answered (a person's name or a key's name), kept with the review. */
+  by?: string
+  note?: string
+  at?: Date | string
+  /** When given, the review must be routed to this team (a reviewer acts only on its team's reviews). */
+  team?: string
+}
+
+/** The engine: decide, record, review, explain. One per policy-in-service and store. */
+export class Remit {
+  private current: Policy
+  readonly store: Store
+  private readonly clock: () => Date
+
+  constructor(policy: Policy, store: Store, clock: () => Date = () => new Date()) {
+    this.current = policy
+    this.store = store
+    this.clock = clock
+  }
+
+  get policy(): Policy {
+    return this.current
+  }
+
+  /** Swaps the policy in service; decisions already made keep the version they recorded. */
+  setPolicy(policy: Policy): void {
+    this.current = policy
+  }
+
+  /**
+   * Decides one action for one customer. A go is reserved in the ledger in the same transaction
+   * that decided it, and is durable when this resolves; a flag creates a pending review.
+   */
+  async decide(
+    caller: Caller,
+    request: DecisionRequest | (Omit<DecisionRequest, 'at'> & { at?: Date | string }),
+  ): Promise<Decision> {
+    const policy = this.current
+    const req = resolveRequest(policy, caller, request, this.clock)
+    const since = new Date(req.now.getTime() - policy.lookbackMs)
+    if (req.dryRun) {
+      const ledger = await this.store.ledger(req.customer.accountId, since, req.now)
+      return { ...this.draft(policy, req, ledger.touches, ledger.commitments).decision, dryRun: true }
+    }
+    return this.store.decide(
+      {
+        accountId: req.customer.accountId,
+        agent: req.agent.id,
+        ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
+        since,
+        now: req.now,
+      },
+      (ledger) => this.draft(policy, req, ledger.touches, ledger.commitments),
+    )
+  }
+
+  private draft(policy: Policy, req: ResolvedRequest, touches: Touch[], commitments: Commitment[]) {
+    const e = evaluate(policy, { ...req, touches, commitments })
+    const id = newId('dec')
+    const decision: Decision = {
+      id,
+      at: req.now,
+      agent: req.agent.id,
+      team: req.agent.team,
+      ...(req.tool ? { tool: req.tool } : {}),
+      accountId: req.customer.accountId,
+      ...(req.customer.contactId ? { contactId: req.customer.contactId } : {}),
+      ...(req.customer.email ? { email: req.customer.email } : {}),
+      action: { kind: req.action.kind, attributes: req.rawAttributes },
+      facts: req.rawFacts,
+      verdict: e.verdict,
+      reasons: e.reasons,
+      ...(e.retryAfter ? { retryAfter: e.retryAfter } : {}),
+      ...(e.reviewTeam ? { reviewTeam: e.reviewTeam } : {}),
+      notify: e.notify,
+      policyVersion: policy.version,
+      ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
+      dryRun: false,
+    }
+    const write: { decision: Decision; touch?: Touch; commitment?: Commitment; review?: Review } = {
+      decision,
+    }
+    if (e.verdict === 'go') {
+      write.touch = reserve(decision, req.action.channel, req.action.outbound, req.now)
+      const c = commitmentFor(policy, decision, req.now)
+      if (c) write.commitment = c
+    } else if (e.verdict === 'flag') {
+      const review: Review = {
+        id: newId('rev'),
+        decisionId: id,
+        accountId: decision.accountId,
+        agent: decision.agent,
+        team: e.reviewTeam as string,
+        status: 'pending',
+        createdAt: req.now,
+        expiresAt: new Date(req.now.getTime() + policy.review.expiresAfterMs),
+      }
+      decision.reviewId = review.id
+      write.review = review
+    }
+    return write as { decision: Decision; touch?: Touch; commitment?: Commitment; review?: Review }
+  }
+
+  /** Reports what became of a go: sent, failed or cancelled (the last two stop counting). */
+  async outcome(decisionId: string, status: Exclude<TouchStatus, 'reserved'>): Promise<Touch> {
+    if (!['sent', 'failed', 'cancelled'].includes(status)) {
+      throw new InputError('BAD_STATUS', 'expected sent, failed or cancelled', ['status'])
+    }
+    const touch = await this.store.setTouchStatus(decisionId, status)
+    if (!touch) {
+      const decision = await this.store.getDecision(decisionId)
+      if (!decision) throw new NotFoundError('decision', decisionId)
+      throw new InputError(
+        'NO_RESERVATION',
+        `decision ${decisionId} was ${decision.verdict}: it reserved no touch`,
+        ['decisionId'],
+      )
+    }
+    return touch
+  }
+
+  /** Records a touch that happened outside gated tools (a sales call, a meeting, a CRM e-mail). */
+  async recordTouch(input: TouchInput): Promise<Touch> {
+    if (!input.accountId) throw new InputError('MISSING_FIELD', 'accountId is required', ['accountId'])
+    if (!input.kind) throw new InputError('MISSING_FIELD', 'kind is required', ['kind'])
+    const declared = this.current.actions.get(input.kind)
+    const agent = input.agent ? this.current.agents.get(input.agent) : undefined
+    if (input.agent && !agent) resolveCaller(this.current, input.agent)
+    if (input.team && !this.current.teams.has(input.team)) {
+      throw new InputError('UNKNOWN_TEAM', `unknown team "${input.team}"`, ['team'])
+    }
+    const touch: Touch = {
+      id: newId('tch'),
+      accountId: input.accountId,
+      kind: input.kind,
+      outbound: input.outbound ?? declared?.outbound ?? true,
+      at: input.at ? toDate(input.at, ['at']) : this.clock(),
+      status: 'sent',
+      source: 'recorded',
+    }
+    if (input.contactId) touch.contactId = input.contactId
+    if (input.agent) touch.agent = input.agent
+    const team = input.team ?? agent?.team
+    if (team) touch.team = team
+    if (input.tool) touch.tool = input.tool
+    const channel = input.channel ?? declared?.channel
+    if (channel) touch.channel = channel
+    if (input.note) touch.note = input.note
+    await this.store.recordTouch(touch)
+    return touch
+  }
+
+  readonly reviews = {
+    list: (filter: ReviewFilter = {}): Promise<Review[]> => this.store.listReviews(filter),
+    get: (id: string): Promise<Review | undefined> => this.store.getReview(id),
+    /**
+     * Approves a flag. The touch is reserved at approval time, after re-checking every rule that can
+     * stop: a hard stop (or a pause, or a limit) that became true while the flag waited still wins.
+     */
+    approve: (id: string, input: ResolveInput = {}): Promise<Review> => this.resolve(id, 'approved', input),
+    /** Rejects a flag: the action is stopped for good. */
+    reject: (id: string, input: ResolveInput = {}): Promise<Review> => this.resolve(id, 'rejected', input),
+    /** Expires every pending review whose time is up (`review.onExpiry`: stop). Returns them. */
+    expire: async (at?: Date | string): Promise<Review[]> => {
+      const now = at ? toDate(at, ['at']) : this.clock()
+      const out: Review[] = []
+      for (const r of await this.store.expiringReviews(now)) {
+        try {
+          out.push(await this.resolve(r.id, 'expired', { at: now, by: 'remit' }))
+        } catch (error) {
+          if (!(error instanceof ReviewStateError)) throw error
+        }
+      }
+      return out
+    },
+  }
+
+  private async resolve(
+    id: string,
+    status: 'approved' | 'rejected' | 'expired',
+    input: ResolveInput,
+  ): Promise<Review> {
+    const policy = this.current
+    const now = input.at ? toDate(input.at, ['at']) : this.clock()
+    return this.store.resolveReview(
+      id,
+      { since: new Date(now.getTime() - policy.lookbackMs), now },
+      (review, decision, ledger) => {
+        if (input.team !== undefined && review.team !== input.team) {
+          throw new ReviewStateError(
+            'REVIEW_FORBIDDEN',
+            `review ${id} is in ${review.team}'s queue, not ${input.team}'s`,
+          )
+        }
+        if (review.status !== 'pending') {
+          throw new ReviewStateError('REVIEW_RESOLVED', `review ${id} is already ${review.status}`)
+        }
+        if (status !== 'expired' && now >= review.expiresAt) {
+          throw new ReviewStateError(
+            'REVIEW_EXPIRED',
+            `review ${id} expired at ${review.expiresAt.toISOString()}`,
+          )
+        }
+        const resolved: Review = { ...review, status, resolvedAt: now }
+        if (input.by) resolved.resolvedBy = input.by
+        if (input.note) resolved.note = input.note
+        if (status !== 'approved') {
+          resolved.outcome = 'stop'
+          resolved.outcomeReasons = [
+            {
+              rule: status === 'expired' ? 'review-expired' : 'review-rejected',
+              sort: 'default',
+              message:
+                status === 'expired'
+                  ? `no one answered within ${policy.document.review.expiresAfter}: stopped (review.onExpiry)`
+                  : `rejected by ${input.by ?? review.team}${input.note ? `: ${input.note}` : ''}`,
+            },
+          ]
+          return { review: resolved }
+        }
+        const recheck = this.recheck(policy, decision, now, ledger.touches, ledger.commitments)
+        if (recheck.verdict === 'stop') {
+          resolved.outcome = 'stop'
+          resolved.outcomeReasons = recheck.reasons.map((r) => ({
+            ...r,
+            message: `approved, but a stop now holds: ${r.message}`,
+          }))
+          return { review: resolved }
+        }
+        const touch = reserve(decision, recheck.channel, recheck.outbound, now)
+        resolved.outcome = 'go'
+        resolved.touchId = touch.id
+        resolved.outcomeReasons = [
+          {
+            rule: 'review-approved',
+            sort: 'default',
+            message: `approved by ${input.by ?? review.team}${input.note ? `: ${input.note}` : ''}`,
+          },
+        ]
+        const commitment = commitmentFor(policy, decision, now)
+        return { review: resolved, touch, ...(commitment ? { commitment } : {}) }
+      },
+    )
+  }
+
+  /** Stop-producing rules only, at approval time, for the decision as it was asked. */
+  private recheck(
+    policy: Policy,
+    decision: Decision,
+    now: Date,
+    touches: Touch[],
+    commitments: Commitment[],
+  ) {
+    const action = policy.actions.get(decision.action.kind)
+    const agent = policy.agents.get(decision.agent)
+    if (!action || !agent) {
+      // The policy changed under the review: the action or agent no longer exists, so nothing may go.
+      const reasons: Reason[] = [
+        {
+          rule: 'policy-changed',
+          sort: 'default',
+          message: `the policy in service no longer has ${action ? `agent ${decision.agent}` : `action ${decision.action.kind}`}`,
+        },
+      ]
+      return { verdict: 'stop' as const, reasons, channel: undefined, outbound: true }
+    }
+    const req = resolveRequest(
+      policy,
+      { agent: decision.agent },
+      {
+        action: { kind: decision.action.kind, ...decision.action.attributes },
+        customer: {
+          accountId: decision.accountId,
+          ...(decision.contactId ? { contactId: decision.contactId } : {}),
+          ...(decision.email ? { email: decision.email } : {}),
+          facts: decision.facts,
+        },
+        at: now.toISOString(),
+      },
+      this.clock,
+    )
+    req.customer.accountId = decision.accountId
+    const e = evaluate(
+      policy,
+      { ...req, ...(decision.tool ? { tool: decision.tool } : {}), touches, commitments },
+      'approve',
+    )
+    return {
+      verdict: e.verdict === 'stop' ? ('stop' as const) : ('go' as const),
+      reasons: e.reasons.filter((r) => r.sort !== 'permission'),
+      channel: action.channel,
+      outbound: action.outbound,
+    }
+  }
+
+  /** Every touch, decision, review and commitment of one account, across all agents and tools. */
+  timeline(accountId: string): Promise<Timeline> {
+    return this.store.timeline(accountId)
+  }
+
+  readonly decisions = {
+    get: (id: string): Promise<Decision | undefined> => this.store.getDecision(id),
+    list: (filter: DecisionFilter = {}): Promise<Decision[]> => this.store.listDecisions(filter),
+  }
+
+  close(): Promise<void> {
+    return this.store.close()
+  }
+}
+
+export async function openRemit(options: RemitOptions): Promise<Remit> {
+  const policy = typeof options.policy === 'string' ? await loadPolicyFile(options.policy) : options.policy
+  return new Remit(policy, options.store, options.clock)
+}
+
+function reserve(decision: Decision, channel: string | undefined, outbound: boolean, at: Date): Touch {
+  const touch: Touch = {
+    id: newId('tch'),
+    accountId: decision.accountId,
+    agent: decision.agent,
+    team: decision.team,
+    kind: decision.action.kind,
+    outbound,
+    at,
+    status: 'reserved',
+    decisionId: decision.id,
+    source: 'decision',
+  }
+  if (decision.contactId) touch.contactId = decision.contactId
+  if (decision.tool) touch.tool = decision.tool
+  if (channel) touch.channel = channel
+  return touch
+}
+
+function commitmentFor(policy: Policy, decision: Decision, at: Date): Commitment | undefined {
+  const action = policy.actions.get(decision.action.kind)
+  if (!action?.commitment) return undefined
+  const c: Commitment = {
+    id: newId('cmt'),
+    accountId: decision.accountId,
+    kind: action.commitment,
+    value: decision.action.attributes,
+    team: decision.team,
+    agent: decision.agent,
+    at,
+    decisionId: decision.id,
+  }
+  if (decision.contactId) c.contactId = decision.contactId
+  if (action.commitmentLastsMs) c.expiresAt = new Date(at.getTime() + action.commitmentLastsMs)
+  return c
+}
+
+function newId(prefix: string): string {
+  return `${prefix}_${randomUUID().replace(/-/g, '')}`
+}

@@ -1,0 +1,25 @@
+import type { Reason } from '../decision/schema.ts'
+
+export type ReviewStatus = 'pending' | 'approved' | 'rejected' | 'expired'
+
+/** A flagged decision waiting for (or answered by) a human of the team it was routed to. */
+export interface Review {
+  id: string
+  decisionId: string
+  accountId: string
+  agent: string
+  /** The team whose queue it is in. */
+  team: string
+  status: ReviewStatus
+  createdAt: Date
+  expiresAt: Date
+  resolvedAt?: Date
+  resolvedBy?: string
+  note?: string
+  /** The final word once resolved: go only when approved and no stop holds at approval time. */
+  outcome?: 'go' | 'stop'
+  /** Why the outcome is what it is (the approval, or the stop that still won). */
+  outcomeReasons?: Reason[]
+  /** The touch reserved by an approval that went. */
+  touchId?: string
+}

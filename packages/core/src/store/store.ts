@@ -1,0 +1,95 @@
+import type { Decision } from '../decision/decision.ts'
+import type { Verdict } from '../decision/schema.ts'
+import type { Commitment, LedgerView, Touch, TouchStatus } from '../ledger/types.ts'
+import type { Review, ReviewStatus } from '../review/review.ts'
+
+// The contract every store implements (SQLite embedded, PostgreSQL shared), and the one contract
+// test suite (`@remit/core/testing`) each runs. Stores hold no policy logic: a decision's logic runs
+// in the `plan` callback, inside the store's transaction for the account.
+
+/** What a decision writes: always the decision; on go a touch (and a commitment); on flag a review. */
+export interface DecisionWrite {
+  decision: Decision
+  touch?: Touch
+  commitment?: Commitment
+  review?: Review
+}
+
+/** What resolving a review writes: the review's new state; on a go, the touch (and commitment). */
+export interface ReviewWrite {
+  review: Review
+  touch?: Touch
+  commitment?: Commitment
+}
+
+export interface DecideRequest {
+  accountId: string
+  agent: string
+  idempotencyKey?: string
+  /** The ledger view covers touches at or after `since`, and commitments outstanding at `now`. */
+  since: Date
+  now: Date
+}
+
+export interface DecisionFilter {
+  accountId?: string
+  agent?: string
+  team?: string
+  verdict?: Verdict
+  /** Decisions with a reason naming this rule. */
+  rule?: string
+  since?: Date
+  until?: Date
+  /** Newest first; at most this many (default 100, max 1000). */
+  limit?: number
+  /** Only decisions older than this one's time (for paging). */
+  before?: Date
+}
+
+export interface ReviewFilter {
+  status?: ReviewStatus
+  team?: string
+  accountId?: string
+  limit?: number
+}
+
+export interface Timeline {
+  accountId: string
+  touches: Touch[]
+  decisions: Decision[]
+  reviews: Review[]
+  commitments: Commitment[]
+}
+
+export interface Store {
+  /**
+   * Decide-and-reserve, atomically and serialized per account: if this agent already used this
+   * idempotency key, return that decision (`replayed: true`) and write nothing; otherwise read the
+   * account's ledger, call `plan`, and persist everything it returns before resolving.
+   */
+  decide(request: DecideRequest, plan: (ledger: LedgerView) => DecisionWrite): Promise<Decision>
+  /** The ledger view alone, for dry runs. */
+  ledger(accountId: string, since: Date, now: Date): Promise<LedgerView>
+  /** Sets the status of the touch a decision reserved; a failed or cancelled touch stops counting, and
+   * its commitment is withdrawn. Returns the touch, or undefined if the decision reserved none. */
+  setTouchStatus(decisionId: string, status: TouchStatus): Promise<Touch | undefined>
+  /** Records a touch that happened elsewhere (a call, a meeting, a CRM e-mail). */
+  recordTouch(touch: Touch): Promise<void>
+  getDecision(id: string): Promise<Decision | undefined>
+  listDecisions(filter?: DecisionFilter): Promise<Decision[]>
+  getReview(id: string): Promise<Review | undefined>
+  listReviews(filter?: ReviewFilter): Promise<Review[]>
+  /** Pending reviews whose expiry is at or before `at`. */
+  expiringReviews(at: Date): Promise<Review[]>
+  /**
+   * Resolves a review in the account's transaction: re-reads it, reads the ledger, calls `plan`
+   * (which may throw to refuse, e.g. when it is no longer pending) and persists what it returns.
+   */
+  resolveReview(
+    reviewId: string,
+    window: { since: Date; now: Date },
+    plan: (review: Review, decision: Decision, ledger: LedgerView) => ReviewWrite,
+  ): Promise<Review>
+  timeline(accountId: string): Promise<Timeline>
+  close(): Promise<void>
+}
