@@ -280,23 +280,29 @@ function referenceIssues(src: PolicySource, doc: PolicyDocument): PolicyIssue[] 
   if (!doc.teams[doc.review.defaultTeam]) {
     unknown('team', doc.review.defaultTeam, teams, ['review', 'defaultTeam'])
   }
+  // Duplicates are reported at the later one in the file, the one the author most likely just added.
+  const all = RULE_LISTS.flatMap((list) =>
+    doc[list].map((rule: RuleDoc, i: number) => ({ list, i, id: rule.id, line: src.position([list, i])?.line ?? 0 })),
+  ).sort((a, b) => a.line - b.line)
   const ids = new Map<string, string>()
+  for (const r of all) {
+    const seen = ids.get(r.id)
+    if (seen) {
+      issues.push({
+        severity: 'error',
+        code: 'DUPLICATE_RULE_ID',
+        message: `rule id "${r.id}" is used twice (also in ${seen})`,
+        path: [r.list, r.i, 'id'],
+        rule: r.id,
+        position: src.position([r.list, r.i, 'id']),
+        hint: 'rule ids name reasons in every decision; make each one unique',
+      })
+    }
+    ids.set(r.id, r.list)
+  }
   for (const list of RULE_LISTS) {
     doc[list].forEach((rule: RuleDoc & { owner?: string; notify?: string[] }, i: number) => {
       const at = [list, i]
-      const seen = ids.get(rule.id)
-      if (seen) {
-        issues.push({
-          severity: 'error',
-          code: 'DUPLICATE_RULE_ID',
-          message: `rule id "${rule.id}" is used twice (also in ${seen})`,
-          path: [...at, 'id'],
-          rule: rule.id,
-          position: src.position([...at, 'id']),
-          hint: 'rule ids name reasons in every decision; make each one unique',
-        })
-      }
-      ids.set(rule.id, list)
       const each = (key: 'agent' | 'team' | 'action', known: string[], what: string) => {
         const v = rule[key]
         if (v === undefined) return

@@ -1,0 +1,322 @@
+import { randomUUID } from 'node:crypto'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { Decision } from '../decision/decision.ts'
+import type { Verdict } from '../decision/schema.ts'
+import type { Commitment, Touch } from '../ledger/types.ts'
+import type { Review } from '../review/review.ts'
+import type { DecisionWrite, Store } from './store.ts'
+
+/**
+ * The one contract test suite every `Store` runs (SQLite here, PostgreSQL in @remit/store-postgres).
+ * `open` makes a fresh, empty store; `reopen`, when given, opens the same data again (for durability).
+ */
+export function storeContract(
+  name: string,
+  factory: { open: () => Promise<Store>; reopen?: (store: Store) => Promise<Store> },
+): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store
+    const opened: Store[] = []
+    beforeEach(async () => {
+      store = await factory.open()
+      opened.push(store)
+    })
+    afterEach(async () => {
+      for (const s of opened.splice(0)) await s.close()
+    })
+
+    const T0 = new Date('2026-04-06T09:00:00Z')
+    const hours = (h: number) => new Date(T0.getTime() + h * 3600e3)
+
+    it('persists a go with its touch and commitment in one decide', async () => {
+      const write = goWrite('acme', hours(0), { commitment: true })
+      const d = await store.decide(request('acme', hours(0)), () => write)
+      expect(d.id).toBe(write.decision.id)
+      expect(await store.getDecision(d.id)).toEqual(write.decision)
+      const ledger = await store.ledger('acme', hours(-1), hours(1))
+      expect(ledger.touches).toEqual([write.touch])
+      expect(ledger.commitments).toEqual([write.commitment])
+    })
+
+    it('hands the plan the ledger as it stands: counting touches since the window, outstanding commitments', async () => {
+      await store.decide(request('acme', hours(0)), () => goWrite('acme', hours(0), { commitment: true, lastsH: 2 }))
+      await store.decide(request('acme', hours(1)), () => goWrite('acme', hours(1)))
+      await store.recordTouch(recorded('acme', hours(2)))
+      await store.recordTouch(recorded('other', hours(2)))
+      let seen: { touches: Touch[]; commitments: Commitment[] } | undefined
+      await store.decide(request('acme', hours(3), hours(0.5)), (ledger) => {
+        seen = ledger
+        return stopWrite('acme', hours(3))
+      })
+      expect(seen?.touches.map((t) => t.at)).toEqual([hours(1), hours(2)])
+      // The commitment made at 0h lasted 2h: at 3h it is no longer outstanding.
+      expect(seen?.commitments).toEqual([])
+    })
+
+    it('answers a repeated idempotency key with the first decision and writes nothing', async () => {
+      const first = await store.decide(request('acme', hours(0), undefined, 'key-1'), () =>
+        goWrite('acme', hours(0), { key: 'key-1' }),
+      )
+      let planned = false
+      const again = await store.decide(request('acme', hours(1), undefined, 'key-1'), () => {
+        planned = true
+        return goWrite('acme', hours(1), { key: 'key-1' })
+      })
+      expect(planned).toBe(false)
+      expect(again).toEqual({ ...first, replayed: true })
+      expect((await store.ledger('acme', hours(-1), hours(2))).touches).toHaveLength(1)
+    })
+
+    it('scopes idempotency keys per agent', async () => {
+      await store.decide(request('acme', hours(0), undefined, 'k', 'agent-a'), () =>
+        goWrite('acme', hours(0), { key: 'k', agent: 'agent-a' }),
+      )
+      const other = await store.decide(request('acme', hours(0), undefined, 'k', 'agent-b'), () =>
+        goWrite('acme', hours(0), { key: 'k', agent: 'agent-b' }),
+      )
+      expect(other.replayed).toBeUndefined()
+      expect((await store.ledger('acme', hours(-1), hours(1))).touches).toHaveLength(2)
+    })
+
+    it('writes nothing when the plan throws', async () => {
+      await expect(
+        store.decide(request('acme', hours(0)), () => {
+          throw new Error('policy exploded')
+        }),
+      ).rejects.toThrow('policy exploded')
+      expect(await store.listDecisions()).toEqual([])
+    })
+
+    it('serializes decide-and-reserve per account: concurrent deciders see each other', async () => {
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          store.decide(request('acme', hours(0)), (ledger) =>
+            ledger.touches.length === 0 ? goWrite('acme', hours(0)) : stopWrite('acme', hours(0), `n${i}`),
+          ),
+        ),
+      )
+      expect(results.filter((d) => d.verdict === 'go')).toHaveLength(1)
+      expect((await store.ledger('acme', hours(-1), hours(1))).touches).toHaveLength(1)
+    })
+
+    it('stops counting a failed or cancelled touch, and withdraws its commitment', async () => {
+      const a = await store.decide(request('acme', hours(0)), () => goWrite('acme', hours(0), { commitment: true }))
+      const b = await store.decide(request('acme', hours(0)), () => goWrite('acme', hours(0)))
+      const c = await store.decide(request('acme', hours(0)), () => goWrite('acme', hours(0)))
+      expect((await store.setTouchStatus(a.id, 'failed'))?.status).toBe('failed')
+      expect((await store.setTouchStatus(b.id, 'cancelled'))?.status).toBe('cancelled')
+      expect((await store.setTouchStatus(c.id, 'sent'))?.status).toBe('sent')
+      const ledger = await store.ledger('acme', hours(-1), hours(1))
+      expect(ledger.touches.map((t) => [t.decisionId, t.status])).toEqual([[c.id, 'sent']])
+      expect(ledger.commitments).toEqual([])
+    })
+
+    it('says when a decision reserved no touch', async () => {
+      const d = await store.decide(request('acme', hours(0)), () => stopWrite('acme', hours(0)))
+      expect(await store.setTouchStatus(d.id, 'sent')).toBeUndefined()
+      expect(await store.setTouchStatus('dec_missing', 'sent')).toBeUndefined()
+    })
+
+    it('keeps a flag\'s review and resolves it in the account\'s transaction', async () => {
+      const write = flagWrite('acme', hours(0), 'sales')
+      await store.decide(request('acme', hours(0)), () => write)
+      const review = write.review as Review
+      expect(await store.getReview(review.id)).toEqual(review)
+      expect(await store.listReviews({ status: 'pending', team: 'sales' })).toEqual([review])
+      expect(await store.listReviews({ team: 'support' })).toEqual([])
+
+      const touch = touchFor(write.decision, hours(1))
+      const resolved = await store.resolveReview(review.id, { since: hours(-1), now: hours(1) }, (r, d, ledger) => {
+        expect(r).toEqual(review)
+        expect(d).toEqual(write.decision)
+        expect(ledger.touches).toEqual([])
+        return { review: { ...r, status: 'approved', outcome: 'go', resolvedAt: hours(1), touchId: touch.id }, touch }
+      })
+      expect(resolved.status).toBe('approved')
+      expect(await store.getReview(review.id)).toEqual(resolved)
+      expect(await store.listReviews({ status: 'pending' })).toEqual([])
+      expect((await store.ledger('acme', hours(-1), hours(2))).touches).toEqual([touch])
+    })
+
+    it('leaves a review as it was when resolving it throws', async () => {
+      const write = flagWrite('acme', hours(0), 'sales')
+      await store.decide(request('acme', hours(0)), () => write)
+      const id = (write.review as Review).id
+      await expect(
+        store.resolveReview(id, { since: hours(-1), now: hours(1) }, () => {
+          throw new Error('refused')
+        }),
+      ).rejects.toThrow('refused')
+      expect((await store.getReview(id))?.status).toBe('pending')
+      await expect(store.resolveReview('rev_missing', { since: hours(0), now: hours(0) }, (r) => ({ review: r }))).rejects.toThrow(
+        /not found/,
+      )
+    })
+
+    it('lists pending reviews due to expire', async () => {
+      const early = flagWrite('acme', hours(0), 'sales', 10)
+      const late = flagWrite('globex', hours(0), 'sales', 100)
+      await store.decide(request('acme', hours(0)), () => early)
+      await store.decide(request('globex', hours(0)), () => late)
+      expect((await store.expiringReviews(hours(50))).map((r) => r.id)).toEqual([early.review?.id])
+      expect(await store.expiringReviews(hours(5))).toEqual([])
+    })
+
+    it('filters the decision log by account, agent, team, verdict, rule and time, newest first', async () => {
+      await store.decide(request('acme', hours(0)), () => goWrite('acme', hours(0)))
+      await store.decide(request('acme', hours(1)), () => stopWrite('acme', hours(1), 'no-cold'))
+      await store.decide(request('globex', hours(2)), () => goWrite('globex', hours(2), { agent: 'sales-agent', team: 'sales' }))
+      const ids = async (f: Parameters<Store['listDecisions']>[0]) => (await store.listDecisions(f)).map((d) => d.at)
+      expect(await ids({})).toEqual([hours(2), hours(1), hours(0)])
+      expect(await ids({ accountId: 'acme' })).toEqual([hours(1), hours(0)])
+      expect(await ids({ verdict: 'stop' })).toEqual([hours(1)])
+      expect(await ids({ rule: 'no-cold' })).toEqual([hours(1)])
+      expect(await ids({ agent: 'sales-agent' })).toEqual([hours(2)])
+      expect(await ids({ team: 'sales' })).toEqual([hours(2)])
+      expect(await ids({ since: hours(1), until: hours(2) })).toEqual([hours(1)])
+      expect(await ids({ limit: 1 })).toEqual([hours(2)])
+      expect(await ids({ before: hours(2), limit: 1 })).toEqual([hours(1)])
+    })
+
+    it('gives an account\'s whole timeline across agents', async () => {
+      const go = goWrite('acme', hours(0), { commitment: true })
+      await store.decide(request('acme', hours(0)), () => go)
+      const flag = flagWrite('acme', hours(1), 'sales')
+      await store.decide(request('acme', hours(1)), () => flag)
+      await store.recordTouch(recorded('acme', hours(2)))
+      await store.decide(request('globex', hours(0)), () => goWrite('globex', hours(0)))
+      const t = await store.timeline('acme')
+      expect(t.accountId).toBe('acme')
+      expect(t.decisions.map((d) => d.verdict)).toEqual(['go', 'flag'])
+      expect(t.touches.map((x) => x.source)).toEqual(['decision', 'recorded'])
+      expect(t.reviews.map((r) => r.id)).toEqual([flag.review?.id])
+      expect(t.commitments).toEqual([go.commitment])
+    })
+
+    if (factory.reopen) {
+      const reopen = factory.reopen
+      it('has every go on disk once decide resolves', async () => {
+        const write = goWrite('acme', hours(0))
+        await store.decide(request('acme', hours(0)), () => write)
+        const again = await reopen(store)
+        opened.push(again)
+        expect(await again.getDecision(write.decision.id)).toEqual(write.decision)
+        expect((await again.ledger('acme', hours(-1), hours(1))).touches).toEqual([write.touch])
+      })
+    }
+  })
+}
+
+function request(accountId: string, now: Date, since?: Date, idempotencyKey?: string, agent = 'marketing-agent') {
+  return {
+    accountId,
+    agent,
+    since: since ?? new Date(now.getTime() - 30 * 86400e3),
+    now,
+    ...(idempotencyKey ? { idempotencyKey } : {}),
+  }
+}
+
+function decision(accountId: string, at: Date, verdict: Verdict, over: Partial<Decision> = {}): Decision {
+  return {
+    id: `dec_${randomUUID()}`,
+    at,
+    agent: 'marketing-agent',
+    team: 'marketing',
+    tool: 'hubspot:workflow/1001',
+    accountId,
+    contactId: `${accountId}-c1`,
+    action: { kind: 'email.positioning', attributes: {} },
+    facts: { lifecycle: 'customer' },
+    verdict,
+    reasons: verdict === 'stop' ? [] : [{ rule: 'mkt-positioning', sort: 'permission', message: 'permitted' }],
+    notify: [],
+    policyVersion: 'v1',
+    dryRun: false,
+    ...over,
+  }
+}
+
+function touchFor(d: Decision, at: Date): Touch {
+  return {
+    id: `tch_${randomUUID()}`,
+    accountId: d.accountId,
+    contactId: d.contactId as string,
+    agent: d.agent,
+    team: d.team,
+    tool: d.tool as string,
+    kind: d.action.kind,
+    channel: 'email',
+    outbound: true,
+    at,
+    status: 'reserved',
+    decisionId: d.id,
+    source: 'decision',
+  }
+}
+
+function goWrite(
+  accountId: string,
+  at: Date,
+  o: { commitment?: boolean; lastsH?: number; key?: string; agent?: string; team?: string } = {},
+): DecisionWrite {
+  const d = decision(accountId, at, 'go', {
+    ...(o.key ? { idempotencyKey: o.key } : {}),
+    ...(o.agent ? { agent: o.agent } : {}),
+    ...(o.team ? { team: o.team } : {}),
+  })
+  const write: DecisionWrite = { decision: d, touch: touchFor(d, at) }
+  if (o.commitment) {
+    write.commitment = {
+      id: `cmt_${randomUUID()}`,
+      accountId,
+      kind: 'discount',
+      value: { discountPct: 10 },
+      team: d.team,
+      agent: d.agent,
+      at,
+      decisionId: d.id,
+      ...(o.lastsH ? { expiresAt: new Date(at.getTime() + o.lastsH * 3600e3) } : {}),
+    }
+  }
+  return write
+}
+
+function stopWrite(accountId: string, at: Date, rule = 'a-stop'): DecisionWrite {
+  return {
+    decision: decision(accountId, at, 'stop', { reasons: [{ rule, sort: 'stop', message: 'stopped' }] }),
+  }
+}
+
+function flagWrite(accountId: string, at: Date, team: string, expiresInH = 72): DecisionWrite {
+  const reviewId = `rev_${randomUUID()}`
+  const d = decision(accountId, at, 'flag', { reviewId, reviewTeam: team })
+  return {
+    decision: d,
+    review: {
+      id: reviewId,
+      decisionId: d.id,
+      accountId,
+      agent: d.agent,
+      team,
+      status: 'pending',
+      createdAt: at,
+      expiresAt: new Date(at.getTime() + expiresInH * 3600e3),
+    },
+  }
+}
+
+function recorded(accountId: string, at: Date): Touch {
+  return {
+    id: `tch_${randomUUID()}`,
+    accountId,
+    team: 'sales',
+    kind: 'call',
+    channel: 'phone',
+    outbound: false,
+    at,
+    status: 'sent',
+    source: 'recorded',
+    note: 'renewal call',
+  }
+}
