@@ -26,7 +26,15 @@ export type Event =
       /** How a person on the owning team answers if this is flagged. */
       review?: { at: string; by: string; approve: boolean; note: string }
     }
-  | { kind: 'touch'; at: string; what: string; accountId: string; contactId: string; team: string; channel: string }
+  | {
+      kind: 'touch'
+      at: string
+      what: string
+      accountId: string
+      contactId: string
+      team: string
+      channel: string
+    }
   | { kind: 'fact'; at: string; what: string }
 
 export const week: Event[] = [
@@ -94,7 +102,7 @@ export const week: Event[] = [
       at: '2026-04-09T12:00:00Z',
       by: 'Dana (sales manager)',
       approve: false,
-      note: 'No discount: we are pitching premium. I will talk pricing on this afternoon\'s call.',
+      note: "No discount: we are pitching premium. I will talk pricing on this afternoon's call.",
     },
   },
   {
@@ -105,7 +113,11 @@ export const week: Event[] = [
     team: 'sales',
     channel: 'phone',
   },
-  { kind: 'fact', at: ticketOpenedAt, what: 'Acme opens a support ticket (the CRM now reports lastTicketOpenedAt)' },
+  {
+    kind: 'fact',
+    at: ticketOpenedAt,
+    what: 'Acme opens a support ticket (the CRM now reports lastTicketOpenedAt)',
+  },
   {
     kind: 'attempt',
     at: '2026-04-10T10:00:00Z',
@@ -157,7 +169,12 @@ export async function runWeek(remit: Remit): Promise<Step[]> {
         }
         const decision = await remit.decide(
           { tool: event.tool },
-          { action: event.action, customer: event.customer, at: event.at, idempotencyKey: `week:${event.at}` },
+          {
+            action: event.action,
+            customer: event.customer,
+            at: event.at,
+            idempotencyKey: `week:${event.at}`,
+          },
         )
         const step: Step = { kind: 'decision', event, decision }
         if (decision.verdict === 'go') step.touch = await remit.outcome(decision.id, 'sent')

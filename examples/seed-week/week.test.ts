@@ -15,15 +15,22 @@ describe("the seed article's week", async () => {
 
   it("Monday: marketing's premium positioning e-mail to the renewal is flagged to sales, who approve it", () => {
     expect(verdictOf('2026-04-06T09:00:00Z')).toMatchObject({ verdict: 'flag', reviewTeam: 'sales' })
-    expect(rulesOf('2026-04-06T09:00:00Z')).toEqual(['renewal-flag', 'renewal-owned-by-sales', 'mkt-positioning'])
-    expect(reviews[0]).toMatchObject({ review: { status: 'approved', outcome: 'go' }, touch: { status: 'sent' } })
+    expect(rulesOf('2026-04-06T09:00:00Z')).toEqual([
+      'renewal-flag',
+      'renewal-owned-by-sales',
+      'mkt-positioning',
+    ])
+    expect(reviews[0]).toMatchObject({
+      review: { status: 'approved', outcome: 'go' },
+      touch: { status: 'sent' },
+    })
   })
 
   it('Monday: the same e-mail to Globex, a plain customer, simply goes', () => {
     expect(verdictOf('2026-04-06T09:05:00Z')?.verdict).toBe('go')
   })
 
-  it("Tuesday: sales asks 20% on a pipeline deal (over its 15%): flagged, rejected; 10% goes", () => {
+  it('Tuesday: sales asks 20% on a pipeline deal (over its 15%): flagged, rejected; 10% goes', () => {
     expect(verdictOf('2026-04-07T10:00:00Z')?.verdict).toBe('flag')
     expect(rulesOf('2026-04-07T10:00:00Z')).toEqual(['no-permission'])
     expect(reviews[1]?.review).toMatchObject({ status: 'rejected', outcome: 'stop' })

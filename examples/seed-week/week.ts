@@ -19,7 +19,8 @@ const steps = await runWeek(remit)
 const VERDICT_STYLE = { go: 'green', flag: 'yellow', stop: 'red' } as const
 const bold = (s: string) => styleText('bold', s)
 const dim = (s: string) => styleText('dim', s)
-const verdict = (v: 'go' | 'flag' | 'stop') => styleText(['bold', VERDICT_STYLE[v]], v.toUpperCase().padEnd(4))
+const verdict = (v: 'go' | 'flag' | 'stop') =>
+  styleText(['bold', VERDICT_STYLE[v]], v.toUpperCase().padEnd(4))
 const when = (d: Date | string) =>
   new Date(d).toLocaleString('en-GB', {
     weekday: 'short',
@@ -30,7 +31,7 @@ const when = (d: Date | string) =>
     timeZone: 'UTC',
   })
 
-console.log(bold('Remit: the seed article\'s week'))
+console.log(bold("Remit: the seed article's week"))
 console.log(dim(`policy ${policyPath} (version ${policy.version}), store ${dbPath}\n`))
 
 for (const step of steps) print(step)
@@ -101,15 +102,26 @@ function printTimeline(t: Timeline) {
 
 function printComparison(t: Timeline) {
   const attempted = week.filter((e) => e.kind === 'attempt' && e.customer.accountId === 'acme' && !e.retry)
-  console.log(bold('Without Remit'), `Acme would have received ${attempted.length} e-mails from three agents that each did their job:`)
+  console.log(
+    bold('Without Remit'),
+    `Acme would have received ${attempted.length} e-mails from three agents that each did their job:`,
+  )
   for (const e of attempted) if (e.kind === 'attempt') console.log(`  ${when(e.at)}  ${e.what}`)
-  console.log(dim('  …and forwarded them to the VP of Sales: "Can someone tell me what\'s actually going on over there?"\n'))
+  console.log(
+    dim(
+      '  …and forwarded them to the VP of Sales: "Can someone tell me what\'s actually going on over there?"\n',
+    ),
+  )
   const sent = t.touches.filter((x) => x.source === 'decision' && x.status === 'sent')
-  console.log(bold('With Remit'), `Acme received ${sent.length} e-mail${sent.length === 1 ? '' : 's'}, and a call from sales:`)
+  console.log(
+    bold('With Remit'),
+    `Acme received ${sent.length} e-mail${sent.length === 1 ? '' : 's'}, and a call from sales:`,
+  )
   for (const x of sent) {
     const d = t.decisions.find((dd) => dd.id === x.decisionId)
     const e = week.find((ev) => ev.kind === 'attempt' && new Date(ev.at).getTime() === d?.at.getTime())
     console.log(`  ${when(x.at)}  ${e?.kind === 'attempt' ? e.what : x.kind}`)
   }
-  for (const x of t.touches.filter((y) => y.source === 'recorded')) console.log(`  ${when(x.at)}  ${x.note ?? x.kind}`)
+  for (const x of t.touches.filter((y) => y.source === 'recorded'))
+    console.log(`  ${when(x.at)}  ${x.note ?? x.kind}`)
 }

@@ -55,7 +55,18 @@ function request(i: number) {
       customer: {
         accountId: `acct-${i % ACCOUNTS}`,
         facts: {
-          lifecycle: pick(['prospect', 'prospect', 'customer', 'customer', 'customer', 'customer', 'customer', 'customer', 'customer', 'renewal']),
+          lifecycle: pick([
+            'prospect',
+            'prospect',
+            'customer',
+            'customer',
+            'customer',
+            'customer',
+            'customer',
+            'customer',
+            'customer',
+            'renewal',
+          ]),
           tier: pick(['smb', 'midmarket', 'enterprise']),
           region: `r${i % 12}`,
           score: random() * 100,
@@ -80,7 +91,9 @@ function report(name: string, n: number, elapsedNs: number, samples: Float64Arra
   )
 }
 
-console.log(`policy: ${policy.rules.length} rules, ${policy.agents.size} agents, ${KINDS.length} action kinds; ledger: ${TOUCHES} touches per account`)
+console.log(
+  `policy: ${policy.rules.length} rules, ${policy.agents.size} agents, ${KINDS.length} action kinds; ledger: ${TOUCHES} touches per account`,
+)
 console.log(`node ${process.version}, ${process.arch}\n`)
 
 // 1. Evaluation alone: resolve the request against the policy, then evaluate. No store.
@@ -89,7 +102,11 @@ console.log(`node ${process.version}, ${process.arch}\n`)
   const ledgers = Array.from({ length: 100 }, (_, i) => ledger(`acct-${i}`))
   const inputs = Array.from({ length: 1000 }, (_, i) => {
     const r = request(i)
-    return { ...resolveRequest(policy, r.agent, r.body, () => NOW), touches: ledgers[i % 100] as Touch[], commitments: [] }
+    return {
+      ...resolveRequest(policy, r.agent, r.body, () => NOW),
+      touches: ledgers[i % 100] as Touch[],
+      commitments: [],
+    }
   })
   const N = 200_000
   for (let i = 0; i < 20_000; i++) evaluate(policy, inputs[i % inputs.length] as (typeof inputs)[number])
@@ -109,7 +126,11 @@ console.log(`node ${process.version}, ${process.arch}\n`)
 async function decideRun(durability: 'normal' | 'full', inFlight: number, N: number) {
   const path = join(mkdtempSync(join(tmpdir(), 'remit-bench-')), 'remit.db')
   const store = openSqliteStore(path, { durability })
-  await Promise.all(Array.from({ length: ACCOUNTS }, (_, a) => Promise.all(ledger(`acct-${a}`).map((t) => store.recordTouch(t)))))
+  await Promise.all(
+    Array.from({ length: ACCOUNTS }, (_, a) =>
+      Promise.all(ledger(`acct-${a}`).map((t) => store.recordTouch(t))),
+    ),
+  )
   const remit = await openRemit({ policy, store })
   const samples = new Float64Array(N)
   let next = 0
@@ -125,10 +146,18 @@ async function decideRun(durability: 'normal' | 'full', inFlight: number, N: num
   await Promise.all(Array.from({ length: inFlight }, caller))
   const elapsed = Number(process.hrtime.bigint() - start)
   const label = durability === 'full' ? 'fsync per commit' : 'WAL, synchronous=NORMAL'
-  report(`decide-and-reserve, ${label}, ${inFlight} in flight`, N, elapsed, samples, inFlight > 1 && durability === 'normal' ? 'target ≥ 20,000/s' : 'for reference')
+  report(
+    `decide-and-reserve, ${label}, ${inFlight} in flight`,
+    N,
+    elapsed,
+    samples,
+    inFlight > 1 && durability === 'normal' ? 'target ≥ 20,000/s' : 'for reference',
+  )
   const last = await remit.decisions.list({ limit: 1000 })
   const count = (v: string) => last.filter((d) => d.verdict === v).length
-  console.log(`${''.padEnd(44)} verdicts of the last 1000: ${count('go')} go, ${count('flag')} flag, ${count('stop')} stop`)
+  console.log(
+    `${''.padEnd(44)} verdicts of the last 1000: ${count('go')} go, ${count('flag')} flag, ${count('stop')} stop`,
+  )
   await remit.close()
 }
 await decideRun('normal', 1, 5_000)

@@ -2,7 +2,10 @@
 // teams write them (by team and kind), a few reading the ledger. Deterministic.
 export const TEAMS = ['marketing', 'sales', 'support', 'success', 'partners'] as const
 export const AGENTS = TEAMS.flatMap((team) => [`${team}-agent-1`, `${team}-agent-2`])
-export const KINDS = Array.from({ length: 20 }, (_, i) => `${['email', 'offer', 'sequence', 'sms'][i % 4]}.k${i}`)
+export const KINDS = Array.from(
+  { length: 20 },
+  (_, i) => `${['email', 'offer', 'sequence', 'sms'][i % 4]}.k${i}`,
+)
 
 export function benchPolicy(): string {
   const lines: string[] = ['version: 1', 'teams:']
@@ -20,7 +23,9 @@ export function benchPolicy(): string {
   )
   KINDS.forEach((k, i) => {
     const attrs = k.startsWith('offer.') ? ', commitment: discount, attributes: { discountPct: number }' : ''
-    lines.push(`  ${k}: { channel: ${k.split('.')[0] === 'sms' ? 'sms' : 'email'}, outbound: ${i % 5 !== 4}${attrs} }`)
+    lines.push(
+      `  ${k}: { channel: ${k.split('.')[0] === 'sms' ? 'sms' : 'email'}, outbound: ${i % 5 !== 4}${attrs} }`,
+    )
   })
   let n = 0
   const team = (i: number) => TEAMS[i % TEAMS.length]
@@ -60,7 +65,12 @@ export function benchPolicy(): string {
   }
   lines.push('permissions:')
   for (let i = 0; i < 45; i++, n++) {
-    const when = i % 3 === 0 ? ', when: "action.discountPct <= 15.0"' : i % 3 === 1 ? `, when: "customer.lifecycle != 'churned'"` : ''
+    const when =
+      i % 3 === 0
+        ? ', when: "action.discountPct <= 15.0"'
+        : i % 3 === 1
+          ? `, when: "customer.lifecycle != 'churned'"`
+          : ''
     const k = kind(i)
     const w = k?.startsWith('offer.') || i % 3 !== 0 ? when : ''
     lines.push(`  - { id: perm-${i}, team: ${team(i)}, action: ${k}${w} }`)

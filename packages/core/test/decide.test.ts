@@ -5,26 +5,47 @@ import { acme, at, engine, globex, initech, rules, seedPolicyText } from './help
 describe('verdicts: the most severe result wins, every matched rule is a reason', () => {
   it('goes when a permission grants the action and nothing else holds', async () => {
     const remit = await engine()
-    const d = await remit.decide('marketing-agent', { action: { kind: 'email.positioning' }, customer: globex, at: at(0) })
+    const d = await remit.decide('marketing-agent', {
+      action: { kind: 'email.positioning' },
+      customer: globex,
+      at: at(0),
+    })
     expect(d.verdict).toBe('go')
     expect(d.reasons).toEqual([
-      { rule: 'mkt-positioning', sort: 'permission', message: expect.stringContaining('permitted by mkt-positioning') },
+      {
+        rule: 'mkt-positioning',
+        sort: 'permission',
+        message: expect.stringContaining('permitted by mkt-positioning'),
+      },
     ])
     expect(d.policyVersion).toBe(remit.policy.version)
   })
 
   it('a hard stop wins over a permission and over flags', async () => {
     const remit = await engine()
-    const d = await remit.decide('marketing-agent', { action: { kind: 'email.cold_prospect' }, customer: acme, at: at(0) })
+    const d = await remit.decide('marketing-agent', {
+      action: { kind: 'email.cold_prospect' },
+      customer: acme,
+      at: at(0),
+    })
     expect(d.verdict).toBe('stop')
-    expect(rules(d)).toEqual(['no-cold-to-customers', 'renewal-flag', 'renewal-owned-by-sales', 'no-permission'])
+    expect(rules(d)).toEqual([
+      'no-cold-to-customers',
+      'renewal-flag',
+      'renewal-owned-by-sales',
+      'no-permission',
+    ])
     expect(d.retryAfter).toBeUndefined()
     expect(d.reviewId).toBeUndefined()
   })
 
   it('a trigger flags, and the flag is routed to the owning team', async () => {
     const remit = await engine()
-    const d = await remit.decide('marketing-agent', { action: { kind: 'email.positioning' }, customer: acme, at: at(0) })
+    const d = await remit.decide('marketing-agent', {
+      action: { kind: 'email.positioning' },
+      customer: acme,
+      at: at(0),
+    })
     expect(d.verdict).toBe('flag')
     expect(rules(d)).toEqual(['renewal-flag', 'renewal-owned-by-sales', 'mkt-positioning'])
     expect(d.reviewTeam).toBe('sales')
@@ -36,19 +57,31 @@ describe('verdicts: the most severe result wins, every matched rule is a reason'
   it('a stop trigger with `until` is a pause: the decision says when to retry', async () => {
     const remit = await engine()
     const customer = { ...globex, facts: { ...globex.facts, lastTicketOpenedAt: at(-10) } }
-    const d = await remit.decide('marketing-agent', { action: { kind: 'email.positioning' }, customer, at: at(0) })
+    const d = await remit.decide('marketing-agent', {
+      action: { kind: 'email.positioning' },
+      customer,
+      at: at(0),
+    })
     expect(d.verdict).toBe('stop')
     expect(rules(d)).toEqual(['ticket-pause', 'mkt-positioning'])
     expect(d.retryAfter?.toISOString()).toBe(at(38))
     // 48 hours after the ticket, the pause has lifted.
-    const later = await remit.decide('marketing-agent', { action: { kind: 'email.positioning' }, customer, at: at(38) })
+    const later = await remit.decide('marketing-agent', {
+      action: { kind: 'email.positioning' },
+      customer,
+      at: at(38),
+    })
     expect(later.verdict).toBe('go')
   })
 
   it('a pause gives no retry time when a hard stop holds too', async () => {
     const remit = await engine()
     const customer = { ...acme, facts: { ...acme.facts, lastTicketOpenedAt: at(-1) } }
-    const d = await remit.decide('marketing-agent', { action: { kind: 'email.cold_prospect' }, customer, at: at(0) })
+    const d = await remit.decide('marketing-agent', {
+      action: { kind: 'email.cold_prospect' },
+      customer,
+      at: at(0),
+    })
     expect(rules(d)).toContain('ticket-pause')
     expect(d.verdict).toBe('stop')
     expect(d.retryAfter).toBeUndefined()
@@ -56,7 +89,11 @@ describe('verdicts: the most severe result wins, every matched rule is a reason'
 
   it('a limit stops a second outbound touch in the window, and says when the first ages out', async () => {
     const remit = await engine()
-    const first = await remit.decide('marketing-agent', { action: { kind: 'email.positioning' }, customer: globex, at: at(0) })
+    const first = await remit.decide('marketing-agent', {
+      action: { kind: 'email.positioning' },
+      customer: globex,
+      at: at(0),
+    })
     expect(first.verdict).toBe('go')
     const second = await remit.decide('sales-agent', {
       action: { kind: 'offer.discount', discountPct: 5 },
@@ -80,81 +117,161 @@ describe('verdicts: the most severe result wins, every matched rule is a reason'
 
   it('a failed or cancelled reservation stops counting toward limits', async () => {
     const remit = await engine()
-    const first = await remit.decide('marketing-agent', { action: { kind: 'email.positioning' }, customer: globex, at: at(0) })
+    const first = await remit.decide('marketing-agent', {
+      action: { kind: 'email.positioning' },
+      customer: globex,
+      at: at(0),
+    })
     await remit.outcome(first.id, 'failed')
-    const second = await remit.decide('marketing-agent', { action: { kind: 'email.positioning' }, customer: globex, at: at(1) })
+    const second = await remit.decide('marketing-agent', {
+      action: { kind: 'email.positioning' },
+      customer: globex,
+      at: at(1),
+    })
     expect(second.verdict).toBe('go')
     await remit.outcome(second.id, 'cancelled')
-    const third = await remit.decide('marketing-agent', { action: { kind: 'email.positioning' }, customer: globex, at: at(2) })
+    const third = await remit.decide('marketing-agent', {
+      action: { kind: 'email.positioning' },
+      customer: globex,
+      at: at(2),
+    })
     expect(third.verdict).toBe('go')
     await remit.outcome(third.id, 'sent')
-    const fourth = await remit.decide('marketing-agent', { action: { kind: 'email.positioning' }, customer: globex, at: at(3) })
+    const fourth = await remit.decide('marketing-agent', {
+      action: { kind: 'email.positioning' },
+      customer: globex,
+      at: at(3),
+    })
     expect(fourth.verdict).toBe('stop')
   })
 
-  it('a contact-scoped limit counts only that contact\'s touches', async () => {
+  it("a contact-scoped limit counts only that contact's touches", async () => {
     const remit = await engine(
       seedPolicyText.replace('max: 1, per: 72h, scope: account', 'max: 1, per: 72h, scope: contact'),
     )
     const jane = { ...globex, contactId: 'jane' }
     const omar = { ...globex, contactId: 'omar' }
-    expect((await remit.decide('marketing-agent', { action: { kind: 'email.positioning' }, customer: jane, at: at(0) })).verdict).toBe('go')
-    expect((await remit.decide('marketing-agent', { action: { kind: 'email.positioning' }, customer: omar, at: at(1) })).verdict).toBe('go')
-    expect((await remit.decide('marketing-agent', { action: { kind: 'email.positioning' }, customer: jane, at: at(2) })).verdict).toBe('stop')
+    expect(
+      (
+        await remit.decide('marketing-agent', {
+          action: { kind: 'email.positioning' },
+          customer: jane,
+          at: at(0),
+        })
+      ).verdict,
+    ).toBe('go')
+    expect(
+      (
+        await remit.decide('marketing-agent', {
+          action: { kind: 'email.positioning' },
+          customer: omar,
+          at: at(1),
+        })
+      ).verdict,
+    ).toBe('go')
+    expect(
+      (
+        await remit.decide('marketing-agent', {
+          action: { kind: 'email.positioning' },
+          customer: jane,
+          at: at(2),
+        })
+      ).verdict,
+    ).toBe('stop')
   })
 
   it('an action no permission grants is flagged to the default review team', async () => {
     const remit = await engine()
-    const d = await remit.decide('sales-agent', { action: { kind: 'offer.discount', discountPct: 20 }, customer: initech, at: at(0) })
+    const d = await remit.decide('sales-agent', {
+      action: { kind: 'offer.discount', discountPct: 20 },
+      customer: initech,
+      at: at(0),
+    })
     expect(d.verdict).toBe('flag')
     expect(d.reasons).toEqual([
       {
         rule: 'no-permission',
         sort: 'default',
-        message: 'no permission lets sales-agent (sales) take offer.discount here on its own: a human decides',
+        message:
+          'no permission lets sales-agent (sales) take offer.discount here on its own: a human decides',
       },
     ])
     expect(d.reviewTeam).toBe('sales')
-    const within = await remit.decide('sales-agent', { action: { kind: 'offer.discount', discountPct: 10 }, customer: { ...initech, accountId: 'initech-2' }, at: at(0) })
+    const within = await remit.decide('sales-agent', {
+      action: { kind: 'offer.discount', discountPct: 10 },
+      customer: { ...initech, accountId: 'initech-2' },
+      at: at(0),
+    })
     expect(within.verdict).toBe('go')
   })
 
-  it('ownership flags another team\'s agent to the owner, not the owner\'s own agent', async () => {
+  it("ownership flags another team's agent to the owner, not the owner's own agent", async () => {
     const policy = seedPolicyText.replace(
-      "  - { id: renewal-flag, when: \"customer.lifecycle == 'renewal'\", then: flag,\n      message: \"Account is in active renewal: every touch is flagged\" }\n",
+      '  - { id: renewal-flag, when: "customer.lifecycle == \'renewal\'", then: flag,\n      message: "Account is in active renewal: every touch is flagged" }\n',
       '',
     )
     const remit = await engine(policy)
-    const support = await remit.decide('support-agent', { action: { kind: 'sequence.winback' }, customer: acme, at: at(0) })
+    const support = await remit.decide('support-agent', {
+      action: { kind: 'sequence.winback' },
+      customer: acme,
+      at: at(0),
+    })
     expect(support.verdict).toBe('flag')
     expect(rules(support)).toEqual(['renewal-owned-by-sales', 'support-winback'])
     expect(support.reviewTeam).toBe('sales')
-    const sales = await remit.decide('sales-agent', { action: { kind: 'offer.discount', discountPct: 5 }, customer: { ...acme, accountId: 'acme-2' }, at: at(0) })
+    const sales = await remit.decide('sales-agent', {
+      action: { kind: 'offer.discount', discountPct: 5 },
+      customer: { ...acme, accountId: 'acme-2' },
+      at: at(0),
+    })
     expect(sales.verdict).toBe('go')
   })
 
   it('ownership can stop instead of flag', async () => {
-    const remit = await engine(
-      seedPolicyText.replace("owner: sales }", 'owner: sales, then: stop }'),
-    )
-    const d = await remit.decide('support-agent', { action: { kind: 'sequence.winback' }, customer: acme, at: at(0) })
+    const remit = await engine(seedPolicyText.replace('owner: sales }', 'owner: sales, then: stop }'))
+    const d = await remit.decide('support-agent', {
+      action: { kind: 'sequence.winback' },
+      customer: acme,
+      at: at(0),
+    })
     expect(d.verdict).toBe('stop')
     expect(rules(d)).toContain('renewal-owned-by-sales')
   })
 
   it('a trigger adds the teams it notifies', async () => {
-    const remit = await engine(seedPolicyText.replace('then: flag,\n', 'then: flag, notify: [support, marketing],\n'))
-    const d = await remit.decide('marketing-agent', { action: { kind: 'email.positioning' }, customer: acme, at: at(0) })
+    const remit = await engine(
+      seedPolicyText.replace('then: flag,\n', 'then: flag, notify: [support, marketing],\n'),
+    )
+    const d = await remit.decide('marketing-agent', {
+      action: { kind: 'email.positioning' },
+      customer: acme,
+      at: at(0),
+    })
     expect(d.notify).toEqual(['support', 'marketing'])
   })
 
-  it('rules read other agents\' touches in the shared ledger (spoke with sales yesterday)', async () => {
+  it("rules read other agents' touches in the shared ledger (spoke with sales yesterday)", async () => {
     const remit = await engine()
-    await remit.recordTouch({ accountId: 'globex', kind: 'call', channel: 'phone', team: 'sales', outbound: false, at: at(0) })
-    const d = await remit.decide('support-agent', { action: { kind: 'sequence.winback' }, customer: globex, at: at(20) })
+    await remit.recordTouch({
+      accountId: 'globex',
+      kind: 'call',
+      channel: 'phone',
+      team: 'sales',
+      outbound: false,
+      at: at(0),
+    })
+    const d = await remit.decide('support-agent', {
+      action: { kind: 'sequence.winback' },
+      customer: globex,
+      at: at(20),
+    })
     expect(d.verdict).toBe('stop')
     expect(rules(d)).toEqual(['no-winback-after-sales', 'support-winback'])
-    const dayAfter = await remit.decide('support-agent', { action: { kind: 'sequence.winback' }, customer: globex, at: at(25) })
+    const dayAfter = await remit.decide('support-agent', {
+      action: { kind: 'sequence.winback' },
+      customer: globex,
+      at: at(25),
+    })
     expect(dayAfter.verdict).toBe('go')
   })
 
@@ -162,9 +279,17 @@ describe('verdicts: the most severe result wins, every matched rule is a reason'
     const remit = await engine(
       `${seedPolicyText.replace('stops:\n', `stops:\n  - { id: one-discount, action: offer.discount, when: "commitments.exists(c, c.kind == 'discount')" }\n`).replace('per: 72h', 'per: 1h')}`,
     )
-    const first = await remit.decide('sales-agent', { action: { kind: 'offer.discount', discountPct: 10 }, customer: initech, at: at(0) })
+    const first = await remit.decide('sales-agent', {
+      action: { kind: 'offer.discount', discountPct: 10 },
+      customer: initech,
+      at: at(0),
+    })
     expect(first.verdict).toBe('go')
-    const second = await remit.decide('sales-agent', { action: { kind: 'offer.discount', discountPct: 5 }, customer: initech, at: at(5) })
+    const second = await remit.decide('sales-agent', {
+      action: { kind: 'offer.discount', discountPct: 5 },
+      customer: initech,
+      at: at(5),
+    })
     expect(second.verdict).toBe('stop')
     expect(rules(second)).toContain('one-discount')
   })
@@ -214,7 +339,11 @@ describe('scope filtering and failing closed', () => {
 
   it('an optional fact guarded with has() is simply absent', async () => {
     const remit = await engine()
-    const d = await remit.decide('marketing-agent', { action: { kind: 'email.positioning' }, customer: globex, at: at(0) })
+    const d = await remit.decide('marketing-agent', {
+      action: { kind: 'email.positioning' },
+      customer: globex,
+      at: at(0),
+    })
     expect(rules(d)).not.toContain('ticket-pause')
   })
 })
@@ -222,7 +351,12 @@ describe('scope filtering and failing closed', () => {
 describe('decisions are logged, idempotent and reserved atomically', () => {
   it('the same idempotency key gives the same decision and no second reservation', async () => {
     const remit = await engine()
-    const req = { action: { kind: 'email.positioning' }, customer: globex, at: at(0), idempotencyKey: 'send-42' }
+    const req = {
+      action: { kind: 'email.positioning' },
+      customer: globex,
+      at: at(0),
+      idempotencyKey: 'send-42',
+    }
     const first = await remit.decide('marketing-agent', req)
     const again = await remit.decide('marketing-agent', { ...req, at: at(1) })
     expect(again).toEqual({ ...first, replayed: true })
@@ -233,7 +367,12 @@ describe('decisions are logged, idempotent and reserved atomically', () => {
 
   it('a dry run decides without logging or reserving', async () => {
     const remit = await engine()
-    const d = await remit.decide('marketing-agent', { action: { kind: 'email.positioning' }, customer: globex, at: at(0), dryRun: true })
+    const d = await remit.decide('marketing-agent', {
+      action: { kind: 'email.positioning' },
+      customer: globex,
+      at: at(0),
+      dryRun: true,
+    })
     expect(d.verdict).toBe('go')
     expect(d.dryRun).toBe(true)
     expect(await remit.decisions.get(d.id)).toBeUndefined()
@@ -242,14 +381,23 @@ describe('decisions are logged, idempotent and reserved atomically', () => {
 
   it('a go on a commitment kind records the commitment', async () => {
     const remit = await engine()
-    const d = await remit.decide('sales-agent', { action: { kind: 'offer.discount', discountPct: 10 }, customer: initech, at: at(0) })
+    const d = await remit.decide('sales-agent', {
+      action: { kind: 'offer.discount', discountPct: 10 },
+      customer: initech,
+      at: at(0),
+    })
     const t = await remit.timeline('initech')
-    expect(t.commitments).toMatchObject([{ kind: 'discount', value: { discountPct: 10 }, team: 'sales', decisionId: d.id }])
+    expect(t.commitments).toMatchObject([
+      { kind: 'discount', value: { discountPct: 10 }, team: 'sales', decisionId: d.id },
+    ])
   })
 
   it('identifies the agent by its tool, and records the tool', async () => {
     const remit = await engine()
-    const d = await remit.decide({ tool: 'hubspot:workflow/1001' }, { action: { kind: 'email.positioning' }, customer: globex, at: at(0) })
+    const d = await remit.decide(
+      { tool: 'hubspot:workflow/1001' },
+      { action: { kind: 'email.positioning' }, customer: globex, at: at(0) },
+    )
     expect(d.agent).toBe('marketing-agent')
     expect(d.tool).toBe('hubspot:workflow/1001')
     expect((await remit.timeline('globex')).touches[0]?.tool).toBe('hubspot:workflow/1001')
@@ -257,25 +405,91 @@ describe('decisions are logged, idempotent and reserved atomically', () => {
 
   it('filters the decision log', async () => {
     const remit = await engine()
-    await remit.decide('marketing-agent', { action: { kind: 'email.cold_prospect' }, customer: acme, at: at(0) })
-    await remit.decide('marketing-agent', { action: { kind: 'email.positioning' }, customer: globex, at: at(1) })
-    expect((await remit.decisions.list({ rule: 'no-cold-to-customers' })).map((d) => d.accountId)).toEqual(['acme'])
+    await remit.decide('marketing-agent', {
+      action: { kind: 'email.cold_prospect' },
+      customer: acme,
+      at: at(0),
+    })
+    await remit.decide('marketing-agent', {
+      action: { kind: 'email.positioning' },
+      customer: globex,
+      at: at(1),
+    })
+    expect((await remit.decisions.list({ rule: 'no-cold-to-customers' })).map((d) => d.accountId)).toEqual([
+      'acme',
+    ])
     expect((await remit.decisions.list({ verdict: 'go' })).map((d) => d.accountId)).toEqual(['globex'])
   })
 })
 
 describe('bad requests are InputErrors naming the field', () => {
   const cases: [string, unknown, string, (string | number)[]][] = [
-    ['an unknown action kind', { action: { kind: 'email.positoning' }, customer: globex }, 'UNKNOWN_ACTION', ['action', 'kind']],
-    ['an undeclared attribute', { action: { kind: 'offer.discount', discountPct: 5, pct: 5 }, customer: globex }, 'UNKNOWN_ATTRIBUTE', ['action', 'pct']],
-    ['a missing attribute', { action: { kind: 'offer.discount' }, customer: globex }, 'MISSING_ATTRIBUTE', ['action', 'discountPct']],
-    ['an attribute of the wrong type', { action: { kind: 'offer.discount', discountPct: '5' }, customer: globex }, 'BAD_TYPE', ['action', 'discountPct']],
-    ['an undeclared fact', { action: { kind: 'email.positioning' }, customer: { accountId: 'a', facts: { lifecyle: 'x' } } }, 'UNKNOWN_FACT', ['customer', 'facts', 'lifecyle']],
-    ['a fact outside its enum', { action: { kind: 'email.positioning' }, customer: { accountId: 'a', facts: { lifecycle: 'churned' } } }, 'BAD_TYPE', ['customer', 'facts', 'lifecycle']],
-    ['a timestamp fact that is not a time', { action: { kind: 'email.positioning' }, customer: { accountId: 'a', facts: { lastTicketOpenedAt: 'yesterday' } } }, 'BAD_TYPE', ['customer', 'facts', 'lastTicketOpenedAt']],
-    ['a customer with no id', { action: { kind: 'email.positioning' }, customer: { facts: {} } }, 'BAD_REQUEST', ['customer']],
-    ['a body that names an agent', { action: { kind: 'email.positioning' }, customer: globex, agent: 'sales-agent' }, 'UNKNOWN_FIELD', ['agent']],
-    ['a bad time', { action: { kind: 'email.positioning' }, customer: globex, at: 'monday' }, 'BAD_REQUEST', ['at']],
+    [
+      'an unknown action kind',
+      { action: { kind: 'email.positoning' }, customer: globex },
+      'UNKNOWN_ACTION',
+      ['action', 'kind'],
+    ],
+    [
+      'an undeclared attribute',
+      { action: { kind: 'offer.discount', discountPct: 5, pct: 5 }, customer: globex },
+      'UNKNOWN_ATTRIBUTE',
+      ['action', 'pct'],
+    ],
+    [
+      'a missing attribute',
+      { action: { kind: 'offer.discount' }, customer: globex },
+      'MISSING_ATTRIBUTE',
+      ['action', 'discountPct'],
+    ],
+    [
+      'an attribute of the wrong type',
+      { action: { kind: 'offer.discount', discountPct: '5' }, customer: globex },
+      'BAD_TYPE',
+      ['action', 'discountPct'],
+    ],
+    [
+      'an undeclared fact',
+      { action: { kind: 'email.positioning' }, customer: { accountId: 'a', facts: { lifecyle: 'x' } } },
+      'UNKNOWN_FACT',
+      ['customer', 'facts', 'lifecyle'],
+    ],
+    [
+      'a fact outside its enum',
+      {
+        action: { kind: 'email.positioning' },
+        customer: { accountId: 'a', facts: { lifecycle: 'churned' } },
+      },
+      'BAD_TYPE',
+      ['customer', 'facts', 'lifecycle'],
+    ],
+    [
+      'a timestamp fact that is not a time',
+      {
+        action: { kind: 'email.positioning' },
+        customer: { accountId: 'a', facts: { lastTicketOpenedAt: 'yesterday' } },
+      },
+      'BAD_TYPE',
+      ['customer', 'facts', 'lastTicketOpenedAt'],
+    ],
+    [
+      'a customer with no id',
+      { action: { kind: 'email.positioning' }, customer: { facts: {} } },
+      'BAD_REQUEST',
+      ['customer'],
+    ],
+    [
+      'a body that names an agent',
+      { action: { kind: 'email.positioning' }, customer: globex, agent: 'sales-agent' },
+      'UNKNOWN_FIELD',
+      ['agent'],
+    ],
+    [
+      'a bad time',
+      { action: { kind: 'email.positioning' }, customer: globex, at: 'monday' },
+      'BAD_REQUEST',
+      ['at'],
+    ],
     ['no action', { customer: globex }, 'BAD_REQUEST', ['action']],
   ]
   for (const [name, body, code, path] of cases) {
@@ -290,7 +504,12 @@ describe('bad requests are InputErrors naming the field', () => {
   it('an unknown agent or tool, with a suggestion', async () => {
     const remit = await engine()
     const req = { action: { kind: 'email.positioning' }, customer: globex }
-    await expect(remit.decide('marketing-agnt', req)).rejects.toMatchObject({ code: 'UNKNOWN_AGENT', hint: 'did you mean "marketing-agent"?' })
-    await expect(remit.decide({ tool: 'hubspot:workflow/9' }, req)).rejects.toMatchObject({ code: 'UNKNOWN_TOOL' })
+    await expect(remit.decide('marketing-agnt', req)).rejects.toMatchObject({
+      code: 'UNKNOWN_AGENT',
+      hint: 'did you mean "marketing-agent"?',
+    })
+    await expect(remit.decide({ tool: 'hubspot:workflow/9' }, req)).rejects.toMatchObject({
+      code: 'UNKNOWN_TOOL',
+    })
   })
 })

@@ -27,7 +27,7 @@ for (let round = 0; round < rounds; round++) {
       idempotencyKey: `t${thread}-${round}-${i}`,
     })
     decisions++
-    if (d.verdict === 'go') (go[accountId] ??= []).push(d.id)
+    if (d.verdict === 'go') go[accountId] = [...(go[accountId] ?? []), d.id]
   }
 }
 await remit.close()

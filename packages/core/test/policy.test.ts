@@ -63,7 +63,9 @@ describe('loading a policy', () => {
   })
 
   it('throws a PolicyError that lists every error with file, line and column', () => {
-    const broken = base.replace('team: sales, tools', 'team: sals, tools').replace('defaultTeam: sales', 'defaultTeam: ops')
+    const broken = base
+      .replace('team: sales, tools', 'team: sals, tools')
+      .replace('defaultTeam: sales', 'defaultTeam: ops')
     expect(() => loadPolicy(broken, { file: 'remit.yaml' })).toThrow(PolicyError)
     try {
       loadPolicy(broken, { file: 'remit.yaml' })
@@ -92,7 +94,11 @@ describe('policy errors name file, line, column and what was expected', () => {
 
   it('an unknown key, with the key it probably meant', () => {
     const issue = only(base.replace('    when: "action', '    whn: "action'))
-    expect(issue).toMatchObject({ code: 'UNKNOWN_KEY', message: 'unknown key "whn"', hint: 'did you mean "when"?' })
+    expect(issue).toMatchObject({
+      code: 'UNKNOWN_KEY',
+      message: 'unknown key "whn"',
+      hint: 'did you mean "when"?',
+    })
     expect(at(issue)).toBe('17:5')
   })
 
@@ -140,7 +146,12 @@ describe('policy errors name file, line, column and what was expected', () => {
   })
 
   it('an attribute declared with two types', () => {
-    const issue = only(base.replace('email.positioning: { channel: email }', 'email.positioning: { channel: email, attributes: { discountPct: string } }'))
+    const issue = only(
+      base.replace(
+        'email.positioning: { channel: email }',
+        'email.positioning: { channel: email, attributes: { discountPct: string } }',
+      ),
+    )
     expect(issue.code).toBe('ATTRIBUTE_TYPE_CONFLICT')
   })
 
@@ -177,11 +188,15 @@ describe('policy errors name file, line, column and what was expected', () => {
     })
 
     it('a condition that is not true-or-false', () => {
-      expect(only(withStop('"customer.tier"')).message).toBe('expected a boolean expression, but this one yields string')
+      expect(only(withStop('"customer.tier"')).message).toBe(
+        'expected a boolean expression, but this one yields string',
+      )
     })
 
     it('an until that is not a time', () => {
-      const issue = only(`${base}triggers:\n  - { id: t1, when: "true", then: stop, until: "customer.tier" }\n`)
+      const issue = only(
+        `${base}triggers:\n  - { id: t1, when: "true", then: stop, until: "customer.tier" }\n`,
+      )
       expect(issue.message).toBe('expected a timestamp expression, but this one yields string')
     })
 
@@ -194,10 +209,16 @@ describe('policy errors name file, line, column and what was expected', () => {
 
 describe('policy warnings: rules that load but can never change a decision', () => {
   it('a permission for a team with no agents', () => {
-    const issue = only(`${base.replace('permissions:\n', 'permissions:\n  - { id: support-x, team: support, action: email.positioning }\n')}`, 'warning')
+    const issue = only(
+      `${base.replace('permissions:\n', 'permissions:\n  - { id: support-x, team: support, action: email.positioning }\n')}`,
+      'warning',
+    )
     expect(issue).toMatchObject({ code: 'NEVER_APPLIES', rule: 'support-x' })
     expect(at(issue)).toBe('13:5')
-    expect(checkPolicy(base.replace('permissions:\n', 'permissions:\n  - { id: support-x, team: support }\n')).policy).toBeDefined()
+    expect(
+      checkPolicy(base.replace('permissions:\n', 'permissions:\n  - { id: support-x, team: support }\n'))
+        .policy,
+    ).toBeDefined()
   })
 
   it('a permission always overridden by a stop with no condition', () => {
@@ -206,7 +227,10 @@ describe('policy warnings: rules that load but can never change a decision', () 
   })
 
   it('a pause that only flags', () => {
-    const issue = only(`${base}triggers:\n  - { id: t1, when: "true", then: flag, until: "now" }\n`, 'warning')
+    const issue = only(
+      `${base}triggers:\n  - { id: t1, when: "true", then: flag, until: "now" }\n`,
+      'warning',
+    )
     expect(issue.code).toBe('UNTIL_IGNORED')
   })
 

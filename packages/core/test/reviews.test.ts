@@ -12,11 +12,23 @@ async function flagged(customer = acme, kind = 'email.positioning', agent = 'mar
 describe('reviews', () => {
   it('an approved flag reserves the touch at approval time', async () => {
     const { remit, d, reviewId } = await flagged()
-    const review = await remit.reviews.approve(reviewId, { by: 'dana', note: 'fits the renewal', at: at(2), team: 'sales' })
-    expect(review).toMatchObject({ status: 'approved', outcome: 'go', resolvedBy: 'dana', note: 'fits the renewal' })
+    const review = await remit.reviews.approve(reviewId, {
+      by: 'dana',
+      note: 'fits the renewal',
+      at: at(2),
+      team: 'sales',
+    })
+    expect(review).toMatchObject({
+      status: 'approved',
+      outcome: 'go',
+      resolvedBy: 'dana',
+      note: 'fits the renewal',
+    })
     expect(review.resolvedAt?.toISOString()).toBe(at(2))
     const t = await remit.timeline('acme')
-    expect(t.touches).toMatchObject([{ decisionId: d.id, status: 'reserved', at: new Date(at(2)), agent: 'marketing-agent' }])
+    expect(t.touches).toMatchObject([
+      { decisionId: d.id, status: 'reserved', at: new Date(at(2)), agent: 'marketing-agent' },
+    ])
     expect(review.touchId).toBe(t.touches[0]?.id)
     // The tool reports the send like any go.
     expect((await remit.outcome(d.id, 'sent')).status).toBe('sent')
@@ -35,7 +47,7 @@ describe('reviews', () => {
     expect(await remit.reviews.expire(at(71))).toEqual([])
     const expired = await remit.reviews.expire(at(72))
     expect(expired.map((r) => [r.id, r.status, r.outcome])).toEqual([[reviewId, 'expired', 'stop']])
-    expect((await remit.reviews.list({ status: 'pending' }))).toEqual([])
+    expect(await remit.reviews.list({ status: 'pending' })).toEqual([])
   })
 
   it('an expired review can no longer be approved', async () => {
@@ -48,10 +60,12 @@ describe('reviews', () => {
   it('a review is answered once', async () => {
     const { remit, reviewId } = await flagged()
     await remit.reviews.approve(reviewId, { at: at(1) })
-    await expect(remit.reviews.reject(reviewId, { at: at(2) })).rejects.toMatchObject({ code: 'REVIEW_RESOLVED' })
+    await expect(remit.reviews.reject(reviewId, { at: at(2) })).rejects.toMatchObject({
+      code: 'REVIEW_RESOLVED',
+    })
   })
 
-  it('a reviewer acts only on its own team\'s reviews', async () => {
+  it("a reviewer acts only on its own team's reviews", async () => {
     const { remit, reviewId } = await flagged()
     await expect(remit.reviews.approve(reviewId, { team: 'support', at: at(1) })).rejects.toMatchObject({
       code: 'REVIEW_FORBIDDEN',
@@ -66,20 +80,26 @@ describe('reviews', () => {
     const review = await remit.reviews.approve(reviewId, { by: 'dana', at: at(4) })
     expect(review).toMatchObject({ status: 'approved', outcome: 'stop' })
     expect(review.outcomeReasons?.map((r) => r.rule)).toEqual(['no-winback-after-sales'])
-    expect(review.outcomeReasons?.[0]?.message).toMatch(/^approved, but a stop now holds: Support does not fire a win-back/)
+    expect(review.outcomeReasons?.[0]?.message).toMatch(
+      /^approved, but a stop now holds: Support does not fire a win-back/,
+    )
     expect((await remit.timeline('acme')).touches.filter((t) => t.source === 'decision')).toEqual([])
   })
 
   it('a limit filled while the flag waited still wins', async () => {
     const { remit, reviewId } = await flagged()
-    const other = await remit.decide('sales-agent', { action: { kind: 'offer.discount', discountPct: 5 }, customer: { ...globex, accountId: 'acme' }, at: at(1) })
+    const other = await remit.decide('sales-agent', {
+      action: { kind: 'offer.discount', discountPct: 5 },
+      customer: { ...globex, accountId: 'acme' },
+      at: at(1),
+    })
     expect(other.verdict).toBe('go')
     const review = await remit.reviews.approve(reviewId, { at: at(2) })
     expect(review.outcome).toBe('stop')
     expect(review.outcomeReasons?.map((r) => r.rule)).toEqual(['one-touch-per-72h'])
   })
 
-  it('a flag is in its team\'s queue until answered', async () => {
+  it("a flag is in its team's queue until answered", async () => {
     const { remit, d } = await flagged()
     const queue = await remit.reviews.list({ status: 'pending', team: 'sales' })
     expect(queue.map((r) => r.decisionId)).toEqual([d.id])

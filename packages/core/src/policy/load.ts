@@ -282,7 +282,12 @@ function referenceIssues(src: PolicySource, doc: PolicyDocument): PolicyIssue[] 
   }
   // Duplicates are reported at the later one in the file, the one the author most likely just added.
   const all = RULE_LISTS.flatMap((list) =>
-    doc[list].map((rule: RuleDoc, i: number) => ({ list, i, id: rule.id, line: src.position([list, i])?.line ?? 0 })),
+    doc[list].map((rule: RuleDoc, i: number) => ({
+      list,
+      i,
+      id: rule.id,
+      line: src.position([list, i])?.line ?? 0,
+    })),
   ).sort((a, b) => a.line - b.line)
   const ids = new Map<string, string>()
   for (const r of all) {

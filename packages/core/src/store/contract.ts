@@ -39,7 +39,9 @@ export function storeContract(
     })
 
     it('hands the plan the ledger as it stands: counting touches since the window, outstanding commitments', async () => {
-      await store.decide(request('acme', hours(0)), () => goWrite('acme', hours(0), { commitment: true, lastsH: 2 }))
+      await store.decide(request('acme', hours(0)), () =>
+        goWrite('acme', hours(0), { commitment: true, lastsH: 2 }),
+      )
       await store.decide(request('acme', hours(1)), () => goWrite('acme', hours(1)))
       await store.recordTouch(recorded('acme', hours(2)))
       await store.recordTouch(recorded('other', hours(2)))
@@ -100,7 +102,9 @@ export function storeContract(
     })
 
     it('stops counting a failed or cancelled touch, and withdraws its commitment', async () => {
-      const a = await store.decide(request('acme', hours(0)), () => goWrite('acme', hours(0), { commitment: true }))
+      const a = await store.decide(request('acme', hours(0)), () =>
+        goWrite('acme', hours(0), { commitment: true }),
+      )
       const b = await store.decide(request('acme', hours(0)), () => goWrite('acme', hours(0)))
       const c = await store.decide(request('acme', hours(0)), () => goWrite('acme', hours(0)))
       expect((await store.setTouchStatus(a.id, 'failed'))?.status).toBe('failed')
@@ -117,7 +121,7 @@ export function storeContract(
       expect(await store.setTouchStatus('dec_missing', 'sent')).toBeUndefined()
     })
 
-    it('keeps a flag\'s review and resolves it in the account\'s transaction', async () => {
+    it("keeps a flag's review and resolves it in the account's transaction", async () => {
       const write = flagWrite('acme', hours(0), 'sales')
       await store.decide(request('acme', hours(0)), () => write)
       const review = write.review as Review
@@ -126,12 +130,19 @@ export function storeContract(
       expect(await store.listReviews({ team: 'support' })).toEqual([])
 
       const touch = touchFor(write.decision, hours(1))
-      const resolved = await store.resolveReview(review.id, { since: hours(-1), now: hours(1) }, (r, d, ledger) => {
-        expect(r).toEqual(review)
-        expect(d).toEqual(write.decision)
-        expect(ledger.touches).toEqual([])
-        return { review: { ...r, status: 'approved', outcome: 'go', resolvedAt: hours(1), touchId: touch.id }, touch }
-      })
+      const resolved = await store.resolveReview(
+        review.id,
+        { since: hours(-1), now: hours(1) },
+        (r, d, ledger) => {
+          expect(r).toEqual(review)
+          expect(d).toEqual(write.decision)
+          expect(ledger.touches).toEqual([])
+          return {
+            review: { ...r, status: 'approved', outcome: 'go', resolvedAt: hours(1), touchId: touch.id },
+            touch,
+          }
+        },
+      )
       expect(resolved.status).toBe('approved')
       expect(await store.getReview(review.id)).toEqual(resolved)
       expect(await store.listReviews({ status: 'pending' })).toEqual([])
@@ -148,9 +159,9 @@ export function storeContract(
         }),
       ).rejects.toThrow('refused')
       expect((await store.getReview(id))?.status).toBe('pending')
-      await expect(store.resolveReview('rev_missing', { since: hours(0), now: hours(0) }, (r) => ({ review: r }))).rejects.toThrow(
-        /not found/,
-      )
+      await expect(
+        store.resolveReview('rev_missing', { since: hours(0), now: hours(0) }, (r) => ({ review: r })),
+      ).rejects.toThrow(/not found/)
     })
 
     it('lists pending reviews due to expire', async () => {
@@ -165,8 +176,11 @@ export function storeContract(
     it('filters the decision log by account, agent, team, verdict, rule and time, newest first', async () => {
       await store.decide(request('acme', hours(0)), () => goWrite('acme', hours(0)))
       await store.decide(request('acme', hours(1)), () => stopWrite('acme', hours(1), 'no-cold'))
-      await store.decide(request('globex', hours(2)), () => goWrite('globex', hours(2), { agent: 'sales-agent', team: 'sales' }))
-      const ids = async (f: Parameters<Store['listDecisions']>[0]) => (await store.listDecisions(f)).map((d) => d.at)
+      await store.decide(request('globex', hours(2)), () =>
+        goWrite('globex', hours(2), { agent: 'sales-agent', team: 'sales' }),
+      )
+      const ids = async (f: Parameters<Store['listDecisions']>[0]) =>
+        (await store.listDecisions(f)).map((d) => d.at)
       expect(await ids({})).toEqual([hours(2), hours(1), hours(0)])
       expect(await ids({ accountId: 'acme' })).toEqual([hours(1), hours(0)])
       expect(await ids({ verdict: 'stop' })).toEqual([hours(1)])
@@ -178,7 +192,7 @@ export function storeContract(
       expect(await ids({ before: hours(2), limit: 1 })).toEqual([hours(1)])
     })
 
-    it('gives an account\'s whole timeline across agents', async () => {
+    it("gives an account's whole timeline across agents", async () => {
       const go = goWrite('acme', hours(0), { commitment: true })
       await store.decide(request('acme', hours(0)), () => go)
       const flag = flagWrite('acme', hours(1), 'sales')
@@ -207,7 +221,13 @@ export function storeContract(
   })
 }
 
-function request(accountId: string, now: Date, since?: Date, idempotencyKey?: string, agent = 'marketing-agent') {
+function request(
+  accountId: string,
+  now: Date,
+  since?: Date,
+  idempotencyKey?: string,
+  agent = 'marketing-agent',
+) {
   return {
     accountId,
     agent,
@@ -229,7 +249,8 @@ function decision(accountId: string, at: Date, verdict: Verdict, over: Partial<D
     action: { kind: 'email.positioning', attributes: {} },
     facts: { lifecycle: 'customer' },
     verdict,
-    reasons: verdict === 'stop' ? [] : [{ rule: 'mkt-positioning', sort: 'permission', message: 'permitted' }],
+    reasons:
+      verdict === 'stop' ? [] : [{ rule: 'mkt-positioning', sort: 'permission', message: 'permitted' }],
     notify: [],
     policyVersion: 'v1',
     dryRun: false,

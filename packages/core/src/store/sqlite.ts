@@ -2,7 +2,13 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite'
 import { Worker } from 'node:worker_threads'
 import type { Decision } from '../decision/decision.ts'
 import { NotFoundError } from '../errors.ts'
-import { COUNTING_STATUSES, type Commitment, type LedgerView, type Touch, type TouchStatus } from '../ledger/types.ts'
+import {
+  COUNTING_STATUSES,
+  type Commitment,
+  type LedgerView,
+  type Touch,
+  type TouchStatus,
+} from '../ledger/types.ts'
 import type { Review } from '../review/review.ts'
 import { addTouch, LedgerCache } from './ledger-cache.ts'
 import type {
@@ -129,7 +135,7 @@ class SqliteStore implements Store {
     const batch = this.queue.splice(0, this.maxBatch)
     try {
       const values = this.transaction(() => batch.map((job) => job.run()))
-      batch.forEach((job, i) => job.resolve(values[i]))
+      for (const [i, job] of batch.entries()) job.resolve(values[i])
     } catch {
       // Our cached ledgers may hold writes that were just rolled back.
       this.cache.clear()

@@ -1,0 +1,76 @@
+import { Command, CommanderError, Option } from 'commander'
+import { decide } from './commands/decide.ts'
+import { validate } from './commands/validate.ts'
+import { type Io, printError, processIo } from './output.ts'
+
+const collect = (value: string, previous: string[]) => [...previous, value]
+
+/** Runs `remit` with these arguments; resolves to the exit code. */
+export async function run(argv: string[], io: Io = processIo): Promise<number> {
+  let code = 0
+  const debug = argv.includes('--debug')
+  const program = new Command('remit')
+    .description('Remit: go, flag or stop for every action an agent takes on a customer')
+    .option('--debug', 'show stack traces for unexpected errors')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .showSuggestionAfterError()
+
+  program
+    .command('validate')
+    .description('check a policy: every error and warning with file:line:col, rule id and hint')
+    .argument('[policy]', 'the policy file', 'remit.yaml')
+    .option('--strict', 'exit 1 on warnings too')
+    .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 valid, 1 warnings (with --strict), 2 errors.\n\nExamples:\n  remit validate\n  remit validate policies/remit.yaml --strict',
+    )
+    .action(async (policy: string, options) => {
+      code = await validate(io, policy, options)
+    })
+
+  program
+    .command('decide')
+    .description('decide one action for one customer, as the decision API would')
+    .addOption(new Option('--policy <file>', 'the policy file').default('remit.yaml'))
+    .addOption(
+      new Option('--store <path>', 'SQLite file holding the ledger (":memory:" keeps nothing)').default(
+        ':memory:',
+      ),
+    )
+    .option('--agent <id>', 'the agent asking')
+    .option('--tool <tool>', 'or the tool it runs in, e.g. hubspot:workflow/1001')
+    .option('--action <kind>', 'the action kind, from the policy')
+    .option('--attr <name=value>', 'an action attribute (repeatable)', collect, [])
+    .option('--account <id>', 'the customer account')
+    .option('--contact <id>', 'the contact')
+    .option('--email <address>', 'the contact e-mail')
+    .option('--fact <name=value>', 'a customer fact (repeatable)', collect, [])
+    .option('--at <time>', 'decide as of this ISO 8601 time (default: now)')
+    .option('--idempotency-key <key>', 'same key, same decision')
+    .option('--dry-run', 'decide without logging or reserving')
+    .option('--request <file>', 'the request body as JSON ("-" for stdin) instead of the flags above')
+    .option('--json', 'print the decision as the API returns it')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  remit decide --agent sales-agent --action offer.discount --attr discountPct=20 \\
+    --account initech --fact lifecycle=prospect --fact tier=smb
+  remit decide --tool hubspot:workflow/1001 --request body.json --json
+  remit decide --store remit.db --agent marketing-agent --action email.positioning --account acme \\
+    --fact lifecycle=renewal --fact tier=enterprise`,
+    )
+    .action(async (options) => {
+      code = await decide(io, options)
+    })
+
+  try {
+    await program.parseAsync(argv, { from: 'user' })
+    return code
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 1
+    return printError(io, error, debug)
+  }
+}

@@ -1,0 +1,226 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+import { run } from '../src/index.ts'
+
+const seed = fileURLToPath(new URL('../../../examples/seed-week/remit.yaml', import.meta.url))
+
+async function remit(...argv: string[]) {
+  const out: string[] = []
+  const err: string[] = []
+  const code = await run(argv, { out: (l) => out.push(l), err: (l) => err.push(l), color: false })
+  return { code, out: out.join('\n'), err: err.join('\n') }
+}
+
+function policyFile(text: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'remit-cli-')), 'remit.yaml')
+  writeFileSync(path, text)
+  return path
+}
+
+const broken = `version: 1
+teams: { sales: {} }
+agents:
+  sales-agent: { team: sales }
+facts:
+  lifecycle: { type: string }
+actions:
+  offer.discount: { channel: email }
+stops:
+  - { id: s1, when: "customer.lifecyle == 'renewal'" }
+review: { defaultTeam: sales }
+`
+
+describe('remit validate', () => {
+  it('says a valid policy is valid, with what it holds, and exits 0', async () => {
+    const r = await remit('validate', seed)
+    expect(r.code).toBe(0)
+    expect(r.out).toMatch(
+      /remit\.yaml: valid \(9 rules, 3 agents, 3 teams, 4 action kinds; version [0-9a-f]{16}\)/,
+    )
+  })
+
+  it('prints every error as file:line:col with the rule id and a hint, and exits 2', async () => {
+    const path = policyFile(broken)
+    const r = await remit('validate', path)
+    expect(r.code).toBe(2)
+    expect(r.out).toContain(`${path}:10:31: error [s1]: No such key: lifecyle (CEL_INVALID)`)
+    expect(r.out).toContain('hint: did you mean "lifecycle"?')
+    expect(r.out).toContain('1 error(s), 0 warning(s)')
+  })
+
+  it('exits 1 on warnings only with --strict', async () => {
+    const path = policyFile(
+      broken
+        .replace('lifecyle', 'lifecycle')
+        .replace('stops:', 'permissions:\n  - { id: p1, team: sales, action: offer.discount }\nstops:')
+        .replace('{ id: s1,', '{ id: s1, action: offer.discount,')
+        .replace(', when: "customer.lifecycle == \'renewal\'"', ''),
+    )
+    expect((await remit('validate', path)).code).toBe(0)
+    const strict = await remit('validate', path, '--strict')
+    expect(strict.code).toBe(1)
+    expect(strict.out).toContain('PERMISSION_OVERRIDDEN')
+  })
+
+  it('prints JSON for tools', async () => {
+    const r = await remit('validate', policyFile(broken), '--json')
+    const json = JSON.parse(r.out)
+    expect(json.valid).toBe(false)
+    expect(json.issues[0]).toMatchObject({
+      code: 'CEL_INVALID',
+      rule: 's1',
+      position: { line: 10, column: 31 },
+    })
+  })
+
+  it('a missing file is one line and a hint, not a stack trace', async () => {
+    const r = await remit('validate', '/nonexistent/remit.yaml')
+    expect(r.code).toBe(1)
+    expect(r.err).toBe(
+      'error: no such file: /nonexistent/remit.yaml\n  hint: check the path; `remit validate` looks for ./remit.yaml by default',
+    )
+  })
+})
+
+describe('remit decide', () => {
+  const base = ['decide', '--policy', seed]
+
+  it('decides from flags, typing values by the policy, and prints the verdict with its reasons', async () => {
+    const r = await remit(
+      ...base,
+      '--agent',
+      'sales-agent',
+      '--action',
+      'offer.discount',
+      '--attr',
+      'discountPct=20',
+      '--account',
+      'initech',
+      '--fact',
+      'lifecycle=prospect',
+      '--fact',
+      'tier=smb',
+    )
+    expect(r.code).toBe(0)
+    expect(r.out).toMatch(/^FLAG → sales's review queue \(review rev_[0-9a-f]+\)/)
+    expect(r.out).toContain(
+      'no-permission (default): no permission lets sales-agent (sales) take offer.discount here on its own',
+    )
+  })
+
+  it('prints the API response with --json, and identifies the agent by its tool', async () => {
+    const r = await remit(
+      ...base,
+      '--tool',
+      'hubspot:workflow/1001',
+      '--action',
+      'email.positioning',
+      '--account',
+      'globex',
+      '--fact',
+      'lifecycle=customer',
+      '--fact',
+      'tier=smb',
+      '--json',
+    )
+    expect(JSON.parse(r.out)).toMatchObject({
+      verdict: 'go',
+      reasons: [{ rule: 'mkt-positioning', sort: 'permission' }],
+      notify: [],
+    })
+  })
+
+  it('keeps the ledger in a store file across runs', async () => {
+    const store = join(mkdtempSync(join(tmpdir(), 'remit-cli-')), 'remit.db')
+    const args = [
+      ...base,
+      '--store',
+      store,
+      '--agent',
+      'marketing-agent',
+      '--action',
+      'email.positioning',
+      '--account',
+      'globex',
+      '--fact',
+      'lifecycle=customer',
+      '--fact',
+      'tier=smb',
+      '--json',
+    ]
+    expect(JSON.parse((await remit(...args)).out).verdict).toBe('go')
+    const second = JSON.parse((await remit(...args)).out)
+    expect(second.verdict).toBe('stop')
+    expect(second.reasons[0].rule).toBe('one-touch-per-72h')
+  })
+
+  it('names the field of a bad value, with exit 1', async () => {
+    const r = await remit(
+      ...base,
+      '--agent',
+      'sales-agent',
+      '--action',
+      'offer.discount',
+      '--attr',
+      'discountPct=lots',
+      '--account',
+      'initech',
+    )
+    expect(r.code).toBe(1)
+    expect(r.err).toBe('error: action.discountPct: expected a number, got "lots" (BAD_TYPE)')
+  })
+
+  it('suggests the agent when it is misspelt', async () => {
+    const r = await remit(
+      ...base,
+      '--agent',
+      'sales-agnt',
+      '--action',
+      'offer.discount',
+      '--attr',
+      'discountPct=5',
+      '--account',
+      'initech',
+    )
+    expect(r.err).toContain('hint: did you mean "sales-agent"?')
+  })
+
+  it('says what is missing when called without an agent', async () => {
+    const r = await remit(...base, '--action', 'offer.discount')
+    expect(r.code).toBe(1)
+    expect(r.err).toContain('error: say who is asking: --agent <id> or --tool <tool>')
+  })
+
+  it('refuses to decide on a broken policy, listing its errors', async () => {
+    const r = await remit(
+      'decide',
+      '--policy',
+      policyFile(broken),
+      '--agent',
+      'sales-agent',
+      '--action',
+      'offer.discount',
+      '--account',
+      'a',
+    )
+    expect(r.code).toBe(2)
+    expect(r.err).toContain('nothing was decided')
+  })
+})
+
+describe('remit', () => {
+  it('has help with examples', async () => {
+    const r = await remit('decide', '--help')
+    expect(r.code).toBe(0)
+    expect(r.out).toContain('Examples:')
+  })
+
+  it('an unknown command exits 1 with a suggestion', async () => {
+    const r = await remit('validat')
+    expect(r.code).toBe(1)
+    expect(r.err).toContain('(Did you mean validate?)')
+  })
+})
