@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -222,5 +222,41 @@ describe('remit', () => {
     const r = await remit('validat')
     expect(r.code).toBe(1)
     expect(r.err).toContain('(Did you mean validate?)')
+  })
+})
+
+describe("the README's tour", () => {
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8')
+  const yaml = /```yaml\n([\s\S]*?)```/.exec(readme)?.[1] as string
+
+  it('its policy is valid, and its typo is reported where the README says', async () => {
+    expect((await remit('validate', policyFile(yaml))).code).toBe(0)
+    const r = await remit('validate', policyFile(yaml.replace('lifecycle ==', 'lifecyle ==')))
+    expect(r.code).toBe(2)
+    expect(r.out).toContain(':12:51: error [renewal-owned-by-sales]: No such key: lifecyle (CEL_INVALID)')
+  })
+
+  it('its decisions come out as the README shows', async () => {
+    const path = policyFile(yaml)
+    const ask = (pct: string) =>
+      remit(
+        'decide',
+        '--policy',
+        path,
+        '--agent',
+        'sales-agent',
+        '--action',
+        'offer.discount',
+        '--attr',
+        `discountPct=${pct}`,
+        '--account',
+        'initech',
+        '--fact',
+        'lifecycle=prospect',
+      )
+    expect((await ask('20')).out).toContain(
+      'no-permission (default): no permission lets sales-agent (sales) take offer.discount here on its own: a human decides',
+    )
+    expect((await ask('10')).out).toMatch(/^GO\n {2}sales-discount \(permission\)/)
   })
 })
