@@ -89,6 +89,19 @@ export function storeContract(
       expect(await store.listDecisions()).toEqual([])
     })
 
+    it('undoes only the write whose plan throws when writes arrive together', async () => {
+      const results = await Promise.allSettled([
+        store.decide(request('acme', hours(0)), () => goWrite('acme', hours(0))),
+        store.decide(request('acme', hours(0)), () => {
+          throw new Error('this one fails')
+        }),
+        store.decide(request('globex', hours(0)), () => goWrite('globex', hours(0))),
+      ])
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+      expect(await store.listDecisions()).toHaveLength(2)
+      expect((await store.ledger('acme', hours(-1), hours(1))).touches).toHaveLength(1)
+    })
+
     it('serializes decide-and-reserve per account: concurrent deciders see each other', async () => {
       const results = await Promise.all(
         Array.from({ length: 20 }, (_, i) =>
