@@ -1,5 +1,7 @@
 import { Command, CommanderError, Option } from 'commander'
 import { decide } from './commands/decide.ts'
+import { keysNew } from './commands/keys.ts'
+import { serve } from './commands/serve.ts'
 import { validate } from './commands/validate.ts'
 import { type Io, printError, processIo } from './output.ts'
 
@@ -64,6 +66,57 @@ Examples:
     )
     .action(async (options) => {
       code = await decide(io, options)
+    })
+
+  program
+    .command('serve')
+    .description('run the decision API (HTTP) on the embedded SQLite store, or PostgreSQL')
+    .addOption(
+      new Option('--policy <file>', 'the policy file (reloaded when it changes)').default('remit.yaml'),
+    )
+    .addOption(
+      new Option('--store <path|url>', 'a SQLite file, or postgres://user@host:5432/db').default('remit.db'),
+    )
+    .addOption(
+      new Option('--keys <file>', 'keys.yaml: hashes of the keys callers present').default('keys.yaml'),
+    )
+    .addOption(new Option('--port <n>', 'port').default('8787'))
+    .addOption(new Option('--host <addr>', 'address to listen on').default('127.0.0.1'))
+    .option('--no-watch', 'do not reload the policy when its file changes')
+    .addOption(
+      new Option('--log-level <level>', 'pino level')
+        .choices(['debug', 'info', 'warn', 'error'])
+        .default('info'),
+    )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  remit serve --policy remit.yaml --store ./remit.db --keys keys.yaml --port 8787
+  remit serve --policy remit.yaml --store postgres://remit@127.0.0.1:5432/remit --keys keys.yaml`,
+    )
+    .action(async (options) => {
+      code = await serve(io, options)
+    })
+
+  program
+    .command('keys')
+    .description('manage API keys')
+    .command('new')
+    .description(
+      'make a key for an agent, a reviewer team or an admin; prints it once with its keys.yaml line',
+    )
+    .option('--agent <id>', 'the agent the key decides as')
+    .option('--tool <tool>', 'with --agent: the tool the key stands for, e.g. hubspot:workflow/1001')
+    .option('--reviewer <team>', 'the team whose reviews the key may answer')
+    .option('--admin', 'policy reload and key management')
+    .option('--name <name>', 'a name for logs and the console')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  remit keys new --agent marketing-agent --tool hubspot:workflow/1001\n  remit keys new --reviewer sales',
+    )
+    .action(async (options) => {
+      code = await keysNew(io, options)
     })
 
   try {

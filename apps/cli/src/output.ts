@@ -78,6 +78,23 @@ export function printError(io: Io, error: unknown, debug: boolean): number {
     return 1
   }
   const e = error as NodeJS.ErrnoException
+  if (e?.name === 'KeysError') {
+    io.err(paint(io, 'red', `error: ${e.message}`))
+    io.err(
+      '  hint: each line of keys.yaml is { name, sha256, agent | reviewer | admin }; `remit keys new` writes one',
+    )
+    return 1
+  }
+  if (e?.code === 'EADDRINUSE') {
+    io.err(paint(io, 'red', `error: ${e.message}`))
+    io.err('  hint: another process listens there; pick another --port')
+    return 1
+  }
+  if (e?.code === 'ECONNREFUSED') {
+    io.err(paint(io, 'red', `error: cannot reach the database (${e.message})`))
+    io.err('  hint: is PostgreSQL running, and is the --store URL right?')
+    return 1
+  }
   if (e?.code === 'ENOENT' && e.path) {
     io.err(paint(io, 'red', `error: no such file: ${e.path}`))
     io.err('  hint: check the path; `remit validate` looks for ./remit.yaml by default')

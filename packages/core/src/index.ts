@@ -1,5 +1,13 @@
+export {
+  commitmentToWire,
+  decisionRecordToWire,
+  reviewToWire,
+  timelineToWire,
+  touchToWire,
+} from './api/convert.ts'
+export * from './api/wire.ts'
 export { type Decision, decisionToWire } from './decision/decision.ts'
-export { type Caller, resolveCaller } from './decision/request.ts'
+export { type Caller, inputErrorFromZod, resolveCaller } from './decision/request.ts'
 export {
   actionInputSchema,
   customerInputSchema,

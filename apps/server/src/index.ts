@@ -1,0 +1,15 @@
+export { ForbiddenError, toHttpError } from './errors.ts'
+export {
+  generateKey,
+  hashKey,
+  type KeyEntry,
+  KeyRing,
+  KeysError,
+  keyLine,
+  type Principal,
+  readKeysFile,
+} from './keys.ts'
+export { openApiDocument } from './openapi.ts'
+export { PolicyService, type ReloadResult } from './policy-service.ts'
+export type { Route } from './route.ts'
+export { createServer, type RemitServer, type ServerOptions } from './server.ts'

@@ -1,0 +1,369 @@
+import {
+  decisionLogQuerySchema,
+  decisionRecordSchema,
+  decisionRecordToWire,
+  decisionRequestSchema,
+  decisionSchema,
+  decisionToWire,
+  InputError,
+  NotFoundError,
+  outcomeRequestSchema,
+  type Remit,
+  resolveCaller,
+  resolveRequestSchema,
+  reviewQuerySchema,
+  reviewSchema,
+  reviewToWire,
+  timelineSchema,
+  timelineToWire,
+  touchRequestSchema,
+  touchSchema,
+  touchToWire,
+} from '@remit/core'
+import { z } from 'zod'
+import { ForbiddenError } from './errors.ts'
+import type { KeyRing, Principal } from './keys.ts'
+import type { Metrics } from './metrics.ts'
+import type { PolicyService } from './policy-service.ts'
+import type { Route } from './route.ts'
+
+export interface RouteDeps {
+  remit: Remit
+  policy: PolicyService
+  keys: KeyRing
+  metrics: Metrics
+  /** Creates a key and stores its hash (admin key management). */
+  createKey?: (entry: {
+    name: string
+    agent?: string
+    tool?: string
+    reviewer?: string
+    admin?: true
+  }) => Promise<string>
+}
+
+const reviewsResponse = z.object({ reviews: z.array(reviewSchema) })
+const decisionsResponse = z.object({ decisions: z.array(decisionRecordSchema) })
+const healthResponse = z.object({ status: z.literal('ok'), policyVersion: z.string() })
+const policyResponse = z.object({
+  version: z.string(),
+  file: z.string(),
+  loadedAt: z.string(),
+  rules: z.array(z.object({ id: z.string(), sort: z.string() })),
+  warnings: z.array(z.unknown()),
+  lastRefusal: z.object({ at: z.string(), issues: z.array(z.unknown()) }).optional(),
+})
+const reloadResponse = z.object({ ok: z.boolean(), version: z.string(), changed: z.boolean() })
+const keySchema = z.object({
+  name: z.string(),
+  kind: z.enum(['agent', 'reviewer', 'admin']),
+  agent: z.string().optional(),
+  tool: z.string().optional(),
+  team: z.string().optional(),
+})
+const createKeyRequest = z
+  .strictObject({
+    name: z.string().trim().min(1).max(100),
+    agent: z.string().min(1).optional(),
+    tool: z.string().min(1).optional(),
+    reviewer: z.string().min(1).optional(),
+    admin: z.literal(true).optional(),
+  })
+  .refine((e) => [e.agent, e.reviewer, e.admin].filter((x) => x !== undefined).length === 1, {
+    message: 'a key is exactly one of: agent, reviewer or admin',
+  })
+
+/** Which team's reviews a principal may see or answer; undefined means all (admin). */
+function reviewTeam(p: Principal): string | undefined {
+  return p.kind === 'reviewer' ? p.team : undefined
+}
+
+export function routes(d: RouteDeps): Route[] {
+  const { remit } = d
+  const ownDecision = async (p: Principal, id: string) => {
+    const decision = await remit.decisions.get(id)
+    if (!decision || (p.kind === 'agent' && decision.agent !== p.agent))
+      throw new NotFoundError('decision', id)
+    return decision
+  }
+  const resolve = (action: 'approve' | 'reject') => async (c: Parameters<Route['handler']>[0]) => {
+    const team = reviewTeam(c.principal)
+    const body = c.body as z.infer<typeof resolveRequestSchema>
+    const review = await remit.reviews[action](c.params.id as string, {
+      by: c.principal.name,
+      ...(body.note ? { note: body.note } : {}),
+      ...(team ? { team } : {}),
+    })
+    return reviewToWire(review)
+  }
+
+  return [
+    {
+      method: 'POST',
+      url: '/v1/decisions',
+      operationId: 'createDecision',
+      summary: 'Decide one action for one customer: go, flag or stop',
+      description:
+        "The agent is the caller's key, never a body field. A go is reserved in the ledger before it is answered; a flag creates a review for the owning team. The same idempotencyKey returns the same decision.",
+      tag: 'decisions',
+      roles: ['agent'],
+      body: decisionRequestSchema,
+      response: decisionSchema,
+      handler: async (c) => {
+        const p = c.principal as Extract<Principal, { kind: 'agent' }>
+        const caller = p.tool ? { tool: p.tool } : { agent: p.agent }
+        // A key bound to a tool may only decide as the agent the key names.
+        if (p.tool && resolveCaller(remit.policy, caller).agent.id !== p.agent) {
+          throw new ForbiddenError(
+            `key ${p.name}: tool ${p.tool} belongs to another agent in the policy in service`,
+          )
+        }
+        const started = process.hrtime.bigint()
+        const decision = await remit.decide(caller, c.body as never)
+        d.metrics.decisionSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9)
+        if (!decision.replayed && !decision.dryRun)
+          d.metrics.decisions.inc({ verdict: decision.verdict, team: decision.team })
+        return decisionToWire(decision)
+      },
+    },
+    {
+      method: 'POST',
+      url: '/v1/decisions/:id/outcome',
+      operationId: 'reportOutcome',
+      summary: 'Report what became of a go: sent, failed or cancelled',
+      tag: 'decisions',
+      roles: ['agent', 'admin'],
+      params: { id: 'The decision id' },
+      body: outcomeRequestSchema,
+      response: touchSchema,
+      handler: async (c) => {
+        const decision = await ownDecision(c.principal, c.params.id as string)
+        const { status } = c.body as z.infer<typeof outcomeRequestSchema>
+        return touchToWire(await remit.outcome(decision.id, status))
+      },
+    },
+    {
+      method: 'GET',
+      url: '/v1/decisions/:id',
+      operationId: 'getDecision',
+      summary: 'One decision from the log',
+      tag: 'decisions',
+      roles: ['agent', 'reviewer', 'admin'],
+      params: { id: 'The decision id' },
+      response: decisionRecordSchema,
+      handler: async (c) => decisionRecordToWire(await ownDecision(c.principal, c.params.id as string)),
+    },
+    {
+      method: 'GET',
+      url: '/v1/decisions',
+      operationId: 'listDecisions',
+      summary: 'The decision log, newest first, filtered',
+      tag: 'decisions',
+      roles: ['reviewer', 'admin'],
+      query: decisionLogQuerySchema,
+      response: decisionsResponse,
+      handler: async (c) => {
+        const q = c.query as z.infer<typeof decisionLogQuerySchema>
+        const date = (s: string | undefined) => (s ? new Date(s) : undefined)
+        const filter = {
+          ...q,
+          since: date(q.since),
+          until: date(q.until),
+          before: date(q.before),
+        }
+        for (const k of ['since', 'until', 'before'] as const) if (!filter[k]) delete filter[k]
+        return { decisions: (await remit.decisions.list(filter as never)).map(decisionRecordToWire) }
+      },
+    },
+    {
+      method: 'POST',
+      url: '/v1/touches',
+      operationId: 'recordTouch',
+      summary: 'Record a touch that happened elsewhere (a call, a meeting, a CRM e-mail)',
+      tag: 'ledger',
+      roles: ['agent', 'admin'],
+      body: touchRequestSchema,
+      status: 201,
+      response: touchSchema,
+      handler: async (c) => {
+        const body = c.body as z.infer<typeof touchRequestSchema>
+        const p = c.principal
+        if (p.kind === 'agent') {
+          const team = remit.policy.agents.get(p.agent)?.team
+          if (body.team !== undefined && body.team !== team) {
+            throw new ForbiddenError(
+              `key ${p.name} records touches as ${p.agent} (${team}), not as ${body.team}`,
+            )
+          }
+          c.reply.code(201)
+          return touchToWire(
+            await remit.recordTouch({ ...body, agent: p.agent, ...(p.tool ? { tool: p.tool } : {}) }),
+          )
+        }
+        c.reply.code(201)
+        return touchToWire(await remit.recordTouch(body))
+      },
+    },
+    {
+      method: 'GET',
+      url: '/v1/reviews',
+      operationId: 'listReviews',
+      summary: "Reviews, for a reviewer its own team's only",
+      tag: 'reviews',
+      roles: ['reviewer', 'admin'],
+      query: reviewQuerySchema,
+      response: reviewsResponse,
+      handler: async (c) => {
+        const q = c.query as z.infer<typeof reviewQuerySchema>
+        const team = reviewTeam(c.principal)
+        if (team && q.team && q.team !== team)
+          throw new ForbiddenError(`this key reviews for ${team}, not ${q.team}`)
+        const reviews = await remit.reviews.list({ ...q, ...(team ? { team } : {}) })
+        return { reviews: reviews.map(reviewToWire) }
+      },
+    },
+    {
+      method: 'GET',
+      url: '/v1/reviews/:id',
+      operationId: 'getReview',
+      summary: 'One review',
+      tag: 'reviews',
+      roles: ['reviewer', 'admin'],
+      params: { id: 'The review id' },
+      response: reviewSchema,
+      handler: async (c) => {
+        const review = await remit.reviews.get(c.params.id as string)
+        const team = reviewTeam(c.principal)
+        if (!review || (team && review.team !== team))
+          throw new NotFoundError('review', c.params.id as string)
+        return reviewToWire(review)
+      },
+    },
+    {
+      method: 'POST',
+      url: '/v1/reviews/:id/approve',
+      operationId: 'approveReview',
+      summary: 'Approve a flag: the action goes, unless a stop now holds',
+      tag: 'reviews',
+      roles: ['reviewer', 'admin'],
+      params: { id: 'The review id' },
+      body: resolveRequestSchema,
+      response: reviewSchema,
+      handler: resolve('approve'),
+    },
+    {
+      method: 'POST',
+      url: '/v1/reviews/:id/reject',
+      operationId: 'rejectReview',
+      summary: 'Reject a flag: the action is stopped',
+      tag: 'reviews',
+      roles: ['reviewer', 'admin'],
+      params: { id: 'The review id' },
+      body: resolveRequestSchema,
+      response: reviewSchema,
+      handler: resolve('reject'),
+    },
+    {
+      method: 'GET',
+      url: '/v1/customers/:accountId/timeline',
+      operationId: 'getTimeline',
+      summary: 'Every touch, decision, review and commitment of one account, across all agents',
+      tag: 'ledger',
+      roles: ['reviewer', 'admin'],
+      params: { accountId: 'The account id' },
+      response: timelineSchema,
+      handler: async (c) => timelineToWire(await remit.timeline(c.params.accountId as string)),
+    },
+    {
+      method: 'GET',
+      url: '/v1/admin/policy',
+      operationId: 'getPolicy',
+      summary: 'The policy in service, and the last refused reload',
+      tag: 'admin',
+      roles: ['admin', 'reviewer'],
+      response: policyResponse,
+      handler: async () => {
+        const p = remit.policy
+        const refusal = d.policy.lastRefusal
+        return {
+          version: p.version,
+          file: p.file,
+          loadedAt: d.policy.loadedAt.toISOString(),
+          rules: p.rules.map((r) => ({ id: r.id, sort: r.sort })),
+          warnings: [...p.warnings],
+          ...(refusal ? { lastRefusal: { at: refusal.at.toISOString(), issues: refusal.issues } } : {}),
+        }
+      },
+    },
+    {
+      method: 'POST',
+      url: '/v1/admin/policy/reload',
+      operationId: 'reloadPolicy',
+      summary: 'Reload the policy file; a policy that does not load is refused and the old one stays',
+      tag: 'admin',
+      roles: ['admin'],
+      response: reloadResponse,
+      handler: async (c) => {
+        const result = await d.policy.reload()
+        if (!result.ok) {
+          c.reply.code(422)
+          const errors = result.issues.filter((i) => i.severity === 'error')
+          return {
+            error: {
+              code: 'POLICY_INVALID',
+              message: `the policy has ${errors.length} error(s); version ${remit.policy.version} stays in service`,
+              issues: result.issues,
+            },
+          }
+        }
+        return result
+      },
+    },
+    {
+      method: 'GET',
+      url: '/v1/admin/keys',
+      operationId: 'listKeys',
+      summary: 'The keys in service (names and roles; never keys or hashes)',
+      tag: 'admin',
+      roles: ['admin'],
+      response: z.object({ keys: z.array(keySchema) }),
+      handler: async () => ({ keys: d.keys.list() }),
+    },
+    {
+      method: 'POST',
+      url: '/v1/admin/keys',
+      operationId: 'createKey',
+      summary: 'Create a key; it is shown once, only its hash is kept',
+      tag: 'admin',
+      roles: ['admin'],
+      body: createKeyRequest,
+      status: 201,
+      response: z.object({ name: z.string(), key: z.string() }),
+      handler: async (c) => {
+        if (!d.createKey)
+          throw new InputError('KEYS_READ_ONLY', 'this server has no keys file to write to', [])
+        const body = c.body as z.infer<typeof createKeyRequest>
+        if (d.keys.list().some((k) => k.name === body.name)) {
+          throw new InputError('DUPLICATE_KEY', `a key named "${body.name}" exists`, ['name'])
+        }
+        if (body.agent) resolveCaller(remit.policy, body.tool ? { tool: body.tool } : { agent: body.agent })
+        if (body.reviewer && !remit.policy.teams.has(body.reviewer)) {
+          throw new InputError('UNKNOWN_TEAM', `unknown team "${body.reviewer}"`, ['reviewer'])
+        }
+        const key = await d.createKey(body)
+        c.reply.code(201)
+        return { name: body.name, key }
+      },
+    },
+    {
+      method: 'GET',
+      url: '/healthz',
+      operationId: 'getHealth',
+      summary: 'Liveness, and the policy version in service',
+      tag: 'service',
+      roles: [],
+      response: healthResponse,
+      handler: async () => ({ status: 'ok', policyVersion: remit.policy.version }),
+    },
+  ]
+}

@@ -1,0 +1,148 @@
+import { z } from 'zod'
+import { reasonSchema, verdictSchema } from '../decision/schema.ts'
+
+// The rest of the decision API's wire format (DESIGN.md, "Decision API"): one source for the
+// server's validation, its OpenAPI document and @remit/client's types. Times are ISO 8601 strings.
+
+const id = z.string().trim().min(1).max(256)
+const time = z.iso.datetime({ offset: true })
+
+export const outcomeRequestSchema = z.strictObject({
+  status: z
+    .enum(['sent', 'failed', 'cancelled'])
+    .describe('failed and cancelled stop counting toward limits'),
+})
+
+export const touchRequestSchema = z.strictObject({
+  accountId: id,
+  contactId: id.optional(),
+  kind: z.string().trim().min(1).max(200).describe('e.g. call, meeting, email.manual'),
+  channel: z.string().trim().min(1).max(100).optional(),
+  outbound: z.boolean().optional(),
+  team: z.string().trim().min(1).max(100).optional(),
+  at: time.optional(),
+  note: z.string().max(2000).optional(),
+})
+
+export const resolveRequestSchema = z.strictObject({
+  note: z.string().max(2000).optional(),
+})
+
+export const touchSchema = z.object({
+  id: z.string(),
+  accountId: z.string(),
+  contactId: z.string().optional(),
+  agent: z.string().optional(),
+  team: z.string().optional(),
+  tool: z.string().optional(),
+  kind: z.string(),
+  channel: z.string().optional(),
+  outbound: z.boolean(),
+  at: time,
+  status: z.enum(['reserved', 'sent', 'failed', 'cancelled']),
+  decisionId: z.string().optional(),
+  source: z.enum(['decision', 'recorded']),
+  note: z.string().optional(),
+})
+
+export const commitmentSchema = z.object({
+  id: z.string(),
+  accountId: z.string(),
+  contactId: z.string().optional(),
+  kind: z.string(),
+  value: z.record(z.string(), z.unknown()),
+  team: z.string(),
+  agent: z.string(),
+  at: time,
+  expiresAt: time.optional(),
+  decisionId: z.string(),
+})
+
+export const reviewSchema = z.object({
+  id: z.string(),
+  decisionId: z.string(),
+  accountId: z.string(),
+  agent: z.string(),
+  team: z.string(),
+  status: z.enum(['pending', 'approved', 'rejected', 'expired']),
+  createdAt: time,
+  expiresAt: time,
+  resolvedAt: time.optional(),
+  resolvedBy: z.string().optional(),
+  note: z.string().optional(),
+  outcome: z.enum(['go', 'stop']).optional(),
+  outcomeReasons: z.array(reasonSchema).optional(),
+  touchId: z.string().optional(),
+})
+
+/** A decision as the log keeps it: who asked what, for whom, and the answer. */
+export const decisionRecordSchema = z.object({
+  id: z.string(),
+  at: time,
+  agent: z.string(),
+  team: z.string(),
+  tool: z.string().optional(),
+  accountId: z.string(),
+  contactId: z.string().optional(),
+  email: z.string().optional(),
+  action: z.object({ kind: z.string(), attributes: z.record(z.string(), z.unknown()) }),
+  facts: z.record(z.string(), z.unknown()),
+  verdict: verdictSchema,
+  reasons: z.array(reasonSchema),
+  retryAfter: time.optional(),
+  reviewId: z.string().optional(),
+  reviewTeam: z.string().optional(),
+  notify: z.array(z.string()),
+  policyVersion: z.string(),
+  idempotencyKey: z.string().optional(),
+})
+
+export const timelineSchema = z.object({
+  accountId: z.string(),
+  touches: z.array(touchSchema),
+  decisions: z.array(decisionRecordSchema),
+  reviews: z.array(reviewSchema),
+  commitments: z.array(commitmentSchema),
+})
+
+export const decisionLogQuerySchema = z.strictObject({
+  accountId: id.optional(),
+  agent: id.optional(),
+  team: id.optional(),
+  verdict: verdictSchema.optional(),
+  rule: id.optional(),
+  since: time.optional(),
+  until: time.optional(),
+  before: time.optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+})
+
+export const reviewQuerySchema = z.strictObject({
+  status: z.enum(['pending', 'approved', 'rejected', 'expired']).optional(),
+  team: id.optional(),
+  accountId: id.optional(),
+  limit: z.coerce.number().int().min(1).max(5000).optional(),
+})
+
+export const errorSchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    /** The offending field, e.g. ["action", "discountPct"]. */
+    path: z.array(z.union([z.string(), z.number()])).optional(),
+    hint: z.string().optional(),
+    issues: z.array(z.unknown()).optional(),
+  }),
+})
+
+export type OutcomeRequest = z.infer<typeof outcomeRequestSchema>
+export type TouchRequest = z.infer<typeof touchRequestSchema>
+export type ResolveRequest = z.infer<typeof resolveRequestSchema>
+export type TouchWire = z.infer<typeof touchSchema>
+export type CommitmentWire = z.infer<typeof commitmentSchema>
+export type ReviewWire = z.infer<typeof reviewSchema>
+export type DecisionRecordWire = z.infer<typeof decisionRecordSchema>
+export type TimelineWire = z.infer<typeof timelineSchema>
+export type DecisionLogQuery = z.infer<typeof decisionLogQuerySchema>
+export type ReviewQuery = z.infer<typeof reviewQuerySchema>
+export type ErrorWire = z.infer<typeof errorSchema>

@@ -1,0 +1,27 @@
+/** Migrations, in order. Each runs once, in a transaction, under an advisory lock. */
+export const MIGRATIONS: string[] = [
+  `
+CREATE TABLE remit_decisions (
+  id text PRIMARY KEY, at timestamptz NOT NULL, account_id text NOT NULL, agent text NOT NULL, team text NOT NULL,
+  verdict text NOT NULL, idempotency_key text, touch_id text, body jsonb NOT NULL);
+CREATE UNIQUE INDEX remit_decisions_idempotency ON remit_decisions (agent, idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX remit_decisions_account ON remit_decisions (account_id, at);
+CREATE INDEX remit_decisions_at ON remit_decisions (at);
+CREATE TABLE remit_touches (
+  id text PRIMARY KEY, account_id text NOT NULL, contact_id text, agent text, team text, tool text,
+  kind text NOT NULL, channel text, outbound boolean NOT NULL, at timestamptz NOT NULL, status text NOT NULL,
+  decision_id text, source text NOT NULL, note text);
+CREATE INDEX remit_touches_account ON remit_touches (account_id, at);
+CREATE TABLE remit_commitments (
+  id text PRIMARY KEY, account_id text NOT NULL, contact_id text, kind text NOT NULL, value jsonb NOT NULL,
+  team text NOT NULL, agent text NOT NULL, at timestamptz NOT NULL, expires_at timestamptz, decision_id text NOT NULL,
+  withdrawn boolean NOT NULL DEFAULT false);
+CREATE INDEX remit_commitments_account ON remit_commitments (account_id);
+CREATE INDEX remit_commitments_decision ON remit_commitments (decision_id);
+CREATE TABLE remit_reviews (
+  id text PRIMARY KEY, decision_id text NOT NULL, account_id text NOT NULL, team text NOT NULL,
+  status text NOT NULL, created_at timestamptz NOT NULL, expires_at timestamptz NOT NULL, body jsonb NOT NULL);
+CREATE INDEX remit_reviews_queue ON remit_reviews (status, team, expires_at);
+CREATE INDEX remit_reviews_account ON remit_reviews (account_id);
+`,
+]
