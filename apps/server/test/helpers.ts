@@ -7,6 +7,9 @@ import { createServer, generateKey, keyLine, type RemitServer } from '../src/ind
 
 export const seedPolicy = new URL('../../../examples/seed-week/remit.yaml', import.meta.url)
 
+// biome-ignore lint/suspicious/noExplicitAny: response bodies are JSON the tests inspect freely
+type Body = any
+
 export interface Harness {
   server: RemitServer
   dir: string
@@ -14,13 +17,12 @@ export interface Harness {
   keysPath: string
   key: Record<'marketing' | 'sales' | 'support' | 'salesReviewer' | 'supportReviewer' | 'admin', string>
   logs: string[]
-  // biome-ignore lint/suspicious/noExplicitAny: response bodies are JSON the tests inspect freely
   call: (
     method: 'GET' | 'POST',
     url: string,
     key?: string,
     body?: unknown,
-  ) => Promise<{ status: number; body: any; headers: Record<string, unknown> }>
+  ) => Promise<{ status: number; body: Body; headers: Record<string, unknown> }>
 }
 
 /** A server on the seed policy, a fresh store and a keys.yaml with a key for every role. */

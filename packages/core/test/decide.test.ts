@@ -115,6 +115,23 @@ describe('verdicts: the most severe result wins, every matched rule is a reason'
     expect(third.verdict).toBe('go')
   })
 
+  it('a touch reserved by a decider whose clock read later still counts (it took the lock first)', async () => {
+    const remit = await engine()
+    const first = await remit.decide('marketing-agent', {
+      action: { kind: 'email.positioning' },
+      customer: globex,
+      at: at(1),
+    })
+    expect(first.verdict).toBe('go')
+    const earlier = await remit.decide('marketing-agent', {
+      action: { kind: 'email.positioning' },
+      customer: globex,
+      at: at(0),
+    })
+    expect(earlier.verdict).toBe('stop')
+    expect(earlier.reasons[0]?.rule).toBe('one-touch-per-72h')
+  })
+
   it('a failed or cancelled reservation stops counting toward limits', async () => {
     const remit = await engine()
     const first = await remit.decide('marketing-agent', {

@@ -23,7 +23,6 @@ for (let round = 0; round < rounds; round++) {
     const d = await remit.decide('marketing-agent', {
       action: { kind: 'email.positioning' },
       customer: { accountId, facts: { lifecycle: 'customer', tier: 'smb' } },
-      at: '2026-04-06T09:00:00Z',
       idempotencyKey: `t${thread}-${round}-${i}`,
     })
     decisions++

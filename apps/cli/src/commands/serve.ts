@@ -12,11 +12,17 @@ export interface ServeOptions {
   logLevel: string
 }
 
-/** Opens the store a --store value names: a postgres:// URL, or a SQLite file path. */
+/**
+ * Opens the store a --store value names: a SQLite file path, or a postgres:// URL (add
+ * `?schema=name` to keep Remit's tables in a schema of their own).
+ */
 export async function openStore(spec: string): Promise<Store> {
   if (/^postgres(ql)?:\/\//.test(spec)) {
+    const url = new URL(spec)
+    const schema = url.searchParams.get('schema') ?? undefined
+    url.searchParams.delete('schema')
     const { openPostgresStore } = await import('@remit/store-postgres')
-    return openPostgresStore(spec)
+    return openPostgresStore(url.toString(), schema ? { schema } : {})
   }
   return openSqliteStore(spec)
 }

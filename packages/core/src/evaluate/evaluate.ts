@@ -200,7 +200,9 @@ function limitHit(
   const times: number[] = []
   for (const t of input.touches) {
     const at = t.at.getTime()
-    if (at <= since || at > input.now.getTime()) continue
+    // A touch reserved after this decision's `now` still counts: another decider got the account's
+    // lock first, so its touch is as real as an older one.
+    if (at <= since) continue
     if (rule.limitScope === 'contact' && t.contactId !== input.customer.contactId) continue
     if (!touchInScope(rule, t)) continue
     times.push(at)
