@@ -115,6 +115,17 @@ export async function createServer(o: ServerOptions): Promise<RemitServer> {
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     if (body === '') return done(null, {})
+    // PostgreSQL text cannot hold U+0000; no field of ours needs it, so refuse it at the door.
+    if ((body as string).includes('\\u0000')) {
+      const error = Object.assign(
+        new Error('the body contains a NUL character (\\u0000), which no field accepts'),
+        {
+          statusCode: 400,
+          code: 'BAD_CHARACTER',
+        },
+      )
+      return done(error, undefined)
+    }
     try {
       done(null, JSON.parse(body as string))
     } catch {
@@ -192,6 +203,17 @@ function register(app: FastifyInstance, route: Route, keys: KeyRing): void {
               code: 'FORBIDDEN',
               message: `a ${principal.kind} key may not ${route.summary.toLowerCase()}`,
             },
+          }
+        }
+      }
+      for (const [name, value] of Object.entries({
+        ...(request.params as object),
+        ...(request.query as object),
+      })) {
+        if (String(value).includes('\u0000')) {
+          reply.code(400)
+          return {
+            error: { code: 'BAD_CHARACTER', message: `${name} contains a NUL character`, path: [name] },
           }
         }
       }

@@ -226,6 +226,19 @@ describe('bad input is a 400 naming the field, never a 500', () => {
     expect(big.body.error.code).toBeDefined()
   })
 
+  it('a NUL character anywhere, which PostgreSQL cannot store', async () => {
+    h = await harness()
+    const r = await h.call('POST', '/v1/decisions', h.key.marketing, {
+      action: { kind: 'email.positioning' },
+      customer: { accountId: 'a\u0000b' },
+    })
+    expect(r.status).toBe(400)
+    expect(r.body.error.code).toBe('BAD_CHARACTER')
+    const t = await h.call('GET', '/v1/customers/a%00b/timeline', h.key.admin)
+    expect(t.status).toBe(400)
+    expect(t.body.error).toMatchObject({ code: 'BAD_CHARACTER', path: ['accountId'] })
+  })
+
   it('an unknown route', async () => {
     h = await harness()
     const r = await h.call('GET', '/v1/nope', h.key.admin)
