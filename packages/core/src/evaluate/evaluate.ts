@@ -278,7 +278,19 @@ function celVariables(input: EvaluationInput, withLedger: boolean): CelVariables
   }
 }
 
+// Ledger touches live on in the store's cache between decisions: convert each one once.
+const celTouches = new WeakMap<Touch, CelTouch>()
+
 function celTouch(t: Touch): CelTouch {
+  let cel = celTouches.get(t)
+  if (!cel) {
+    cel = toCelTouch(t)
+    celTouches.set(t, cel)
+  }
+  return cel
+}
+
+function toCelTouch(t: Touch): CelTouch {
   return Object.assign(new CelTouch(), {
     agent: t.agent ?? '',
     team: t.team ?? '',

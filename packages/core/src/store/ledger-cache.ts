@@ -56,5 +56,6 @@ export function addTouch(entry: Entry, touch: Touch): void {
   const at = touch.at.getTime()
   let i = entry.touches.length
   while (i > 0 && (entry.touches[i - 1] as Touch).at.getTime() > at) i--
-  entry.touches.splice(i, 0, touch)
+  // Copy on write: arrays already handed to a decision or a caller never change under them.
+  entry.touches = [...entry.touches.slice(0, i), touch, ...entry.touches.slice(i)]
 }

@@ -182,9 +182,13 @@ class SqliteStore implements Store {
     }
     const from = since.getTime()
     const at = now.getTime()
+    // Touches are kept in time order: skip the ones before the window, copying only if there are any.
+    const first = entry.touches.findIndex((t) => t.at.getTime() >= from)
     return {
-      touches: entry.touches.filter((t) => t.at.getTime() >= from),
-      commitments: entry.commitments.filter((c) => !c.expiresAt || c.expiresAt.getTime() > at),
+      touches: first === 0 ? entry.touches : first < 0 ? [] : entry.touches.slice(first),
+      commitments: entry.commitments.every((c) => !c.expiresAt || c.expiresAt.getTime() > at)
+        ? entry.commitments
+        : entry.commitments.filter((c) => !c.expiresAt || c.expiresAt.getTime() > at),
     }
   }
 
@@ -234,9 +238,9 @@ class SqliteStore implements Store {
       const withdraw = !COUNTING_STATUSES.includes(status)
       if (withdraw) this.q.withdrawCommitment.run(decisionId)
       this.changed(touch.accountId, (entry) => {
-        const cached = entry.touches.findIndex((t) => t.id === touch.id)
-        if (cached >= 0 && withdraw) entry.touches.splice(cached, 1)
-        else if (cached >= 0) entry.touches[cached] = { ...touch, status }
+        entry.touches = withdraw
+          ? entry.touches.filter((t) => t.id !== touch.id)
+          : entry.touches.map((t) => (t.id === touch.id ? { ...t, status } : t))
         if (withdraw) entry.commitments = entry.commitments.filter((c) => c.decisionId !== decisionId)
       })
       return { ...touch, status }
@@ -379,7 +383,9 @@ class SqliteStore implements Store {
   }
 
   private insertCommitment(c: Commitment): void {
-    this.changed(c.accountId, (entry) => entry.commitments.push(c))
+    this.changed(c.accountId, (entry) => {
+      entry.commitments = [...entry.commitments, c]
+    })
     this.q.insertCommitment.run(
       c.id,
       c.accountId,
