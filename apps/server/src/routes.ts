@@ -226,9 +226,9 @@ export function routes(d: RouteDeps): Route[] {
       method: 'GET',
       url: '/v1/reviews/:id',
       operationId: 'getReview',
-      summary: 'One review',
+      summary: 'One review (an agent may read the reviews of its own flags, to release held touches)',
       tag: 'reviews',
-      roles: ['reviewer', 'admin'],
+      roles: ['agent', 'reviewer', 'admin'],
       params: { id: 'The review id' },
       response: reviewSchema,
       handler: async (c) => {

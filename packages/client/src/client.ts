@@ -137,6 +137,10 @@ export class RemitClient {
       .reviews
   }
 
+  getReview(reviewId: string): Promise<ReviewWire> {
+    return this.call('GET', `/v1/reviews/${encodeURIComponent(reviewId)}`)
+  }
+
   approve(reviewId: string, note?: string): Promise<ReviewWire> {
     return this.call('POST', `/v1/reviews/${encodeURIComponent(reviewId)}/approve`, note ? { note } : {})
   }

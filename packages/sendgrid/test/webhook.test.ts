@@ -1,0 +1,127 @@
+import { generateKeyPairSync, sign } from 'node:crypto'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { EventWebhook } from '@sendgrid/eventwebhook'
+import { afterEach, describe, expect, it } from 'vitest'
+import { eventWebhook, verifySignature } from '../src/index.ts'
+import { type RemitHarness, startRemit } from './harness.ts'
+
+// SendGrid signs `timestamp + raw body` with ECDSA P-256 / SHA-256 and sends the base64 DER
+// signature and the timestamp in X-Twilio-Email-Event-Webhook-Signature / -Timestamp
+// (https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/getting-started-event-webhook-security-features).
+const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+const publicKeyBase64 = publicKey.export({ format: 'der', type: 'spki' }).toString('base64')
+const signed = (body: string, timestamp = String(Math.floor(Date.now() / 1000))) => ({
+  'x-twilio-email-event-webhook-signature': sign(
+    'sha256',
+    Buffer.from(timestamp + body),
+    privateKey,
+  ).toString('base64'),
+  'x-twilio-email-event-webhook-timestamp': timestamp,
+})
+const events = (...e: object[]) => JSON.stringify(e)
+
+let remit: RemitHarness
+afterEach(async () => remit?.server.close())
+
+describe('the event webhook', () => {
+  it("verifies signatures the way SendGrid's own helper does", () => {
+    const body = events({ email: 'a@b.example', event: 'delivered' })
+    const h = signed(body)
+    const signature = h['x-twilio-email-event-webhook-signature']
+    const timestamp = h['x-twilio-email-event-webhook-timestamp']
+    expect(verifySignature(publicKeyBase64, body, signature, timestamp)).toBe(true)
+    const official = new EventWebhook()
+    const pem = publicKey.export({ format: 'pem', type: 'spki' }).toString()
+    expect(official.verifySignature(official.convertPublicKeyToECDSA(pem), body, signature, timestamp)).toBe(
+      true,
+    )
+    expect(verifySignature(publicKeyBase64, `${body} `, signature, timestamp)).toBe(false)
+  })
+
+  it('records delivered, bounce, unsubscribe and spam-report events in the ledger, and ignores the rest', async () => {
+    remit = await startRemit()
+    const hook = eventWebhook({ publicKey: publicKeyBase64, remit: { url: remit.url, key: remit.key } })
+    const body = events(
+      { email: 'Jane@Acme.example', event: 'delivered', timestamp: 1_790_000_000, sg_event_id: 'e1' },
+      { email: 'jane@acme.example', event: 'open', sg_event_id: 'e2' },
+      { email: 'jane@acme.example', event: 'unsubscribe', sg_event_id: 'e3' },
+      { email: 'omar@globex.example', event: 'spamreport', sg_event_id: 'e4' },
+      { email: 'x@y.example', event: 'bounce', sg_event_id: 'e5' },
+    )
+    expect(await hook.handle(body, signed(body))).toEqual({ status: 200, body: { recorded: 4, ignored: 1 } })
+    const jane = await remit.server.remit.timeline('email:jane@acme.example')
+    expect(jane.touches.map((t) => [t.kind, t.outbound, t.agent])).toEqual([
+      ['email.delivered', false, 'marketing-agent'],
+      ['email.unsubscribe', false, 'marketing-agent'],
+    ])
+  })
+
+  it('an unsubscribe is something rules can read: the next e-mail to that customer stops', async () => {
+    remit = await startRemit()
+    const hook = eventWebhook({ publicKey: publicKeyBase64, remit: { url: remit.url, key: remit.key } })
+    const body = events({ email: 'jane@acme.example', event: 'unsubscribe', sg_event_id: 'u1' })
+    await hook.handle(body, signed(body))
+    const text = remit.server.remit.policy.source.replace(
+      'stops:\n',
+      'stops:\n  - { id: honour-unsubscribe, channel: email, when: "touches.exists(t, t.kind == \'email.unsubscribe\')" }\n',
+    )
+    const { loadPolicy } = await import('@remit/core')
+    remit.server.remit.setPolicy(loadPolicy(text))
+    const d = await remit.server.remit.decide('marketing-agent', {
+      action: { kind: 'email.positioning' },
+      customer: { email: 'jane@acme.example', facts: { lifecycle: 'customer', tier: 'smb' } },
+    })
+    expect(d.verdict).toBe('stop')
+    expect(d.reasons[0]?.rule).toBe('honour-unsubscribe')
+  })
+
+  it('refuses a bad signature, a missing one, and a stale timestamp', async () => {
+    remit = await startRemit()
+    const hook = eventWebhook({ publicKey: publicKeyBase64, remit: { url: remit.url, key: remit.key } })
+    const body = events({ email: 'a@b.example', event: 'delivered' })
+    const forged = {
+      ...signed(body),
+      'x-twilio-email-event-webhook-signature': signed('other')['x-twilio-email-event-webhook-signature'],
+    }
+    expect((await hook.handle(body, forged)).body.error?.code).toBe('BAD_SIGNATURE')
+    expect((await hook.handle(body, {})).status).toBe(401)
+    const old = String(Math.floor(Date.now() / 1000) - 600)
+    expect((await hook.handle(body, signed(body, old))).body.error?.code).toBe('STALE')
+    expect((await remit.server.remit.timeline('email:a@b.example')).touches).toEqual([])
+  })
+
+  it('takes a replayed delivery once', async () => {
+    remit = await startRemit()
+    const hook = eventWebhook({ publicKey: publicKeyBase64, remit: { url: remit.url, key: remit.key } })
+    const body = events({ email: 'a@b.example', event: 'bounce', sg_event_id: 'same' })
+    const headers = signed(body)
+    expect((await hook.handle(body, headers)).body).toEqual({ recorded: 1, ignored: 0 })
+    expect((await hook.handle(body, headers)).body).toEqual({ recorded: 0, ignored: 1 })
+    expect((await remit.server.remit.timeline('email:a@b.example')).touches).toHaveLength(1)
+  })
+
+  it('works standalone on node:http, and says 503 when Remit is down so SendGrid retries', async () => {
+    remit = await startRemit()
+    const up = eventWebhook({ publicKey: publicKeyBase64, remit: { url: remit.url, key: remit.key } })
+    const down = eventWebhook({
+      publicKey: publicKeyBase64,
+      remit: { url: 'http://127.0.0.1:9', key: remit.key, retries: 0 },
+    })
+    for (const [hook, status] of [
+      [up, 200],
+      [down, 503],
+    ] as const) {
+      const server = createServer(hook.listener)
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+      const body = events({ email: 'c@d.example', event: 'delivered', sg_event_id: `s${status}` })
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, {
+        method: 'POST',
+        headers: signed(body),
+        body,
+      })
+      expect(res.status).toBe(status)
+      server.close()
+    }
+  })
+})
