@@ -12,4 +12,4 @@ export {
 export { openApiDocument } from './openapi.ts'
 export { PolicyService, type ReloadResult } from './policy-service.ts'
 export type { Route } from './route.ts'
-export { createServer, type RemitServer, type ServerOptions } from './server.ts'
+export { createServer, type RawRoute, type RemitServer, type ServerOptions } from './server.ts'

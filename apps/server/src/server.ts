@@ -31,7 +31,21 @@ export interface ServerOptions {
   expireEveryMs?: number
   /** Largest request body accepted, bytes (default 64 KiB). */
   bodyLimit?: number
+  /**
+   * Routes that need the raw body and do their own authentication, e.g. a vendor's signed webhook:
+   * `{ method: 'POST', url: '/webhooks/sendgrid', handle: eventWebhook(…).handle }`.
+   */
+  rawRoutes?: RawRoute[]
   clock?: () => Date
+}
+
+export interface RawRoute {
+  method: 'POST' | 'PUT'
+  url: string
+  handle: (
+    rawBody: string,
+    headers: Record<string, string | string[] | undefined>,
+  ) => Promise<{ status: number; body: unknown }>
 }
 
 export interface RemitServer {
@@ -138,6 +152,22 @@ export async function createServer(o: ServerOptions): Promise<RemitServer> {
   })
 
   for (const route of table) register(app, route, keys)
+  for (const raw of o.rawRoutes ?? []) {
+    // Its own scope, so the body reaches the handler as the exact bytes that were signed.
+    app.register(async (scope) => {
+      scope.removeAllContentTypeParsers()
+      scope.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body))
+      scope.route({
+        method: raw.method,
+        url: raw.url,
+        handler: async (request, reply) => {
+          const out = await raw.handle((request.body as string | undefined) ?? '', request.headers)
+          reply.code(out.status)
+          return out.body
+        },
+      })
+    })
+  }
   const document = () => openApiDocument(table, { version: VERSION })
   app.get('/openapi.json', async () => document())
   app.get('/metrics', async (_request, reply) => {

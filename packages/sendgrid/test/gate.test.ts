@@ -210,7 +210,8 @@ describe('held mail', () => {
     expect(sendgrid.requests).toHaveLength(1)
     expect(sendgrid.requests[0]?.status).toBe(202)
     expect(emails(sendgrid.requests[0] as never)).toEqual([{ to: ['renewal@a.example'] }])
-    expect((sendgrid.requests[0]?.body as unknown as { subject: string }).subject).toBe('Held for sales')
+    const held = sendgrid.requests[0] as unknown as { body: { subject: string } }
+    expect(held.body.subject).toBe('Held for sales')
     expect(second.held().map((h) => h.status)).toEqual(['sent'])
     expect((await remit.server.remit.timeline('renewal.a.example')).touches.map((t) => t.status)).toEqual([
       'sent',

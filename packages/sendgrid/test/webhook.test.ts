@@ -101,6 +101,54 @@ describe('the event webhook', () => {
     expect((await remit.server.remit.timeline('email:a@b.example')).touches).toHaveLength(1)
   })
 
+  it('mounts in the Remit server, which hands it the raw body', async () => {
+    const { mkdtempSync, copyFileSync, writeFileSync } = await import('node:fs')
+    const { join } = await import('node:path')
+    const { tmpdir } = await import('node:os')
+    const { createServer: createRemit, generateKey, keyLine } = await import('@remit/server')
+    const { openSqliteStore } = await import('@remit/core')
+    const dir = mkdtempSync(join(tmpdir(), 'remit-mount-'))
+    copyFileSync(new URL('../../../examples/seed-week/remit.yaml', import.meta.url), join(dir, 'remit.yaml'))
+    const key = generateKey()
+    writeFileSync(
+      join(dir, 'keys.yaml'),
+      `${keyLine({ name: 'sendgrid-events', agent: 'marketing-agent' }, key)}\n`,
+    )
+    // The handler records through the server's own API, so it is made once the server has a URL.
+    let mounted: ReturnType<typeof eventWebhook> | undefined
+    const server = await createRemit({
+      policy: join(dir, 'remit.yaml'),
+      store: openSqliteStore(':memory:'),
+      keys: join(dir, 'keys.yaml'),
+      logger: false,
+      watch: false,
+      rawRoutes: [
+        {
+          method: 'POST',
+          url: '/webhooks/sendgrid',
+          handle: (raw, headers) => (mounted as NonNullable<typeof mounted>).handle(raw, headers),
+        },
+      ],
+    })
+    const url = await server.listen({ port: 0 })
+    mounted = eventWebhook({ publicKey: publicKeyBase64, remit: { url, key } })
+    const body = events({ email: 'e@f.example', event: 'delivered', sg_event_id: 'm1' })
+    const res = await fetch(`${url}/webhooks/sendgrid`, {
+      method: 'POST',
+      headers: { ...signed(body), 'content-type': 'application/json' },
+      body,
+    })
+    expect(res.status).toBe(200)
+    expect((await server.remit.timeline('email:e@f.example')).touches).toHaveLength(1)
+    const forged = await fetch(`${url}/webhooks/sendgrid`, {
+      method: 'POST',
+      headers: { ...signed('x'), 'content-type': 'application/json' },
+      body,
+    })
+    expect(forged.status).toBe(401)
+    await server.close()
+  })
+
   it('works standalone on node:http, and says 503 when Remit is down so SendGrid retries', async () => {
     remit = await startRemit()
     const up = eventWebhook({ publicKey: publicKeyBase64, remit: { url: remit.url, key: remit.key } })
