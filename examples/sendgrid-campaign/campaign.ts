@@ -114,7 +114,7 @@ async function startPrism(): Promise<{ url: string; kill: () => void }> {
   await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r))
   const port = (probe.address() as AddressInfo).port
   await new Promise((r) => probe.close(r))
-  const spec = join(here, '../../../shared/specs/sendgrid/tsg_mail_v3.json')
+  const spec = join(here, '../../packages/sendgrid/spec/tsg_mail_v3.json')
   const child: ChildProcess = spawn(
     join(here, 'node_modules/.bin/prism'),
     ['mock', '-h', '127.0.0.1', '-p', String(port), '--errors', spec],

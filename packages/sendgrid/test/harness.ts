@@ -10,7 +10,7 @@ import { createServer, generateKey, keyLine, type RemitServer } from '@remit/ser
 import sendgrid from '@sendgrid/mail'
 import type { MailService } from '../src/index.ts'
 
-const spec = fileURLToPath(new URL('../../../../shared/specs/sendgrid/tsg_mail_v3.json', import.meta.url))
+const spec = fileURLToPath(new URL('../spec/tsg_mail_v3.json', import.meta.url))
 const prismBin = fileURLToPath(new URL('../node_modules/.bin/prism', import.meta.url))
 
 export async function freePort(): Promise<number> {
