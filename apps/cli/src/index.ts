@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander'
 import { decide } from './commands/decide.ts'
+import { hubspotRegister } from './commands/hubspot.ts'
 import { keysNew } from './commands/keys.ts'
 import { serve } from './commands/serve.ts'
 import { validate } from './commands/validate.ts'
@@ -83,6 +84,7 @@ Examples:
     .addOption(new Option('--port <n>', 'port').default('8787'))
     .addOption(new Option('--host <addr>', 'address to listen on').default('127.0.0.1'))
     .option('--no-watch', 'do not reload the policy when its file changes')
+    .option('--public-url <url>', 'the https:// origin HubSpot calls (its request signatures cover it)')
     .addOption(
       new Option('--log-level <level>', 'pino level')
         .choices(['debug', 'info', 'warn', 'error'])
@@ -93,7 +95,10 @@ Examples:
       `
 Examples:
   remit serve --policy remit.yaml --store ./remit.db --keys keys.yaml --port 8787
-  remit serve --policy remit.yaml --store postgres://remit@127.0.0.1:5432/remit --keys keys.yaml`,
+  remit serve --policy remit.yaml --store postgres://remit@127.0.0.1:5432/remit --keys keys.yaml
+
+HubSpot: with REMIT_HUBSPOT_CLIENT_SECRET set, /hubspot/action and /hubspot/options are served
+(and REMIT_HUBSPOT_ACCESS_TOKEN lets Remit complete blocked workflows when reviews are answered).`,
     )
     .action(async (options) => {
       code = await serve(io, options)
@@ -117,6 +122,27 @@ Examples:
     )
     .action(async (options) => {
       code = await keysNew(io, options)
+    })
+
+  program
+    .command('hubspot')
+    .description('HubSpot workflows')
+    .command('register')
+    .description('create or update the "Check with Remit" custom workflow action in your HubSpot app')
+    .requiredOption('--app-id <id>', 'your HubSpot app id')
+    .requiredOption('--base-url <url>', 'the https:// URL where HubSpot reaches this Remit server')
+    .addOption(
+      new Option('--policy <file>', 'the policy whose action kinds the dropdown offers').default(
+        'remit.yaml',
+      ),
+    )
+    .addOption(new Option('--hubspot-api <url>', 'HubSpot API base (tests)').hideHelp())
+    .addHelpText(
+      'after',
+      '\nNeeds REMIT_HUBSPOT_DEVELOPER_KEY in the environment.\n\nExample:\n  REMIT_HUBSPOT_DEVELOPER_KEY=… remit hubspot register --app-id 123456 --base-url https://remit.example.com',
+    )
+    .action(async (options) => {
+      code = await hubspotRegister(io, options)
     })
 
   try {

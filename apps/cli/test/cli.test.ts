@@ -260,3 +260,48 @@ describe("the README's tour", () => {
     expect((await ask('10')).out).toMatch(/^GO\n {2}sales-discount \(permission\)/)
   })
 })
+
+describe('remit hubspot register', () => {
+  it('creates the action in the app, then updates it, with URLs under --base-url', async () => {
+    const { fakeHubSpot } = await import('../../../packages/hubspot/test/fake-hubspot.ts')
+    const fake = await fakeHubSpot()
+    process.env.REMIT_HUBSPOT_DEVELOPER_KEY = 'dev-key'
+    try {
+      const args = [
+        'hubspot',
+        'register',
+        '--app-id',
+        '4242',
+        '--base-url',
+        'https://remit.example.com/',
+        '--policy',
+        seed,
+        '--hubspot-api',
+        fake.url,
+      ]
+      const first = await remit(...args)
+      expect(first.code).toBe(0)
+      expect(first.out).toMatch(/^created the "Check with Remit" action 1000 in app 4242/)
+      expect((await remit(...args)).out).toMatch(/^updated/)
+      expect(fake.definitions[0]).toMatchObject({ actionUrl: 'https://remit.example.com/hubspot/action' })
+    } finally {
+      delete process.env.REMIT_HUBSPOT_DEVELOPER_KEY
+      await fake.close()
+    }
+  })
+
+  it('asks for the developer key in the environment, not on the command line', async () => {
+    const r = await remit(
+      'hubspot',
+      'register',
+      '--app-id',
+      '1',
+      '--base-url',
+      'https://x.example',
+      '--policy',
+      seed,
+    )
+    expect(r.code).toBe(1)
+    expect(r.err).toContain('REMIT_HUBSPOT_DEVELOPER_KEY')
+  })
+})

@@ -40,11 +40,12 @@ export interface ServerOptions {
 }
 
 export interface RawRoute {
-  method: 'POST' | 'PUT'
+  method: 'GET' | 'POST' | 'PUT'
   url: string
   handle: (
     rawBody: string,
     headers: Record<string, string | string[] | undefined>,
+    request: { method: string; url: string },
   ) => Promise<{ status: number; body: unknown }>
 }
 
@@ -161,7 +162,10 @@ export async function createServer(o: ServerOptions): Promise<RemitServer> {
         method: raw.method,
         url: raw.url,
         handler: async (request, reply) => {
-          const out = await raw.handle((request.body as string | undefined) ?? '', request.headers)
+          const out = await raw.handle((request.body as string | undefined) ?? '', request.headers, {
+            method: request.method,
+            url: request.url,
+          })
           reply.code(out.status)
           return out.body
         },

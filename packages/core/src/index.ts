@@ -35,7 +35,14 @@ export type { Commitment, LedgerView, Touch, TouchStatus } from './ledger/types.
 export { type CheckResult, checkPolicy, loadPolicy, loadPolicyFile } from './policy/load.ts'
 export type { ActionKind, Agent, CompiledRule, Policy } from './policy/model.ts'
 export { type PolicyDocument, policySchema, type RuleSort } from './policy/schema.ts'
-export { openRemit, Remit, type RemitOptions, type ResolveInput, type TouchInput } from './remit.ts'
+export {
+  openRemit,
+  Remit,
+  type RemitOptions,
+  type ResolveInput,
+  type ReviewListener,
+  type TouchInput,
+} from './remit.ts'
 export type { Review, ReviewStatus } from './review/review.ts'
 export { openSqliteStore, type SqliteStoreOptions } from './store/sqlite.ts'
 export type {

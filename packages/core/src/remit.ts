@@ -43,10 +43,14 @@ export interface ResolveInput {
 }
 
 /** The engine: decide, record, review, explain. One per policy-in-service and store. */
+/** Told when a review is answered or expires, after it is stored (adapters release held work). */
+export type ReviewListener = (review: Review, decision: Decision) => void | Promise<void>
+
 export class Remit {
   private current: Policy
   readonly store: Store
   private readonly clock: () => Date
+  private readonly listeners = new Set<ReviewListener>()
 
   constructor(policy: Policy, store: Store, clock: () => Date = () => new Date()) {
     this.current = policy
@@ -211,7 +215,29 @@ export class Remit {
     },
   }
 
+  /**
+   * Calls `listener` after each review is resolved (approved, rejected or expired). A listener's
+   * failure never undoes the resolution; returns a function that removes the listener.
+   */
+  onReview(listener: ReviewListener): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
   private async resolve(
+    id: string,
+    status: 'approved' | 'rejected' | 'expired',
+    input: ResolveInput,
+  ): Promise<Review> {
+    const review = await this.resolveInStore(id, status, input)
+    if (this.listeners.size) {
+      const decision = await this.store.getDecision(review.decisionId)
+      if (decision) await Promise.allSettled([...this.listeners].map(async (l) => l(review, decision)))
+    }
+    return review
+  }
+
+  private async resolveInStore(
     id: string,
     status: 'approved' | 'rejected' | 'expired',
     input: ResolveInput,

@@ -99,6 +99,20 @@ describe('reviews', () => {
     expect(review.outcomeReasons?.map((r) => r.rule)).toEqual(['one-touch-per-72h'])
   })
 
+  it('tells listeners of every resolution, and a failing listener undoes nothing', async () => {
+    const { remit, d, reviewId } = await flagged()
+    const heard: string[] = []
+    remit.onReview(() => {
+      throw new Error('listener broke')
+    })
+    remit.onReview((review, decision) => {
+      heard.push(`${review.status}:${review.outcome}:${decision.id === d.id}`)
+    })
+    const review = await remit.reviews.approve(reviewId, { at: at(1) })
+    expect(review.status).toBe('approved')
+    expect(heard).toEqual(['approved:go:true'])
+  })
+
   it("a flag is in its team's queue until answered", async () => {
     const { remit, d } = await flagged()
     const queue = await remit.reviews.list({ status: 'pending', team: 'sales' })

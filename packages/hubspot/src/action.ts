@@ -1,0 +1,284 @@
+import type { Client } from '@hubspot/api-client'
+import { type Decision, InputError, type Remit, type Review } from '@remit/core'
+import type { HubSpotContext } from './context.ts'
+import { verifyHubSpotSignature } from './signature.ts'
+
+// HubSpot's custom workflow actions (automation actions v4):
+// https://developers.hubspot.com/docs/api/automation/custom-workflow-actions
+// HubSpot POSTs an execution request to the action URL; the answer's output fields let the
+// workflow branch. A BLOCK answer parks the enrolled record until the callback is completed.
+
+export const ACTION_FIELD = 'remit_action'
+
+export interface ExecutionRequest {
+  callbackId: string
+  origin?: { portalId?: number; actionDefinitionId?: number; actionDefinitionVersion?: number }
+  context: { source?: string; workflowId: number | string }
+  object: { objectId: number | string; objectType: string; properties?: Record<string, string | null> }
+  inputFields?: Record<string, unknown>
+  /** Older name of inputFields. */
+  fields?: Record<string, unknown>
+}
+
+export interface HubSpotActionOptions {
+  remit: Remit
+  /** The app's client secret, which signs every request HubSpot sends. */
+  clientSecret: string
+  /**
+   * The public origin HubSpot calls, e.g. https://remit.example.com (signatures cover the URL HubSpot
+   * called, which a proxy in front of Remit may rewrite). Default: https:// and the Host header.
+   */
+  publicBaseUrl?: string
+  /** A client with the app's access token, to complete callbacks when a review is answered. */
+  hubspot?: Client
+  /** Fills facts (and ledger touches) from the CRM for the enrolled record. */
+  context?: HubSpotContext
+  /** Facts from the enrolled object's properties: fact name → HubSpot property. */
+  properties?: Record<string, string>
+  /**
+   * The account id Remit should use for the enrolled object, so HubSpot's touches share a ledger with
+   * other tools' (e.g. a company domain or an external id property). Default: `hubspot-company:<id>`
+   * for companies, `contact:hubspot-contact:<id>` for contacts.
+   */
+  account?: (object: ExecutionRequest['object']) => string | undefined
+  log?: {
+    info: (o: object, m: string) => void
+    warn: (o: object, m: string) => void
+    error: (o: object, m: string) => void
+  }
+  now?: () => number
+}
+
+type Answer = { status: number; body: unknown }
+
+const out = (status: number, outputFields: Record<string, string>): Answer => ({
+  status,
+  body: { outputFields },
+})
+const fail = (status: number, code: string, message: string): Answer => ({
+  status,
+  body: { error: { code, message } },
+})
+
+/** The action endpoint, the options endpoint for the action-kind dropdown, and callback completion. */
+export function hubspotAction(o: HubSpotActionOptions) {
+  const log = o.log ?? { info() {}, warn() {}, error() {} }
+  const now = o.now ?? Date.now
+
+  function authentic(
+    raw: string,
+    headers: Record<string, string | string[] | undefined>,
+    req: { method: string; url: string },
+  ) {
+    const origin = o.publicBaseUrl?.replace(/\/+$/, '') ?? `https://${headers.host ?? 'localhost'}`
+    const url = `${origin}${req.url}`
+    return verifyHubSpotSignature({ method: req.method, url, rawBody: raw, headers }, o.clientSecret, now())
+  }
+
+  async function handle(
+    raw: string,
+    headers: Record<string, string | string[] | undefined>,
+    req: { method: string; url: string },
+  ): Promise<Answer> {
+    const check = authentic(raw, headers, req)
+    if (!check.ok) {
+      log.warn({ reason: check.reason }, 'hubspot action: signature refused')
+      return fail(401, 'BAD_SIGNATURE', check.reason)
+    }
+    let body: ExecutionRequest
+    try {
+      body = JSON.parse(raw)
+    } catch {
+      return fail(400, 'BAD_JSON', 'the body is not JSON')
+    }
+    const problem = malformed(body)
+    if (problem) {
+      log.warn({ problem }, 'hubspot action: malformed execution request')
+      return fail(400, 'BAD_REQUEST', problem)
+    }
+    const tool = `hubspot:workflow/${body.context.workflowId}`
+    const inputs = body.inputFields ?? body.fields ?? {}
+    const policy = o.remit.policy
+    if (!policy.tools.has(tool)) {
+      // Never a silent go: the workflow is answered stop, and the log says which workflow to add.
+      log.warn({ tool }, 'hubspot action: workflow not in the policy')
+      return out(200, {
+        hs_execution_state: 'SUCCESS',
+        remit_verdict: 'stop',
+        remit_reason: `workflow ${body.context.workflowId} is not an agent's tool in the Remit policy (add "${tool}" to an agent's tools)`,
+        remit_retry_after: '',
+      })
+    }
+    try {
+      const { kind, attributes } = actionOf(policy, inputs)
+      const who = await customerOf(o, body)
+      const d = await o.remit.decide(
+        { tool },
+        {
+          action: { kind, ...attributes },
+          customer: who,
+          idempotencyKey: `hubspot:${body.callbackId}`,
+        },
+      )
+      log.info({ tool, verdict: d.verdict, decision: d.id }, 'hubspot action decided')
+      const reason = d.reasons
+        .filter((r) => r.sort !== 'permission')
+        .map((r) => `${r.rule}: ${r.message}`)
+        .join(' | ')
+      if (d.verdict === 'flag') {
+        const review = d.reviewId ? await o.remit.reviews.get(d.reviewId) : undefined
+        const seconds = review
+          ? Math.max(60, Math.round((review.expiresAt.getTime() - now()) / 1000))
+          : 72 * 3600
+        return out(200, {
+          hs_execution_state: 'BLOCK',
+          hs_expiration_duration: `PT${seconds}S`,
+          remit_verdict: 'flag',
+          remit_reason: reason,
+          remit_retry_after: '',
+        })
+      }
+      return out(200, {
+        hs_execution_state: 'SUCCESS',
+        remit_verdict: d.verdict,
+        remit_reason: reason || d.reasons.map((r) => r.rule).join(', '),
+        remit_retry_after: d.retryAfter?.toISOString() ?? '',
+      })
+    } catch (error) {
+      if (error instanceof InputError) {
+        log.warn({ tool, error: error.message }, 'hubspot action: bad input fields')
+        return out(200, {
+          hs_execution_state: 'SUCCESS',
+          remit_verdict: 'stop',
+          remit_reason: `Remit could not decide: ${error.message}`,
+          remit_retry_after: '',
+        })
+      }
+      throw error
+    }
+  }
+
+  /** HubSpot fetches the action-kind dropdown from here (the input field's optionsUrl). */
+  async function options(
+    raw: string,
+    headers: Record<string, string | string[] | undefined>,
+    req: { method: string; url: string },
+  ): Promise<Answer> {
+    const check = authentic(raw, headers, req)
+    if (!check.ok) return fail(401, 'BAD_SIGNATURE', check.reason)
+    return {
+      status: 200,
+      body: {
+        options: [...o.remit.policy.actions.values()].map((a) => ({
+          label: a.description ?? a.kind,
+          value: a.kind,
+          description: `${a.channel}${a.outbound ? ', outbound' : ''}`,
+        })),
+      },
+    }
+  }
+
+  /** Completes the parked workflow when its review is answered, so it resumes and branches. */
+  async function complete(review: Review, decision: Decision): Promise<void> {
+    const callbackId = decision.idempotencyKey?.startsWith('hubspot:')
+      ? decision.idempotencyKey.slice('hubspot:'.length)
+      : undefined
+    if (!callbackId || !o.hubspot) return
+    const verdict = review.outcome ?? 'stop'
+    const outputFields = {
+      hs_execution_state: 'SUCCESS',
+      remit_verdict: verdict,
+      remit_reason: (review.outcomeReasons ?? []).map((r) => `${r.rule}: ${r.message}`).join(' | '),
+      remit_retry_after: '',
+    }
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await o.hubspot.automation.actions.callbacksApi.complete(callbackId, { outputFields })
+        log.info({ callbackId, verdict }, 'hubspot callback completed')
+        return
+      } catch (error) {
+        if (attempt >= 4) {
+          log.error(
+            { callbackId, verdict, err: error },
+            'hubspot callback could not be completed; the workflow stays blocked until it expires',
+          )
+          return
+        }
+        await new Promise((r) => setTimeout(r, 500 * 2 ** attempt))
+      }
+    }
+  }
+
+  /** Starts completing callbacks on review answers; returns the function that stops it. */
+  function listen(): () => void {
+    return o.remit.onReview(complete)
+  }
+
+  return { handle, options, complete, listen }
+}
+
+function malformed(b: ExecutionRequest): string | undefined {
+  if (!b || typeof b !== 'object' || Array.isArray(b)) return 'expected an execution request object'
+  if (typeof b.callbackId !== 'string' || !b.callbackId) return 'callbackId: expected a string'
+  if (!b.context || (typeof b.context.workflowId !== 'number' && typeof b.context.workflowId !== 'string'))
+    return 'context.workflowId: expected a number'
+  if (!b.object || (typeof b.object.objectId !== 'number' && typeof b.object.objectId !== 'string'))
+    return 'object.objectId: expected a number'
+  if (typeof b.object.objectType !== 'string') return 'object.objectType: expected CONTACT or COMPANY'
+  return undefined
+}
+
+/** The action kind and attributes from the input fields, typed by the policy's declarations. */
+function actionOf(policy: Remit['policy'], inputs: Record<string, unknown>) {
+  const kind = inputs[ACTION_FIELD]
+  if (typeof kind !== 'string' || !kind)
+    throw new InputError('MISSING_FIELD', `input field ${ACTION_FIELD} is empty`, [
+      'inputFields',
+      ACTION_FIELD,
+    ])
+  const declared = policy.actions.get(kind)?.attributes ?? {}
+  const attributes: Record<string, unknown> = {}
+  for (const [name, t] of Object.entries(declared)) {
+    const v = inputs[name]
+    if (v === undefined || v === null || v === '') continue
+    attributes[name] =
+      t.type === 'number' && typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v))
+        ? Number(v)
+        : t.type === 'boolean' && (v === 'true' || v === 'false')
+          ? v === 'true'
+          : v
+  }
+  return { kind, attributes }
+}
+
+async function customerOf(o: HubSpotActionOptions, b: ExecutionRequest) {
+  const id = String(b.object.objectId)
+  const type = b.object.objectType.toUpperCase()
+  if (o.context) return o.context.customer(type === 'COMPANY' ? 'company' : 'contact', id)
+  const props = b.object.properties ?? {}
+  const declared = o.remit.policy.facts
+  const facts: Record<string, unknown> = {}
+  for (const [fact, property] of Object.entries(o.properties ?? {})) {
+    const v = props[property]
+    if (v === null || v === undefined || v === '') continue
+    // HubSpot properties are strings; the policy says what each fact is.
+    const type = declared[fact]?.type
+    facts[fact] =
+      type === 'number' && !Number.isNaN(Number(v))
+        ? Number(v)
+        : type === 'boolean'
+          ? v === 'true'
+          : type === 'list'
+            ? v.split(';')
+            : v
+  }
+  const accountId = o.account?.(b.object)
+  return type === 'COMPANY'
+    ? { accountId: accountId ?? `hubspot-company:${id}`, facts }
+    : {
+        ...(accountId ? { accountId } : {}),
+        contactId: `hubspot-contact:${id}`,
+        ...(props.email ? { email: props.email } : {}),
+        facts,
+      }
+}

@@ -1,0 +1,211 @@
+import type { Client } from '@hubspot/api-client'
+import type { Remit } from '@remit/core'
+
+// Facts from HubSpot's CRM for the record a workflow enrolled (the "context provider"):
+// - CRM objects: https://developers.hubspot.com/docs/api/crm/understanding-the-crm
+// - CRM search: https://developers.hubspot.com/docs/api/crm/search
+// - Associations are read on the object (`associations=companies`).
+
+export interface HubSpotContextOptions {
+  /** A client with the app's access token (`new Client({ accessToken })`). */
+  hubspot: Client
+  /** Fact name → HubSpot property, read from the company if the contact has one, else the contact. */
+  properties?: Record<
+    string,
+    string | { property: string; from?: 'contact' | 'company'; values?: Record<string, string> }
+  >
+  /** Sets this fact to the creation time of the most recent open ticket (e.g. `lastTicketOpenedAt`). */
+  ticketFact?: string
+  /** Ticket pipeline stages that mean closed (default HubSpot's support pipeline "Closed": `4`). */
+  closedTicketStages?: string[]
+  /** An open deal in these stages (of this pipeline) sets `fact` to `value`, e.g. lifecycle = renewal. */
+  renewal?: { pipeline?: string; stages: string[]; fact: string; value: string | boolean }
+  /** Records recent calls, meetings and e-mails by these owners as touches of this team. */
+  engagements?: { remit: Remit; team: string; owners?: string[]; sinceHours?: number }
+  /** How long one account's facts are reused (default 30 s): a burst of enrollments costs one lookup. */
+  cacheMs?: number
+  now?: () => number
+}
+
+export interface CustomerContext {
+  accountId: string
+  contactId?: string
+  email?: string
+  facts: Record<string, unknown>
+}
+
+export interface HubSpotContext {
+  customer(type: 'contact' | 'company', id: string): Promise<CustomerContext>
+}
+
+type Props = Record<string, string | null | undefined>
+
+export function hubspotContext(o: HubSpotContextOptions): HubSpotContext {
+  const cacheMs = o.cacheMs ?? 30_000
+  const now = o.now ?? Date.now
+  const cache = new Map<string, { until: number; value: Promise<CustomerContext> }>()
+  const recorded = new Set<string>()
+  const mapping = Object.entries(o.properties ?? {}).map(([fact, m]) => ({
+    fact,
+    ...(typeof m === 'string' ? { property: m } : m),
+  }))
+
+  async function load(type: 'contact' | 'company', id: string): Promise<CustomerContext> {
+    let contact: Props = {}
+    let companyId = type === 'company' ? id : undefined
+    if (type === 'contact') {
+      const c = await call(() =>
+        o.hubspot.crm.contacts.basicApi.getById(
+          id,
+          ['email', ...mapping.filter((m) => m.from !== 'company').map((m) => m.property)],
+          undefined,
+          ['companies'],
+        ),
+      )
+      contact = c.properties as Props
+      companyId = (c.associations as Record<string, { results: { id: string }[] }> | undefined)?.companies
+        ?.results?.[0]?.id
+    }
+    let company: Props = {}
+    if (companyId) {
+      const props = mapping.filter((m) => m.from !== 'contact').map((m) => m.property)
+      company = (
+        await call(() =>
+          o.hubspot.crm.companies.basicApi.getById(companyId as string, props.length ? props : ['name']),
+        )
+      ).properties as Props
+    }
+    const facts: Record<string, unknown> = {}
+    for (const m of mapping) {
+      const raw =
+        m.from === 'contact'
+          ? contact[m.property]
+          : m.from === 'company'
+            ? company[m.property]
+            : (company[m.property] ?? contact[m.property])
+      if (raw === null || raw === undefined || raw === '') continue
+      facts[m.fact] = m.values?.[raw] ?? raw
+    }
+    const association = companyId
+      ? { propertyName: 'associations.company', operator: 'EQ', value: companyId }
+      : { propertyName: 'associations.contact', operator: 'EQ', value: id }
+    if (o.ticketFact) {
+      const closed = o.closedTicketStages ?? ['4']
+      const tickets = await call(() =>
+        o.hubspot.crm.tickets.searchApi.doSearch({
+          filterGroups: [
+            {
+              filters: [
+                association,
+                { propertyName: 'hs_pipeline_stage', operator: 'NOT_IN', values: closed },
+              ],
+            },
+          ],
+          sorts: ['-createdate'],
+          properties: ['createdate', 'hs_pipeline_stage'],
+          limit: 1,
+          after: undefined as unknown as string,
+        } as never),
+      )
+      const created = tickets.results[0]?.properties?.createdate
+      if (created) facts[o.ticketFact] = new Date(created).toISOString()
+    }
+    if (o.renewal) {
+      const filters = [association, { propertyName: 'dealstage', operator: 'IN', values: o.renewal.stages }]
+      if (o.renewal.pipeline)
+        filters.push({ propertyName: 'pipeline', operator: 'EQ', value: o.renewal.pipeline })
+      const deals = await call(() =>
+        o.hubspot.crm.deals.searchApi.doSearch({
+          filterGroups: [{ filters }],
+          properties: ['dealstage', 'pipeline', 'amount'],
+          limit: 1,
+        } as never),
+      )
+      if (deals.total > 0) facts[o.renewal.fact] = o.renewal.value
+    }
+    const accountId = companyId ? `hubspot-company:${companyId}` : `hubspot-contact:${id}`
+    if (o.engagements)
+      await recordEngagements(
+        o.engagements,
+        association,
+        accountId,
+        type === 'contact' ? `hubspot-contact:${id}` : undefined,
+      )
+    return {
+      accountId,
+      ...(type === 'contact' ? { contactId: `hubspot-contact:${id}` } : {}),
+      ...(contact.email ? { email: contact.email } : {}),
+      facts,
+    }
+  }
+
+  async function recordEngagements(
+    e: NonNullable<HubSpotContextOptions['engagements']>,
+    association: object,
+    accountId: string,
+    contactId?: string,
+  ) {
+    const since = now() - (e.sinceHours ?? 72) * 3600e3
+    for (const [objectType, kind, channel] of [
+      ['calls', 'call', 'phone'],
+      ['meetings', 'meeting', 'meeting'],
+      ['emails', 'email.crm', 'email'],
+    ] as const) {
+      const filters: object[] = [
+        association,
+        { propertyName: 'hs_timestamp', operator: 'GTE', value: String(since) },
+      ]
+      if (e.owners?.length)
+        filters.push({ propertyName: 'hubspot_owner_id', operator: 'IN', values: e.owners })
+      const found = await call(() =>
+        o.hubspot.crm.objects.searchApi.doSearch(objectType, {
+          filterGroups: [{ filters }],
+          properties: ['hs_timestamp', 'hubspot_owner_id'],
+          limit: 100,
+        } as never),
+      )
+      for (const r of found.results) {
+        const key = `${objectType}:${r.id}`
+        if (recorded.has(key)) continue
+        recorded.add(key)
+        const at = r.properties?.hs_timestamp
+        await e.remit.recordTouch({
+          accountId,
+          ...(contactId ? { contactId } : {}),
+          kind,
+          channel,
+          team: e.team,
+          outbound: false,
+          ...(at ? { at: new Date(at) } : {}),
+          note: `hubspot ${key}`,
+        })
+      }
+    }
+  }
+
+  return {
+    customer(type, id) {
+      const key = `${type}:${id}`
+      const hit = cache.get(key)
+      if (hit && hit.until > now()) return hit.value
+      const value = load(type, id)
+      cache.set(key, { until: now() + cacheMs, value })
+      value.catch(() => cache.delete(key))
+      return value
+    },
+  }
+}
+
+/** HubSpot's rate limits: a 429 is retried after its Retry-After (or one second), three times. */
+async function call<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await run()
+    } catch (error) {
+      const e = error as { code?: number; headers?: Record<string, string> }
+      if (e.code !== 429 || attempt >= 3) throw error
+      const wait = Number(e.headers?.['retry-after'] ?? 1)
+      await new Promise((r) => setTimeout(r, Math.min(Number.isFinite(wait) ? wait : 1, 10) * 1000))
+    }
+  }
+}

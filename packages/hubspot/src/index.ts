@@ -1,0 +1,15 @@
+export { ACTION_FIELD, type ExecutionRequest, type HubSpotActionOptions, hubspotAction } from './action.ts'
+export {
+  type CustomerContext,
+  type HubSpotContext,
+  type HubSpotContextOptions,
+  hubspotContext,
+} from './context.ts'
+export { actionDefinition, type RegisterOptions, registerAction } from './register.ts'
+export {
+  type SignatureCheck,
+  type SignedRequest,
+  signV2,
+  signV3,
+  verifyHubSpotSignature,
+} from './signature.ts'
