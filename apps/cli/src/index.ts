@@ -85,6 +85,7 @@ Examples:
     .addOption(new Option('--host <addr>', 'address to listen on').default('127.0.0.1'))
     .option('--no-watch', 'do not reload the policy when its file changes')
     .option('--public-url <url>', 'the https:// origin HubSpot calls (its request signatures cover it)')
+    .option('--hubspot-config <file>', 'hubspot.yaml: fact mapping and CRM lookups for the HubSpot action')
     .addOption(
       new Option('--log-level <level>', 'pino level')
         .choices(['debug', 'info', 'warn', 'error'])

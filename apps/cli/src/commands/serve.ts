@@ -1,5 +1,8 @@
+import { readFile } from 'node:fs/promises'
 import type { Store } from '@remit/core'
 import { openSqliteStore } from '@remit/core'
+import { parse } from 'yaml'
+import { z } from 'zod'
 import { type Io, UsageError } from '../output.ts'
 
 export interface ServeOptions {
@@ -12,6 +15,8 @@ export interface ServeOptions {
   logLevel: string
   /** The public https:// origin vendors call (HubSpot signs the URL it called). */
   publicUrl?: string
+  /** hubspot.yaml: how HubSpot records become customers and facts. */
+  hubspotConfig?: string
 }
 
 /**
@@ -29,14 +34,79 @@ export async function openStore(spec: string): Promise<Store> {
   return openSqliteStore(spec)
 }
 
+/**
+ * hubspot.yaml (`--hubspot-config`): how HubSpot records become customers.
+ *   properties: { lifecycle: lifecyclestage, tier: tier }   # facts from the enrolled object
+ *   account: account_id                                       # property holding the shared account id
+ *   context:                                                  # or read the CRM (needs the access token)
+ *     properties: { tier: { property: tier, from: company } }
+ *     ticketFact: lastTicketOpenedAt
+ *     renewal: { pipeline: renewals, stages: [negotiation], fact: lifecycle, value: renewal }
+ *     engagements: { team: sales, owners: ["900"], sinceHours: 72 }
+ */
+const mappedProperty = z.union([
+  z.string(),
+  z.strictObject({
+    property: z.string(),
+    from: z.enum(['contact', 'company']).optional(),
+    values: z.record(z.string(), z.string()).optional(),
+  }),
+])
+const hubspotConfigSchema = z.strictObject({
+  properties: z.record(z.string(), z.string()).optional(),
+  account: z.string().optional(),
+  context: z
+    .strictObject({
+      properties: z.record(z.string(), mappedProperty).optional(),
+      ticketFact: z.string().optional(),
+      closedTicketStages: z.array(z.string()).optional(),
+      renewal: z
+        .strictObject({
+          pipeline: z.string().optional(),
+          stages: z.array(z.string()),
+          fact: z.string(),
+          value: z.union([z.string(), z.boolean()]),
+        })
+        .optional(),
+      engagements: z
+        .strictObject({
+          team: z.string(),
+          owners: z.array(z.string()).optional(),
+          sinceHours: z.number().optional(),
+        })
+        .optional(),
+      cacheMs: z.number().optional(),
+    })
+    .optional(),
+})
+
+async function hubspotConfig(path: string | undefined) {
+  if (!path) return {}
+  const parsed = hubspotConfigSchema.safeParse(parse(await readFile(path, 'utf8')) ?? {})
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    throw new UsageError(
+      `${path}: ${issue?.path.join('.') || '(file)'}: ${issue?.message}`,
+      'see packages/hubspot/README.md for the hubspot.yaml shape',
+    )
+  }
+  return parsed.data
+}
+
+/** HubSpot's action endpoints, mounted when the app's client secret is in the environment. */
 async function hubspotRoutes(o: ServeOptions) {
   const clientSecret = process.env.REMIT_HUBSPOT_CLIENT_SECRET
   if (!clientSecret) return { routes: [], attach: () => {} }
-  const [{ Client }, { hubspotAction }] = await Promise.all([
+  const config = await hubspotConfig(o.hubspotConfig)
+  const [{ Client }, { hubspotAction, hubspotContext }] = await Promise.all([
     import('@hubspot/api-client'),
     import('@remit/hubspot'),
   ])
   const token = process.env.REMIT_HUBSPOT_ACCESS_TOKEN
+  if (config.context && !token) {
+    throw new UsageError('hubspot.yaml has `context:`, which reads the CRM: set REMIT_HUBSPOT_ACCESS_TOKEN')
+  }
+  const client = token ? new Client({ accessToken: token, numberOfApiCallRetries: 3 }) : undefined
   let action: ReturnType<typeof hubspotAction> | undefined
   const handle =
     (which: 'handle' | 'options') =>
@@ -52,11 +122,24 @@ async function hubspotRoutes(o: ServeOptions) {
       { method: 'POST' as const, url: '/hubspot/options', handle: handle('options') },
     ],
     attach(server: Awaited<ReturnType<typeof import('@remit/server')['createServer']>>) {
+      const { engagements, ...lookups } = config.context ?? {}
+      const account = config.account
       action = hubspotAction({
         remit: server.remit,
         clientSecret,
         ...(o.publicUrl ? { publicBaseUrl: o.publicUrl } : {}),
-        ...(token ? { hubspot: new Client({ accessToken: token, numberOfApiCallRetries: 3 }) } : {}),
+        ...(client ? { hubspot: client } : {}),
+        ...(config.properties ? { properties: config.properties } : {}),
+        ...(account ? { account: (object) => object.properties?.[account] ?? undefined } : {}),
+        ...(config.context && client
+          ? {
+              context: hubspotContext({
+                hubspot: client,
+                ...lookups,
+                ...(engagements ? { engagements: { ...engagements, remit: server.remit } } : {}),
+              } as Parameters<typeof hubspotContext>[0]),
+            }
+          : {}),
         log: server.app.log,
       })
       action.listen()

@@ -1,0 +1,86 @@
+import { spawn } from 'node:child_process'
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { signV3 } from '@remit/hubspot'
+import { generateKey, keyLine } from '@remit/server'
+import { expect, it } from 'vitest'
+
+// `remit serve` with the app's client secret in the environment mounts HubSpot's action endpoint,
+// mapping the enrolled contact's properties onto facts as hubspot.yaml says.
+it('remit serve answers signed HubSpot executions when REMIT_HUBSPOT_CLIENT_SECRET is set', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'remit-serve-hubspot-'))
+  copyFileSync(new URL('../../../examples/seed-week/remit.yaml', import.meta.url), join(dir, 'remit.yaml'))
+  writeFileSync(join(dir, 'keys.yaml'), `${keyLine({ name: 'ops', admin: true }, generateKey())}\n`)
+  writeFileSync(
+    join(dir, 'hubspot.yaml'),
+    'properties: { lifecycle: lifecyclestage, tier: tier }\naccount: account_id\n',
+  )
+  const cli = fileURLToPath(new URL('../src/bin.ts', import.meta.url))
+  const child = spawn(
+    process.execPath,
+    [
+      cli,
+      'serve',
+      '--policy',
+      join(dir, 'remit.yaml'),
+      '--store',
+      join(dir, 'remit.db'),
+      '--keys',
+      join(dir, 'keys.yaml'),
+      '--port',
+      '0',
+      '--no-watch',
+      '--log-level',
+      'error',
+      '--public-url',
+      'https://remit.example.com',
+      '--hubspot-config',
+      join(dir, 'hubspot.yaml'),
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, REMIT_HUBSPOT_CLIENT_SECRET: 'shh' } },
+  )
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let err = ''
+      child.stderr?.on('data', (c) => {
+        err += c
+        const u = /serving (http:\/\/\S+)/.exec(err)?.[1]
+        if (u) resolve(u)
+      })
+      child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)))
+    })
+    const ask = async (lifecycle: string) => {
+      const body = JSON.stringify({
+        callbackId: `cb-${lifecycle}`,
+        context: { source: 'WORKFLOWS', workflowId: 1001 },
+        object: {
+          objectId: 51,
+          objectType: 'CONTACT',
+          properties: {
+            email: 'jane@acme.example',
+            lifecyclestage: lifecycle,
+            tier: 'enterprise',
+            account_id: `acme-${lifecycle}`,
+          },
+        },
+        inputFields: { remit_action: 'email.positioning' },
+      })
+      const headers = signV3(
+        { method: 'POST', url: 'https://remit.example.com/hubspot/action', rawBody: body },
+        'shh',
+      )
+      const res = await fetch(`${url}/hubspot/action`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body,
+      })
+      return ((await res.json()) as { outputFields: Record<string, string> }).outputFields
+    }
+    expect(await ask('customer')).toMatchObject({ hs_execution_state: 'SUCCESS', remit_verdict: 'go' })
+    expect(await ask('renewal')).toMatchObject({ hs_execution_state: 'BLOCK', remit_verdict: 'flag' })
+  } finally {
+    child.kill('SIGTERM')
+  }
+})
