@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander'
 import { decide } from './commands/decide.ts'
 import { hubspotRegister } from './commands/hubspot.ts'
 import { keysNew } from './commands/keys.ts'
+import { salesforceDeploy, salesforcePackage } from './commands/salesforce.ts'
 import { serve } from './commands/serve.ts'
 import { validate } from './commands/validate.ts'
 import { type Io, printError, processIo } from './output.ts'
@@ -86,6 +87,7 @@ Examples:
     .option('--no-watch', 'do not reload the policy when its file changes')
     .option('--public-url <url>', 'the https:// origin HubSpot calls (its request signatures cover it)')
     .option('--hubspot-config <file>', 'hubspot.yaml: fact mapping and CRM lookups for the HubSpot action')
+    .option('--salesforce-org <alias>', 'publish review outcomes as Remit_Review__e to this `sf` org')
     .addOption(
       new Option('--log-level <level>', 'pino level')
         .choices(['debug', 'info', 'warn', 'error'])
@@ -144,6 +146,41 @@ HubSpot: with REMIT_HUBSPOT_CLIENT_SECRET set, /hubspot/action and /hubspot/opti
     )
     .action(async (options) => {
       code = await hubspotRegister(io, options)
+    })
+
+  const salesforce = program.command('salesforce').description('Salesforce Flow, through External Services')
+  salesforce
+    .command('package')
+    .description(
+      'write the source-format project admins deploy: spec, credentials per agent, permission sets, Remit_Review__e',
+    )
+    .requiredOption('--server-url <url>', 'the https:// URL where Salesforce reaches Remit')
+    .addOption(new Option('--out <dir>', 'where to write it').default('remit-salesforce'))
+    .addOption(new Option('--policy <file>', 'the policy').default('remit.yaml'))
+    .option(
+      '--agent <id>',
+      'an agent flows act as (repeatable; default: agents with salesforce: tools)',
+      collect,
+      [],
+    )
+    .addHelpText(
+      'after',
+      '\nExample:\n  remit salesforce package --server-url https://remit.example.com --out remit-salesforce',
+    )
+    .action(async (options) => {
+      code = await salesforcePackage(io, options)
+    })
+  salesforce
+    .command('deploy')
+    .description("deploy that project with your `sf` login, report each component, and set each agent's key")
+    .requiredOption('--target-org <alias>', 'an org alias or username you logged in with `sf org login`')
+    .addOption(new Option('--dir <dir>', 'the project').default('remit-salesforce'))
+    .addHelpText(
+      'after',
+      '\nKeys come from REMIT_KEY_<AGENT> (e.g. REMIT_KEY_SALES_AGENT).\n\nExample:\n  REMIT_KEY_SALES_AGENT=rk_… remit salesforce deploy --target-org acme-prod',
+    )
+    .action(async (options) => {
+      code = await salesforceDeploy(io, options)
     })
 
   try {

@@ -305,3 +305,58 @@ describe('remit hubspot register', () => {
     expect(r.err).toContain('REMIT_HUBSPOT_DEVELOPER_KEY')
   })
 })
+
+describe('remit salesforce', () => {
+  it('package writes the project for the agents with salesforce: tools', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'remit-sf-cli-')), 'pkg')
+    const r = await remit(
+      'salesforce',
+      'package',
+      '--server-url',
+      'https://remit.example.com',
+      '--out',
+      out,
+      '--policy',
+      seed,
+    )
+    expect(r.code).toBe(0)
+    expect(r.out).toMatch(/^wrote 12 files to .* for sales-agent/)
+    expect(
+      readFileSync(
+        join(out, 'force-app/main/default/namedCredentials/Remit_sales_agent.namedCredential-meta.xml'),
+        'utf8',
+      ),
+    ).toContain('https://remit.example.com')
+  })
+
+  it('package wants an https server URL', async () => {
+    const r = await remit(
+      'salesforce',
+      'package',
+      '--server-url',
+      'http://remit.example.com',
+      '--policy',
+      seed,
+    )
+    expect(r.code).toBe(1)
+    expect(r.err).toContain('--server-url must be the https:// URL')
+  })
+
+  it('deploy without a login for the org says how to log in', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'remit-sf-cli-')), 'pkg')
+    await remit(
+      'salesforce',
+      'package',
+      '--server-url',
+      'https://remit.example.com',
+      '--out',
+      out,
+      '--policy',
+      seed,
+    )
+    const r = await remit('salesforce', 'deploy', '--dir', out, '--target-org', 'no-such-org')
+    expect(r.code).toBe(1)
+    expect(r.err).toContain('no usable Salesforce login for "no-such-org"')
+    expect(r.err).toContain('hint: run: sf org login web --alias no-such-org')
+  })
+})

@@ -36,6 +36,8 @@ export interface ServerOptions {
    * `{ method: 'POST', url: '/webhooks/sendgrid', handle: eventWebhook(…).handle }`.
    */
   rawRoutes?: RawRoute[]
+  /** More API operations (an adapter's own, e.g. Salesforce's flow-shaped decision): same keys, same errors, in /openapi.json. */
+  routes?: Route[] | ((remit: Remit) => Route[])
   clock?: () => Date
 }
 
@@ -99,7 +101,10 @@ export async function createServer(o: ServerOptions): Promise<RemitServer> {
     app.log.info({ key: entry.name }, 'key created')
     return key
   }
-  const table = routes({ remit, policy, keys, metrics, createKey })
+  const table = [
+    ...routes({ remit, policy, keys, metrics, createKey }),
+    ...(typeof o.routes === 'function' ? o.routes(remit) : (o.routes ?? [])),
+  ]
 
   app.setErrorHandler((error, request, reply) => {
     const e = toHttpError(error)

@@ -17,6 +17,8 @@ export interface ServeOptions {
   publicUrl?: string
   /** hubspot.yaml: how HubSpot records become customers and facts. */
   hubspotConfig?: string
+  /** An `sf` org alias to publish Remit_Review__e to. */
+  salesforceOrg?: string
 }
 
 /**
@@ -163,11 +165,18 @@ export async function serve(io: Io, o: ServeOptions): Promise<number> {
     watch: o.watch,
     logger: { level: o.logLevel, redact: ['req.headers.authorization'] },
     rawRoutes: hubspot.routes,
+    // Salesforce flows call the flow-shaped decision operation with their agent's key.
+    routes: (await import('@remit/salesforce')).salesforceRoutes,
   }).catch(async (error) => {
     await store.close()
     throw error
   })
   hubspot.attach(server)
+  if (o.salesforceOrg) {
+    // Review outcomes of Salesforce flows' flags go back as Remit_Review__e, so paused flows resume.
+    const { connectionFor, publishReviews } = await import('@remit/salesforce')
+    publishReviews(server.remit, await connectionFor(o.salesforceOrg), server.app.log)
+  }
   const url = await server.listen({ port, host: o.host })
   io.err(
     `remit: serving ${url} (policy ${server.remit.policy.version}, store ${o.store.replace(/\/\/[^@/]*@/, '//…@')})`,

@@ -1,0 +1,122 @@
+import { type Decision, InputError, type Policy, type Remit } from '@remit/core'
+import type { Principal, Route } from '@remit/server'
+import { openApiDocument } from '@remit/server'
+import { z } from 'zod'
+
+// What Flow Builder sees. External Services turns each operation into an invocable action, but it
+// cannot type free-form maps (`additionalProperties`), so the Salesforce operation takes attributes
+// and facts as name/value lists and Remit types each value by the policy's declarations.
+
+const nameValue = z.strictObject({ name: z.string().min(1).max(100), value: z.string().max(1000) })
+
+export const flowDecisionRequestSchema = z.strictObject({
+  kind: z.string().min(1).max(200).describe('The action kind from the Remit policy, e.g. offer.discount'),
+  accountId: z
+    .string()
+    .min(1)
+    .max(256)
+    .optional()
+    .describe('The Salesforce Account Id (or the account id all tools share)'),
+  contactId: z.string().min(1).max(256).optional(),
+  email: z.string().max(320).optional(),
+  attributes: z.array(nameValue).max(50).optional().describe('Action attributes, e.g. discountPct = 20'),
+  facts: z
+    .array(nameValue)
+    .max(100)
+    .optional()
+    .describe('Customer facts the flow knows, e.g. lifecycle = renewal'),
+  idempotencyKey: z
+    .string()
+    .min(1)
+    .max(256)
+    .optional()
+    .describe('Same key, same decision: use the flow interview or record id'),
+})
+
+export const flowDecisionSchema = z.object({
+  id: z.string(),
+  verdict: z
+    .enum(['go', 'flag', 'stop'])
+    .describe('go: the flow may touch the customer; flag: wait for Remit_Review__e; stop: do not'),
+  reason: z.string().describe('Every rule that matched, with its message'),
+  rules: z.array(z.string()),
+  retryAfter: z.string().optional().describe('For a pause: when the flow may try again (ISO 8601)'),
+  reviewId: z
+    .string()
+    .optional()
+    .describe('For a flag: the review whose Remit_Review__e event resumes the flow'),
+})
+
+export type FlowDecisionRequest = z.infer<typeof flowDecisionRequestSchema>
+
+/** Text from a flow, typed by what the policy declares. */
+function typed(value: string, type: string | undefined): unknown {
+  if (type === 'number' && value.trim() !== '' && !Number.isNaN(Number(value))) return Number(value)
+  if (type === 'boolean' && (value === 'true' || value === 'false')) return value === 'true'
+  if (type === 'list') return value === '' ? [] : value.split(';')
+  return value
+}
+
+export function toDecisionRequest(policy: Policy, r: FlowDecisionRequest) {
+  if (!r.accountId && !r.contactId && !r.email) {
+    throw new InputError('BAD_REQUEST', 'name the customer: accountId, contactId or email', ['accountId'])
+  }
+  const declared = policy.actions.get(r.kind)?.attributes ?? {}
+  return {
+    action: {
+      kind: r.kind,
+      ...Object.fromEntries(
+        (r.attributes ?? []).map((a) => [a.name, typed(a.value, declared[a.name]?.type)]),
+      ),
+    },
+    customer: {
+      ...(r.accountId ? { accountId: r.accountId } : {}),
+      ...(r.contactId ? { contactId: r.contactId } : {}),
+      ...(r.email ? { email: r.email } : {}),
+      facts: Object.fromEntries(
+        (r.facts ?? []).map((f) => [f.name, typed(f.value, policy.facts[f.name]?.type)]),
+      ),
+    },
+    ...(r.idempotencyKey ? { idempotencyKey: r.idempotencyKey } : {}),
+  }
+}
+
+export function toFlowDecision(d: Decision) {
+  return {
+    id: d.id,
+    verdict: d.verdict,
+    reason: d.reasons.map((r) => `${r.rule}: ${r.message}`).join(' | '),
+    rules: d.reasons.map((r) => r.rule),
+    ...(d.retryAfter ? { retryAfter: d.retryAfter.toISOString() } : {}),
+    ...(d.reviewId ? { reviewId: d.reviewId } : {}),
+  }
+}
+
+/** The flow-shaped decision operation, served by the Remit server with an agent's key. */
+export function salesforceRoutes(remit: Remit): Route[] {
+  return [
+    {
+      method: 'POST',
+      url: '/v1/salesforce/decisions',
+      operationId: 'checkWithRemit',
+      summary: 'Check with Remit before a touch: go, flag or stop',
+      description:
+        'Call this before the flow touches a customer. On go, continue; on stop, do not; on flag, pause until the Remit_Review__e platform event with this reviewId arrives and branch on its Verdict__c.',
+      tag: 'salesforce',
+      roles: ['agent'],
+      body: flowDecisionRequestSchema,
+      response: flowDecisionSchema,
+      handler: async (c) => {
+        const p = c.principal as Extract<Principal, { kind: 'agent' }>
+        const request = toDecisionRequest(remit.policy, c.body as FlowDecisionRequest)
+        const d = await remit.decide(p.tool ? { tool: p.tool } : { agent: p.agent }, request)
+        return toFlowDecision(d)
+      },
+    },
+  ]
+}
+
+/** The OpenAPI 3.0 document External Services imports: the flow-shaped decision operation only. */
+export function salesforceOpenApi(remit: Remit, serverUrl?: string): Record<string, unknown> {
+  return openApiDocument(salesforceRoutes(remit), { version: '0.1.0', ...(serverUrl ? { serverUrl } : {}) })
+}

@@ -1,0 +1,19 @@
+export {
+  assertId,
+  type SalesforceContextOptions,
+  type SalesforceCustomer,
+  salesforceContext,
+  soqlString,
+} from './context.ts'
+export { type ComponentStatus, connectionFor, deployPackage, SalesforceError } from './deploy.ts'
+export {
+  type FlowDecisionRequest,
+  flowDecisionRequestSchema,
+  flowDecisionSchema,
+  salesforceOpenApi,
+  salesforceRoutes,
+  toDecisionRequest,
+  toFlowDecision,
+} from './flow.ts'
+export { API_VERSION, apiName, type PackageOptions, REVIEW_FIELDS, writePackage } from './package.ts'
+export { publishReviews, REVIEW_EVENT, reviewEvent } from './publish.ts'

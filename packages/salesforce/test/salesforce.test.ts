@@ -1,0 +1,371 @@
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import SwaggerParser from '@apidevtools/swagger-parser'
+import { loadPolicy, openRemit, openSqliteStore } from '@remit/core'
+import { createServer, generateKey, keyLine } from '@remit/server'
+import { afterEach, describe, expect, it } from 'vitest'
+import {
+  API_VERSION,
+  apiName,
+  deployPackage,
+  publishReviews,
+  REVIEW_FIELDS,
+  SalesforceError,
+  salesforceContext,
+  salesforceOpenApi,
+  salesforceRoutes,
+  soqlString,
+  writePackage,
+} from '../src/index.ts'
+import { fakeSalesforce } from './fake-salesforce.ts'
+
+const policyText = readFileSync(new URL('../../../examples/seed-week/remit.yaml', import.meta.url), 'utf8')
+const fakes: Awaited<ReturnType<typeof fakeSalesforce>>[] = []
+afterEach(async () => {
+  for (const f of fakes.splice(0)) await f.close()
+})
+async function fake(o?: Parameters<typeof fakeSalesforce>[0]) {
+  const f = await fakeSalesforce(o)
+  fakes.push(f)
+  return f
+}
+async function engine() {
+  return openRemit({ policy: loadPolicy(policyText), store: openSqliteStore(':memory:') })
+}
+// biome-ignore lint/suspicious/noExplicitAny: OpenAPI documents are walked as plain JSON
+type Json = any
+
+function* walk(node: unknown, path: string[] = []): Generator<[string[], unknown]> {
+  yield [path, node]
+  if (node && typeof node === 'object')
+    for (const [k, v] of Object.entries(node)) yield* walk(v, [...path, k])
+}
+
+describe('the spec External Services imports', () => {
+  it("meets External Services' constraints", async () => {
+    const doc = salesforceOpenApi(await engine(), 'https://remit.example.com') as Json
+    expect(doc.openapi).toMatch(/^3\.0\.\d$/)
+    const ops = Object.values(doc.paths as Record<string, Record<string, Json>>).flatMap((item) =>
+      Object.entries(item),
+    )
+    expect(ops.map(([m, op]) => [m, op.operationId])).toEqual([['post', 'checkWithRemit']])
+    for (const [, op] of ops) {
+      expect(op.operationId).toMatch(/^[A-Za-z](?:[A-Za-z0-9]|_(?!_))*(?<!_)$/)
+      expect((op.description ?? '').length).toBeLessThan(1333)
+      expect(Object.keys(op.requestBody.content)).toEqual(['application/json'])
+      for (const r of Object.values(op.responses as Record<string, Json>)) {
+        expect(r.headers).toBeUndefined()
+        for (const type of Object.keys(r.content ?? {})) expect(type).toBe('application/json')
+      }
+    }
+    for (const [path, value] of walk(doc)) {
+      expect(path.at(-1)).not.toBe('not')
+      if (path.at(-1) === 'description') expect(String(value).length).toBeLessThan(1333)
+      // No free-form maps: External Services cannot type them.
+      if (path.at(-1) === 'additionalProperties') expect(value).toBe(false)
+    }
+    expect(JSON.parse(JSON.stringify(doc))).toEqual(doc)
+  })
+
+  it('is a valid OpenAPI document', async () => {
+    const doc = salesforceOpenApi(await engine(), 'https://remit.example.com')
+    await expect(SwaggerParser.validate(structuredClone(doc) as never)).resolves.toBeDefined()
+  })
+})
+
+describe('remit salesforce package: the metadata', () => {
+  it('writes a source-format project with the documented file names, root elements and API version', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'remit-sf-'))
+    const files = await writePackage(dir, {
+      serverUrl: 'https://remit.example.com/',
+      agents: ['sales-agent', 'success.bot'],
+      spec: salesforceOpenApi(await engine()),
+    })
+    expect(JSON.parse(await readFile(join(dir, 'sfdx-project.json'), 'utf8'))).toMatchObject({
+      sourceApiVersion: API_VERSION,
+      packageDirectories: [{ path: 'force-app', default: true }],
+    })
+    const expected: [RegExp, string][] = [
+      [/externalCredentials\/Remit_\w+\.externalCredential-meta\.xml$/, 'ExternalCredential'],
+      [/namedCredentials\/Remit_\w+\.namedCredential-meta\.xml$/, 'NamedCredential'],
+      [
+        /externalServiceRegistrations\/Remit_\w+\.externalServiceRegistration-meta\.xml$/,
+        'ExternalServiceRegistration',
+      ],
+      [/permissionsets\/Remit_\w+\.permissionset-meta\.xml$/, 'PermissionSet'],
+      [/objects\/Remit_Review__e\/Remit_Review__e\.object-meta\.xml$/, 'CustomObject'],
+      [/objects\/Remit_Review__e\/fields\/\w+__c\.field-meta\.xml$/, 'CustomField'],
+    ]
+    for (const file of files.filter((f) => f.endsWith('.xml'))) {
+      const text = await readFile(join(dir, file), 'utf8')
+      const root = expected.find(([re]) => re.test(file))?.[1]
+      expect(root, file).toBeDefined()
+      expect(text).toMatch(
+        new RegExp(
+          `^<\\?xml version="1.0" encoding="UTF-8"\\?>\\n<${root} xmlns="http://soap.sforce.com/2006/04/metadata">`,
+        ),
+      )
+      expect(text.trimEnd().endsWith(`</${root}>`)).toBe(true)
+    }
+    // One credential per agent, so a flow acts only as the agent it was given.
+    expect(files.filter((f) => f.includes('namedCredentials/'))).toEqual([
+      'force-app/main/default/namedCredentials/Remit_sales_agent.namedCredential-meta.xml',
+      'force-app/main/default/namedCredentials/Remit_success_bot.namedCredential-meta.xml',
+    ])
+    expect(files.filter((f) => f.includes('/fields/'))).toHaveLength(REVIEW_FIELDS.length)
+    const registration = await readFile(
+      join(
+        dir,
+        'force-app/main/default/externalServiceRegistrations/Remit_sales_agent.externalServiceRegistration-meta.xml',
+      ),
+      'utf8',
+    )
+    const schema = /<schema>([\s\S]*)<\/schema>/.exec(registration)?.[1] as string
+    const spec = JSON.parse(
+      schema
+        .replace(/&quot;/g, '"')
+        .replace(/&lt;/g, '<')
+        .replace(/&gt;/g, '>')
+        .replace(/&amp;/g, '&'),
+    )
+    expect(spec.servers).toEqual([{ url: 'https://remit.example.com' }])
+    expect(registration).toContain('<namedCredentialReference>Remit_sales_agent</namedCredentialReference>')
+    const credential = await readFile(
+      join(dir, 'force-app/main/default/externalCredentials/Remit_sales_agent.externalCredential-meta.xml'),
+      'utf8',
+    )
+    expect(credential).toContain("{!'Bearer ' &amp; $Credential.Remit_sales_agent.Key}")
+    expect(credential).not.toMatch(/rk_/)
+  })
+
+  it('makes API names Salesforce accepts', () => {
+    expect(apiName('sales-agent')).toBe('Remit_sales_agent')
+    expect(apiName('a--b__c')).toBe('Remit_a_b_c')
+    expect(apiName('x'.repeat(60))).toHaveLength(40)
+  })
+})
+
+describe('remit salesforce deploy, through @salesforce/core', () => {
+  async function packaged() {
+    const dir = mkdtempSync(join(tmpdir(), 'remit-sf-'))
+    await writePackage(dir, {
+      serverUrl: 'https://remit.example.com',
+      agents: ['sales-agent'],
+      spec: salesforceOpenApi(await engine()),
+    })
+    return dir
+  }
+
+  it("deploys, reports each component, and puts the agent's key in its External Credential", async () => {
+    const sf = await fake()
+    const out = await deployPackage({
+      dir: await packaged(),
+      connection: await sf.connection(),
+      org: 'acme',
+      keys: { 'sales-agent': 'rk_secret' },
+      pollMs: 20,
+    })
+    expect(sf.deploys).toHaveLength(1)
+    expect(out.components.map((c) => [c.type, c.state])).toContainEqual([
+      'ExternalServiceRegistration',
+      'Created',
+    ])
+    expect(out.credentials).toEqual(['Remit_sales_agent'])
+    expect(sf.credentials[0]?.body).toEqual({
+      externalCredential: 'Remit_sales_agent',
+      principalName: 'Remit',
+      principalType: 'NamedPrincipal',
+      credentials: { Key: { value: 'rk_secret', encrypted: true } },
+    })
+  })
+
+  it('names a failed component and what to do', async () => {
+    const sf = await fake({
+      failures: [
+        { componentType: 'PermissionSet', fullName: 'Remit_sales_agent', problem: 'Unknown user permission' },
+      ],
+    })
+    const error = await deployPackage({
+      dir: await packaged(),
+      connection: await sf.connection(),
+      org: 'acme',
+      pollMs: 20,
+    }).catch((e) => e)
+    expect(error).toBeInstanceOf(SalesforceError)
+    expect(error.code).toBe('DEPLOY_FAILED')
+    expect(error.message).toContain('PermissionSet Remit_sales_agent: Unknown user permission')
+  })
+
+  it('says when the org has no External Services', async () => {
+    const sf = await fake({
+      failures: [
+        {
+          componentType: 'ExternalServiceRegistration',
+          fullName: 'Remit_sales_agent',
+          problem: 'Not available for deploy for this organization',
+        },
+      ],
+    })
+    const error = await deployPackage({
+      dir: await packaged(),
+      connection: await sf.connection(),
+      org: 'acme',
+      pollMs: 20,
+    }).catch((e) => e)
+    expect(error).toMatchObject({
+      code: 'NO_EXTERNAL_SERVICES',
+      hint: expect.stringContaining('Developer Edition'),
+    })
+  })
+
+  it('says how to log in again when the session has expired', async () => {
+    const sf = await fake()
+    const connection = await sf.connection()
+    const expired = await fake({ expired: true })
+    connection.instanceUrl = expired.instanceUrl
+    const error = await deployPackage({ dir: await packaged(), connection, org: 'acme', pollMs: 20 }).catch(
+      (e) => e,
+    )
+    expect(error).toMatchObject({ code: 'SESSION_EXPIRED', hint: 'run: sf org login web --alias acme' })
+  })
+})
+
+describe('facts from SOQL', () => {
+  it('maps fields, the newest open Case and an open renewal Opportunity; records sales activity as touches', async () => {
+    const sf = await fake()
+    sf.tables.Contact.push({
+      Id: '003000000000001AAA',
+      Email: 'jane@acme.example',
+      AccountId: '001000000000001AAA',
+    })
+    sf.tables.Account.push({ Id: '001000000000001AAA', Tier__c: 'Enterprise', Lifecycle__c: 'Customer' })
+    sf.tables.Case.push({
+      Id: '500000000000001AAA',
+      AccountId: '001000000000001AAA',
+      CreatedDate: '2026-04-09T16:00:00.000+0000',
+    })
+    sf.tables.Opportunity.push({ Id: '006000000000001AAA', AccountId: '001000000000001AAA', Type: 'Renewal' })
+    sf.tables.Task.push({
+      Id: '00T000000000001AAA',
+      AccountId: '001000000000001AAA',
+      CreatedDate: '2026-04-09T15:00:00.000+0000',
+      OwnerId: '005000000000001AAA',
+    })
+    const remit = await engine()
+    const context = salesforceContext({
+      connection: await sf.connection(),
+      fields: {
+        tier: { field: 'Tier__c', values: { Enterprise: 'enterprise' } },
+        lifecycle: { field: 'Lifecycle__c', values: { Customer: 'customer' } },
+      },
+      openCaseFact: 'lastTicketOpenedAt',
+      renewal: { where: "Type = 'Renewal'", fact: 'lifecycle', value: 'renewal' },
+      activities: { remit, team: 'sales', owners: ['005000000000001AAA'] },
+    })
+    const c = await context.customer('contact', '003000000000001AAA')
+    expect(c).toEqual({
+      accountId: '001000000000001AAA',
+      contactId: '003000000000001AAA',
+      email: 'jane@acme.example',
+      facts: { tier: 'enterprise', lifecycle: 'renewal', lastTicketOpenedAt: '2026-04-09T16:00:00.000Z' },
+    })
+    expect((await remit.timeline('001000000000001AAA')).touches.map((t) => [t.kind, t.team])).toEqual([
+      ['task', 'sales'],
+    ])
+    // Cached: a second ask costs no query.
+    const before = sf.queries.length
+    await context.customer('contact', '003000000000001AAA')
+    expect(sf.queries.length).toBe(before)
+  })
+
+  it('validates ids before they reach a query, and escapes values', async () => {
+    const sf = await fake()
+    const context = salesforceContext({ connection: await sf.connection(), fields: { tier: 'Tier__c' } })
+    await expect(context.customer('account', "001' OR Name != '")).rejects.toMatchObject({ code: 'BAD_ID' })
+    expect(sf.queries.filter((q) => /FROM (Account|Contact)/.test(q))).toEqual([])
+    expect(soqlString("O'Brien \\ x")).toBe("'O\\'Brien \\\\ x'")
+  })
+})
+
+describe('end to end: a flow-shaped call, a flag, and the platform event that resumes the flow', () => {
+  it('approve → Remit_Review__e published with Verdict__c go; reject → stop', async () => {
+    const sf = await fake()
+    const dir = mkdtempSync(join(tmpdir(), 'remit-sf-e2e-'))
+    copyFileSync(new URL('../../../examples/seed-week/remit.yaml', import.meta.url), join(dir, 'remit.yaml'))
+    const salesKey = generateKey()
+    const reviewer = generateKey()
+    writeFileSync(
+      join(dir, 'keys.yaml'),
+      `${keyLine({ name: 'sf-sales', agent: 'sales-agent', tool: 'salesforce:flow/Renewal_Offer' }, salesKey)}\n${keyLine({ name: 'sales', reviewer: 'sales' }, reviewer)}\n`,
+    )
+    const server = await createServer({
+      policy: join(dir, 'remit.yaml'),
+      store: openSqliteStore(':memory:'),
+      keys: join(dir, 'keys.yaml'),
+      logger: false,
+      watch: false,
+      routes: salesforceRoutes,
+    })
+    publishReviews(server.remit, await sf.connection())
+    const url = await server.listen({ port: 0 })
+    // What External Services sends for the flow's "Check with Remit" action, with the Named Credential's header.
+    const call = async (accountId: string) => {
+      const res = await fetch(`${url}/v1/salesforce/decisions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${salesKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          kind: 'offer.discount',
+          accountId,
+          attributes: [{ name: 'discountPct', value: '10' }],
+          facts: [
+            { name: 'lifecycle', value: 'renewal' },
+            { name: 'tier', value: 'enterprise' },
+          ],
+          idempotencyKey: `interview-${accountId}`,
+        }),
+      })
+      return (await res.json()) as { verdict: string; reviewId: string; rules: string[] }
+    }
+    const flagged = await call('001000000000001AAA')
+    expect(flagged).toMatchObject({ verdict: 'flag', rules: ['renewal-flag', 'sales-discount'] })
+    await fetch(`${url}/v1/reviews/${flagged.reviewId}/approve`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${reviewer}` },
+    })
+    expect(sf.published).toEqual([
+      {
+        object: 'Remit_Review__e',
+        body: expect.objectContaining({
+          ReviewId__c: flagged.reviewId,
+          Verdict__c: 'go',
+          Status__c: 'approved',
+          IdempotencyKey__c: 'interview-001000000000001AAA',
+        }),
+      },
+    ])
+    const second = await call('001000000000002AAA')
+    await fetch(`${url}/v1/reviews/${second.reviewId}/reject`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${reviewer}` },
+    })
+    expect(sf.published[1]?.body).toMatchObject({ Verdict__c: 'stop', Status__c: 'rejected' })
+    // A bad value in the flow's list is a 400 naming it.
+    const bad = await fetch(`${url}/v1/salesforce/decisions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${salesKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        kind: 'offer.discount',
+        accountId: 'a',
+        attributes: [{ name: 'discountPct', value: 'lots' }],
+      }),
+    })
+    expect(bad.status).toBe(400)
+    expect(((await bad.json()) as { error: { path: string[] } }).error.path).toEqual([
+      'action',
+      'discountPct',
+    ])
+    await server.close()
+  })
+})
