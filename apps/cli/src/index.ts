@@ -1,7 +1,10 @@
 import { Command, CommanderError, Option } from 'commander'
 import { decide } from './commands/decide.ts'
+import { explainCommand } from './commands/explain.ts'
 import { hubspotRegister } from './commands/hubspot.ts'
 import { keysNew } from './commands/keys.ts'
+import { policyTest } from './commands/policy-test.ts'
+import { replayCommand } from './commands/replay.ts'
 import { salesforceDeploy, salesforcePackage } from './commands/salesforce.ts'
 import { serve } from './commands/serve.ts'
 import { validate } from './commands/validate.ts'
@@ -25,10 +28,17 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
     .description('check a policy: every error and warning with file:line:col, rule id and hint')
     .argument('[policy]', 'the policy file', 'remit.yaml')
     .option('--strict', 'exit 1 on warnings too')
+    .option('--facts <names>', 'facts callers send, comma-separated (for the "no provider supplies" check)')
+    .option(
+      '--supplied-by <file>',
+      'a provider config (hubspot.yaml, …) whose facts count as supplied (repeatable)',
+      collect,
+      [],
+    )
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
-      '\nExit codes: 0 valid, 1 warnings (with --strict), 2 errors.\n\nExamples:\n  remit validate\n  remit validate policies/remit.yaml --strict',
+      '\nAlso checks for conflicts: ownership rules that can both hold with different owners, permissions a stop always overrides, limits that can never be reached, comparisons with values a fact never has, and (with --facts/--supplied-by) facts no provider supplies.\n\nExit codes: 0 valid, 1 warnings (with --strict), 2 errors.\n\nExamples:\n  remit validate\n  remit validate policies/remit.yaml --strict --supplied-by hubspot.yaml --facts renewalValue',
     )
     .action(async (policy: string, options) => {
       code = await validate(io, policy, options)
@@ -181,6 +191,72 @@ HubSpot: with REMIT_HUBSPOT_CLIENT_SECRET set, /hubspot/action and /hubspot/opti
     )
     .action(async (options) => {
       code = await salesforceDeploy(io, options)
+    })
+
+  program
+    .command('test')
+    .description(
+      'run policy unit tests (*.test.yaml next to the policy): given agent, action, facts, touches, time; expect a verdict',
+    )
+    .argument('[dir]', 'where to look for *.test.yaml', '.')
+    .option('--watch', 'run again when a policy or test changes')
+    .addHelpText(
+      'after',
+      '\nExit code 1 if any test fails.\n\nExamples:\n  remit test\n  remit test policies --watch',
+    )
+    .action(async (dir: string, options) => {
+      code = await policyTest(io, dir, options)
+    })
+
+  program
+    .command('explain')
+    .description(
+      'one decision as a readable trace: the rules in scope, which matched, what they read, why the verdict',
+    )
+    .addOption(new Option('--policy <file>', 'the policy file').default('remit.yaml'))
+    .option(
+      '--request <file>',
+      'a JSON decision body (may hold "agent" or "tool", and "touches" for the ledger)',
+    )
+    .option('--agent <id>', 'the agent asking')
+    .option('--tool <tool>', 'or the tool it runs in')
+    .option('--action <kind>', 'the action kind')
+    .option('--attr <name=value>', 'an action attribute (repeatable)', collect, [])
+    .option('--account <id>', 'the customer account')
+    .option('--contact <id>', 'the contact')
+    .option('--email <address>', 'the contact e-mail')
+    .option('--fact <name=value>', 'a customer fact (repeatable)', collect, [])
+    .option('--at <time>', 'as of this ISO 8601 time')
+    .option('--store <path>', "read the account's ledger from this SQLite file")
+    .addHelpText(
+      'after',
+      '\nExamples:\n  remit explain --agent support-agent --action sequence.winback --account acme --fact lifecycle=renewal --fact tier=enterprise\n  remit explain --request decision.json',
+    )
+    .action(async (options) => {
+      code = await explainCommand(io, { ...options, store: options.store ?? ':memory:' })
+    })
+
+  program
+    .command('replay')
+    .description(
+      'run a policy over a history of attempted touches: verdicts per team and rule, flags per day against review capacity, and what changed against a baseline',
+    )
+    .requiredOption('--touches <file>', 'the history: NDJSON (see the README), or a CSV export with --from')
+    .addOption(new Option('--policy <file>', 'the policy to try').default('remit.yaml'))
+    .option('--baseline <file>', 'the policy in service today, to compare against')
+    .addOption(
+      new Option('--from <format>', "the history's format").choices(['ndjson', 'hubspot', 'salesforce']),
+    )
+    .option('--map <file>', 'column mapping for a CSV export (YAML)')
+    .option('--assume-approved', 'treat flags as approved (their touches go out)')
+    .option('--json', 'print the report as JSON')
+    .option('--html <file>', 'write a self-contained HTML report with charts')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  remit replay --policy remit.yaml --touches history.ndjson\n  remit replay --policy new.yaml --baseline remit.yaml --touches history.ndjson --html report.html\n  remit replay --policy remit.yaml --touches activities.csv --from hubspot --map hubspot-map.yaml',
+    )
+    .action(async (options) => {
+      code = await replayCommand(io, options)
     })
 
   try {

@@ -7,7 +7,7 @@ export {
 } from './api/convert.ts'
 export * from './api/wire.ts'
 export { type Decision, decisionToWire } from './decision/decision.ts'
-export { type Caller, inputErrorFromZod, resolveCaller } from './decision/request.ts'
+export { type Caller, inputErrorFromZod, resolveCaller, resolveRequest } from './decision/request.ts'
 export {
   actionInputSchema,
   customerInputSchema,
@@ -31,7 +31,9 @@ export {
   type SourcePosition,
 } from './errors.ts'
 export { type Evaluation, type EvaluationInput, evaluate } from './evaluate/evaluate.ts'
+export { type Explanation, explain, type RuleTrace } from './evaluate/explain.ts'
 export type { Commitment, LedgerView, Touch, TouchStatus } from './ledger/types.ts'
+export { type AnalysisOptions, analyzePolicy } from './policy/analysis.ts'
 export { type CheckResult, checkPolicy, loadPolicy, loadPolicyFile } from './policy/load.ts'
 export type { ActionKind, Agent, CompiledRule, Policy } from './policy/model.ts'
 export { type PolicyDocument, policySchema, type RuleSort } from './policy/schema.ts'
@@ -43,6 +45,13 @@ export {
   type ReviewListener,
   type TouchInput,
 } from './remit.ts'
+export {
+  type ReplayEvent,
+  type ReplayOptions,
+  type ReplayReport,
+  replay,
+  replayEventSchema,
+} from './replay/replay.ts'
 export type { Review, ReviewStatus } from './review/review.ts'
 export { openSqliteStore, type SqliteStoreOptions } from './store/sqlite.ts'
 export type {

@@ -42,7 +42,7 @@ export async function decide(io: Io, o: DecideOptions): Promise<number> {
   }
 }
 
-function fromFlags(policy: Policy, o: DecideOptions) {
+export function fromFlags(policy: Policy, o: DecideOptions): Record<string, unknown> {
   if (!o.action)
     throw new UsageError(
       'say what the agent wants to do: --action <kind>',

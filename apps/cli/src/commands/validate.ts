@@ -1,15 +1,53 @@
 import { readFile } from 'node:fs/promises'
-import { checkPolicy } from '@remit/core'
+import { analyzePolicy, checkPolicy } from '@remit/core'
+import { parse } from 'yaml'
 import { type Io, paint, printIssue } from '../output.ts'
 
 export interface ValidateOptions {
   strict?: boolean
   json?: boolean
+  /** Facts callers send (comma-separated names). */
+  facts?: string
+  /** Provider configurations (hubspot.yaml …) whose facts count as supplied. */
+  suppliedBy?: string[]
+}
+
+/** The facts a provider configuration fills: hubspot.yaml's mappings, or a plain `facts: [..]` list. */
+async function suppliedFacts(o: ValidateOptions): Promise<string[] | undefined> {
+  if (!o.facts && !o.suppliedBy?.length) return undefined
+  const out = (o.facts ?? '')
+    .split(',')
+    .map((f) => f.trim())
+    .filter(Boolean)
+  for (const file of o.suppliedBy ?? []) {
+    const c = (parse(await readFile(file, 'utf8')) ?? {}) as {
+      facts?: string[]
+      properties?: Record<string, unknown>
+      fields?: Record<string, unknown>
+      context?: { properties?: Record<string, unknown>; ticketFact?: string; renewal?: { fact?: string } }
+      openCaseFact?: string
+      renewal?: { fact?: string }
+    }
+    out.push(
+      ...(c.facts ?? []),
+      ...Object.keys(c.properties ?? {}),
+      ...Object.keys(c.fields ?? {}),
+      ...Object.keys(c.context?.properties ?? {}),
+    )
+    for (const f of [c.context?.ticketFact, c.context?.renewal?.fact, c.openCaseFact, c.renewal?.fact])
+      if (f) out.push(f)
+  }
+  return out
 }
 
 /** Exit codes: 0 valid, 1 warnings under --strict, 2 errors. */
 export async function validate(io: Io, path: string, options: ValidateOptions): Promise<number> {
   const result = checkPolicy(await readFile(path, 'utf8'), { file: path })
+  if (result.policy) {
+    const supplied = await suppliedFacts(options)
+    result.issues.push(...analyzePolicy(result.policy, supplied ? { suppliedFacts: supplied } : {}))
+    result.issues.sort((a, b) => (a.position?.line ?? 0) - (b.position?.line ?? 0))
+  }
   const errors = result.issues.filter((i) => i.severity === 'error').length
   const warnings = result.issues.length - errors
   if (options.json) {

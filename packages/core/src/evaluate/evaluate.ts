@@ -167,14 +167,14 @@ export function evaluate(
   return evaluation
 }
 
-class Failure {
+export class Failure {
   readonly error: unknown
   constructor(error: unknown) {
     this.error = error
   }
 }
 
-function test(expr: CompiledExpression | undefined, vars: CelVariables): boolean | Failure {
+export function test(expr: CompiledExpression | undefined, vars: CelVariables): boolean | Failure {
   if (!expr) return true
   try {
     const out = expr.run(vars)
@@ -254,7 +254,7 @@ function defaultMessage(rule: CompiledRule): string {
   }
 }
 
-function celVariables(input: EvaluationInput, withLedger: boolean): CelVariables {
+export function celVariables(input: EvaluationInput, withLedger: boolean): CelVariables {
   const action = Object.assign(new CelAction(), input.attributes, {
     kind: input.action.kind,
     channel: input.action.channel,

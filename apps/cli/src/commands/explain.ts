@@ -1,0 +1,91 @@
+import { readFile } from 'node:fs/promises'
+import { explain as explainDecision, loadPolicyFile, openSqliteStore, resolveRequest } from '@remit/core'
+import { type Io, paint, UsageError } from '../output.ts'
+import { type DecideOptions, fromFlags } from './decide.ts'
+
+/** `remit explain`: one decision as a readable trace: scope, each rule, what it read, the verdict. */
+export async function explainCommand(io: Io, o: DecideOptions & { store?: string }): Promise<number> {
+  const policy = await loadPolicyFile(o.policy)
+  let body: Record<string, unknown>
+  let caller: { agent: string } | { tool: string }
+  if (o.request) {
+    body = JSON.parse(await readFile(o.request, 'utf8'))
+    const b = body as { agent?: string; tool?: string }
+    if (!b.agent && !b.tool && !o.agent && !o.tool)
+      throw new UsageError('say who is asking: "agent" or "tool" in the file, or --agent / --tool')
+    caller =
+      (o.tool ?? b.tool) ? { tool: (o.tool ?? b.tool) as string } : { agent: (o.agent ?? b.agent) as string }
+    delete body.agent
+    delete body.tool
+  } else {
+    if (!o.agent && !o.tool) throw new UsageError('say who is asking: --agent <id> or --tool <tool>')
+    body = fromFlags(policy, o)
+    caller = o.tool ? { tool: o.tool } : { agent: o.agent as string }
+  }
+  const { touches: given, ...request } = body as {
+    touches?: {
+      kind: string
+      at: string
+      team?: string
+      agent?: string
+      channel?: string
+      outbound?: boolean
+    }[]
+  }
+  const req = resolveRequest(policy, caller, request, () => new Date())
+  let touches = (given ?? []).map((t, i) => ({
+    id: `t${i}`,
+    accountId: req.customer.accountId,
+    kind: t.kind,
+    outbound: t.outbound ?? policy.actions.get(t.kind)?.outbound ?? true,
+    at: new Date(t.at),
+    status: 'sent' as const,
+    source: 'recorded' as const,
+    ...(t.team ? { team: t.team } : {}),
+    ...(t.agent ? { agent: t.agent } : {}),
+    ...(t.channel ? { channel: t.channel } : {}),
+  }))
+  if (o.store && o.store !== ':memory:') {
+    const store = openSqliteStore(o.store)
+    const ledger = await store.ledger(
+      req.customer.accountId,
+      new Date(req.now.getTime() - policy.lookbackMs),
+      req.now,
+    )
+    touches = [...ledger.touches, ...touches] as typeof touches
+    await store.close()
+  }
+  const x = explainDecision(policy, { ...req, touches, commitments: [] })
+  const mark = { matched: '●', 'not matched': '○', unevaluable: '?', unconditional: '●' } as const
+  io.out(
+    paint(
+      io,
+      'bold',
+      `${x.agent} (${x.team}) wants ${x.kind} for ${req.customer.accountId} at ${req.now.toISOString()}`,
+    ),
+  )
+  io.out(
+    `${x.applied.length} rule(s) apply to this agent and action kind; ${x.outOfScope} others are out of scope and did not run`,
+  )
+  let sort = ''
+  for (const r of x.applied) {
+    if (r.sort !== sort) {
+      sort = r.sort
+      io.out(paint(io, 'bold', `  ${sort === 'ownership' ? 'ownership' : `${sort}s`}`))
+    }
+    const label = r.result === 'unconditional' ? 'applies (no condition)' : r.result
+    io.out(`    ${mark[r.result]} ${r.id}: ${label}${r.error ? ` — ${r.error}` : ''}`)
+    if (r.when) io.out(paint(io, 'dim', `        when: ${r.when}`))
+    for (const read of r.reads)
+      io.out(paint(io, 'dim', `        ${read.name} = ${JSON.stringify(read.value) ?? 'missing'}`))
+  }
+  const verdictStyle = { go: 'green', flag: 'yellow', stop: 'red' } as const
+  io.out('')
+  io.out(
+    `${paint(io, ['bold', verdictStyle[x.evaluation.verdict]], x.evaluation.verdict.toUpperCase())}: ${x.because}`,
+  )
+  for (const r of x.evaluation.reasons) io.out(`  ${r.rule} (${r.sort}): ${r.message}`)
+  if (x.evaluation.retryAfter) io.out(`  retry after ${x.evaluation.retryAfter.toISOString()}`)
+  if (x.evaluation.reviewTeam) io.out(`  review: ${x.evaluation.reviewTeam}'s queue`)
+  return 0
+}

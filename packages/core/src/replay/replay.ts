@@ -1,0 +1,311 @@
+import { z } from 'zod'
+import { resolveRequest } from '../decision/request.ts'
+import type { Verdict } from '../decision/schema.ts'
+import { InputError } from '../errors.ts'
+import { evaluate } from '../evaluate/evaluate.ts'
+import type { Touch } from '../ledger/types.ts'
+import type { Policy } from '../policy/model.ts'
+
+// `remit replay`: a policy run over a history of attempted touches, in time order, with the ledger
+// building up as it would have. Evaluation is the core's own `evaluate`; the ledger is in memory and
+// keeps only each account's last `lookback` of touches, so memory stays flat however long the history.
+
+const time = z.iso.datetime({ offset: true })
+
+/** One line of the history (NDJSON): an attempt an agent made, or a touch that happened elsewhere. */
+export const replayEventSchema = z.union([
+  z.strictObject({
+    at: time,
+    agent: z.string().optional(),
+    tool: z.string().optional(),
+    action: z.object({ kind: z.string() }).catchall(z.unknown()),
+    customer: z.object({
+      accountId: z.string().optional(),
+      contactId: z.string().optional(),
+      email: z.string().optional(),
+      facts: z.record(z.string(), z.unknown()).optional(),
+    }),
+    /** An id of the attempt in the source system, echoed in examples. */
+    ref: z.string().optional(),
+  }),
+  z.strictObject({
+    at: time,
+    touch: z.strictObject({
+      accountId: z.string(),
+      contactId: z.string().optional(),
+      kind: z.string(),
+      channel: z.string().optional(),
+      team: z.string().optional(),
+      agent: z.string().optional(),
+      outbound: z.boolean().optional(),
+    }),
+  }),
+])
+export type ReplayEvent = z.infer<typeof replayEventSchema>
+
+export interface ReplayOptions {
+  /** A second, older policy run over the same history, to compare against. */
+  baseline?: Policy
+  /** Treat flags as approved (the touch goes out at once). Default: a flag sends nothing. */
+  assumeApproved?: boolean
+  /** Called every `every` events with the count so far (progress bars). */
+  progress?: (events: number) => void
+  every?: number
+}
+
+export interface ReplayReport {
+  policyVersion: string
+  events: number
+  attempts: number
+  recorded: number
+  from?: string
+  to?: string
+  verdicts: Record<Verdict, number>
+  byTeam: Record<string, Record<Verdict, number>>
+  byRule: Record<string, number>
+  /** Flags per reviewing team (the one each flag is routed to) per UTC day. */
+  flagsPerDay: Record<string, Record<string, number>>
+  capacity: Record<string, number | undefined>
+  overCapacity: { team: string; day: string; flags: number; capacity: number }[]
+  baseline?: {
+    policyVersion: string
+    verdicts: Record<Verdict, number>
+    /** Would go out now, but the baseline held back (stop or flag). */
+    nowSent: number
+    /** The baseline let it go; now it is held back. */
+    nowHeld: number
+    examples: {
+      line: number
+      ref?: string
+      at: string
+      agent: string
+      kind: string
+      accountId: string
+      now: Verdict
+      before: Verdict
+      rules: string[]
+    }[]
+  }
+  /** Lines that could not be replayed (bad JSON, unknown agent…), first 100. */
+  errors: { line: number; message: string }[]
+  errorCount: number
+}
+
+/** An account's ledger, in time order, pruned to the lookback window as time advances. */
+class WindowLedger {
+  private readonly accounts = new Map<string, Touch[]>()
+  private readonly lookbackMs: number
+  private n = 0
+
+  constructor(lookbackMs: number) {
+    this.lookbackMs = lookbackMs
+  }
+
+  touches(accountId: string, now: number): Touch[] {
+    const list = this.accounts.get(accountId)
+    if (!list) return []
+    const from = now - this.lookbackMs
+    let i = 0
+    while (i < list.length && (list[i] as Touch).at.getTime() < from) i++
+    if (i > 0) list.splice(0, i)
+    return list
+  }
+
+  add(t: Touch, now: number): void {
+    const list = this.accounts.get(t.accountId)
+    if (list) list.push(t)
+    else this.accounts.set(t.accountId, [t])
+    // Now and then, drop accounts whose touches have all aged out.
+    if (++this.n % 50_000 === 0) {
+      for (const [id, l] of this.accounts)
+        if ((l.at(-1) as Touch).at.getTime() < now - this.lookbackMs) this.accounts.delete(id)
+    }
+  }
+}
+
+const zero = (): Record<Verdict, number> => ({ go: 0, flag: 0, stop: 0 })
+const day = (d: Date) => d.toISOString().slice(0, 10)
+
+export async function replay(
+  policy: Policy,
+  events: AsyncIterable<{ line: number; event: unknown }>,
+  o: ReplayOptions = {},
+): Promise<ReplayReport> {
+  const report: ReplayReport = {
+    policyVersion: policy.version,
+    events: 0,
+    attempts: 0,
+    recorded: 0,
+    verdicts: zero(),
+    byTeam: {},
+    byRule: {},
+    flagsPerDay: {},
+    capacity: Object.fromEntries([...policy.teams.values()].map((t) => [t.id, t.reviewCapacityPerDay])),
+    overCapacity: [],
+    errors: [],
+    errorCount: 0,
+  }
+  const runs = [{ policy, ledger: new WindowLedger(policy.lookbackMs) }]
+  if (o.baseline) {
+    runs.push({ policy: o.baseline, ledger: new WindowLedger(o.baseline.lookbackMs) })
+    report.baseline = {
+      policyVersion: o.baseline.version,
+      verdicts: zero(),
+      nowSent: 0,
+      nowHeld: 0,
+      examples: [],
+    }
+  }
+  const fail = (line: number, message: string) => {
+    report.errorCount++
+    if (report.errors.length < 100) report.errors.push({ line, message })
+  }
+  let last = Number.NEGATIVE_INFINITY
+  let n = 0
+  for await (const { line, event: raw } of events) {
+    report.events++
+    if (o.progress && ++n % (o.every ?? 10_000) === 0) o.progress(n)
+    const parsed = replayEventSchema.safeParse(raw)
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]
+      fail(line, `${issue?.path.join('.') || 'line'}: ${issue?.message}`)
+      continue
+    }
+    const e = parsed.data
+    const at = new Date(e.at)
+    if (at.getTime() < last) {
+      fail(line, `out of time order: ${e.at} is before the line above; sort the history by time`)
+      continue
+    }
+    last = at.getTime()
+    report.from ??= e.at
+    report.to = e.at
+    if ('touch' in e) {
+      report.recorded++
+      const t = e.touch
+      for (const run of runs) {
+        const declared = run.policy.actions.get(t.kind)
+        const team = t.team ?? (t.agent ? run.policy.agents.get(t.agent)?.team : undefined)
+        run.ledger.add(
+          {
+            id: `r${line}`,
+            accountId: t.accountId,
+            kind: t.kind,
+            outbound: t.outbound ?? declared?.outbound ?? true,
+            at,
+            status: 'sent',
+            source: 'recorded',
+            ...(t.contactId ? { contactId: t.contactId } : {}),
+            ...(t.agent ? { agent: t.agent } : {}),
+            ...(team ? { team } : {}),
+            ...((t.channel ?? declared?.channel)
+              ? { channel: (t.channel ?? declared?.channel) as string }
+              : {}),
+          },
+          at.getTime(),
+        )
+      }
+      continue
+    }
+    const verdicts: {
+      verdict: Verdict
+      rules: string[]
+      held: string[]
+      team: string
+      reviewTeam?: string
+      agent: string
+      accountId: string
+    }[] = []
+    let bad = false
+    for (const run of runs) {
+      try {
+        const caller = e.tool ? { tool: e.tool } : { agent: e.agent ?? '' }
+        const req = resolveRequest(
+          run.policy,
+          caller,
+          { action: e.action, customer: { facts: {}, ...e.customer }, at: e.at },
+          () => at,
+        )
+        const touches = run.ledger.touches(req.customer.accountId, at.getTime())
+        const ev = evaluate(run.policy, { ...req, touches, commitments: [] })
+        verdicts.push({
+          verdict: ev.verdict,
+          rules: ev.reasons.map((r) => r.rule),
+          // The rules that held it back (not the permissions that granted it).
+          held: ev.reasons.filter((r) => r.sort !== 'permission').map((r) => r.rule),
+          team: req.agent.team,
+          ...(ev.reviewTeam ? { reviewTeam: ev.reviewTeam } : {}),
+          agent: req.agent.id,
+          accountId: req.customer.accountId,
+        })
+        if (ev.verdict === 'go' || (ev.verdict === 'flag' && o.assumeApproved)) {
+          run.ledger.add(
+            {
+              id: `a${line}`,
+              accountId: req.customer.accountId,
+              agent: req.agent.id,
+              team: req.agent.team,
+              kind: req.action.kind,
+              channel: req.action.channel,
+              outbound: req.action.outbound,
+              at,
+              status: 'sent',
+              source: 'decision',
+              ...(req.customer.contactId ? { contactId: req.customer.contactId } : {}),
+            },
+            at.getTime(),
+          )
+        }
+      } catch (error) {
+        if (!(error instanceof InputError)) throw error
+        if (run === runs[0]) fail(line, error.message)
+        bad = true
+        break
+      }
+    }
+    if (bad) continue
+    report.attempts++
+    const now = verdicts[0] as (typeof verdicts)[number]
+    report.verdicts[now.verdict]++
+    const team = report.byTeam[now.team] ?? zero()
+    report.byTeam[now.team] = team
+    team[now.verdict]++
+    for (const r of now.rules) report.byRule[r] = (report.byRule[r] ?? 0) + 1
+    if (now.verdict === 'flag') {
+      // Review load lands on the team the flag is routed to, whose capacity it eats.
+      const reviewer = now.reviewTeam ?? now.team
+      const route = report.flagsPerDay[reviewer] ?? {}
+      report.flagsPerDay[reviewer] = route
+      route[day(at)] = (route[day(at)] ?? 0) + 1
+    }
+    const before = verdicts[1]
+    if (before && report.baseline) {
+      report.baseline.verdicts[before.verdict]++
+      const changed = (now.verdict === 'go') !== (before.verdict === 'go')
+      if (changed) {
+        if (now.verdict === 'go') report.baseline.nowSent++
+        else report.baseline.nowHeld++
+        if (report.baseline.examples.length < 20) {
+          report.baseline.examples.push({
+            line,
+            ...('ref' in e && e.ref ? { ref: e.ref } : {}),
+            at: e.at,
+            agent: now.agent,
+            kind: e.action.kind,
+            accountId: now.accountId,
+            now: now.verdict,
+            before: before.verdict,
+            rules: now.verdict === 'go' ? before.held : now.held,
+          })
+        }
+      }
+    }
+  }
+  for (const [team, days] of Object.entries(report.flagsPerDay)) {
+    const capacity = report.capacity[team]
+    if (capacity === undefined) continue
+    for (const [d, flags] of Object.entries(days).sort())
+      if (flags > capacity) report.overCapacity.push({ team, day: d, flags, capacity })
+  }
+  return report
+}
