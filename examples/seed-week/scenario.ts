@@ -144,9 +144,17 @@ export type Step =
 
 /**
  * Plays the week in time order. A go is sent at once (the tool reports `sent`); a flag waits for
- * its reviewer's answer, which is played at the time the reviewer gave it.
+ * its reviewer's answer, which is played at the time the reviewer gave it — or, with
+ * `answerReviews: false`, stays pending for someone to answer in the console.
  */
-export async function runWeek(remit: Remit): Promise<Step[]> {
+export async function runWeek(
+  remit: Remit,
+  options: { answerReviews?: boolean; shiftMs?: number } = {},
+): Promise<Step[]> {
+  const answer = options.answerReviews ?? true
+  // Moves the whole week in time (the console demo plays it as the week just gone).
+  const shift = (iso: string) =>
+    options.shiftMs ? new Date(Date.parse(iso) + options.shiftMs).toISOString() : iso
   type Pending = { at: string; run: () => Promise<Step> }
   const queue: Pending[] = []
   for (const event of week) {
@@ -162,7 +170,7 @@ export async function runWeek(remit: Remit): Promise<Step[]> {
             channel: event.channel,
             team: event.team,
             outbound: false,
-            at: event.at,
+            at: shift(event.at),
             note: event.what,
           })
           return { kind: 'touch', event, touch }
@@ -171,20 +179,28 @@ export async function runWeek(remit: Remit): Promise<Step[]> {
           { tool: event.tool },
           {
             action: event.action,
-            customer: event.customer,
-            at: event.at,
+            customer: {
+              ...event.customer,
+              facts: Object.fromEntries(
+                Object.entries(event.customer.facts).map(([k, v]) => [
+                  k,
+                  k === 'lastTicketOpenedAt' ? shift(v as string) : v,
+                ]),
+              ),
+            },
+            at: shift(event.at),
             idempotencyKey: `week:${event.at}`,
           },
         )
         const step: Step = { kind: 'decision', event, decision }
         if (decision.verdict === 'go') step.touch = await remit.outcome(decision.id, 'sent')
-        if (decision.verdict === 'flag' && event.review && decision.reviewId) {
+        if (answer && decision.verdict === 'flag' && event.review && decision.reviewId) {
           const answer = event.review
           const reviewId = decision.reviewId
           queue.push({
             at: answer.at,
             run: async () => {
-              const input = { by: answer.by, note: answer.note, at: answer.at }
+              const input = { by: answer.by, note: answer.note, at: shift(answer.at) }
               const review = answer.approve
                 ? await remit.reviews.approve(reviewId, input)
                 : await remit.reviews.reject(reviewId, input)

@@ -10,7 +10,9 @@ import { customers, runWeek, type Step, week } from './scenario.ts'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 const policyPath = join(here, 'remit.yaml')
-const dbPath = process.argv[2] ?? join(mkdtempSync(join(tmpdir(), 'remit-week-')), 'remit.db')
+const dbPath =
+  process.argv.slice(2).find((a) => !a.startsWith('--')) ??
+  join(mkdtempSync(join(tmpdir(), 'remit-week-')), 'remit.db')
 
 const policy = await loadPolicyFile(policyPath)
 const remit = await openRemit({ policy, store: openSqliteStore(dbPath) })
@@ -40,6 +42,25 @@ const acme = await remit.timeline('acme')
 printTimeline(acme)
 printComparison(acme)
 await remit.close()
+
+// Then the product in a browser: the same week, just gone, with its flags still open for you.
+if (!process.argv.includes('--no-serve')) {
+  const { startConsoleDemo } = await import('./console-demo.ts')
+  const port = Number(process.env.PORT ?? 8787)
+  const demo = await startConsoleDemo({ port }).catch(() => startConsoleDemo({ port: 0 }))
+  console.log()
+  console.log(
+    bold('The console'),
+    `${demo.url}/console/ — the same week, just gone, with its flags open for sales to answer`,
+  )
+  console.log(`  sign in as sales:   ${demo.keys.sales}`)
+  console.log(`  sign in as support: ${demo.keys.support}`)
+  console.log(`  admin:              ${demo.keys.admin}`)
+  console.log(dim('  (keys made for this run; Ctrl-C stops the server)'))
+  const stop = () => demo.close().then(() => process.exit(0))
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+}
 
 function print(step: Step) {
   if (step.kind === 'fact') {

@@ -98,6 +98,11 @@ Examples:
     .option('--public-url <url>', 'the https:// origin HubSpot calls (its request signatures cover it)')
     .option('--hubspot-config <file>', 'hubspot.yaml: fact mapping and CRM lookups for the HubSpot action')
     .option('--salesforce-org <alias>', 'publish review outcomes as Remit_Review__e to this `sf` org')
+    .option(
+      '--console <dir>',
+      "serve the console from this build (default: the repository's apps/console/dist)",
+    )
+    .option('--no-console', 'do not serve the console')
     .addOption(
       new Option('--log-level <level>', 'pino level')
         .choices(['debug', 'info', 'warn', 'error'])

@@ -1,6 +1,8 @@
 import { readFile, rename, writeFile } from 'node:fs/promises'
+import fastifyStatic from '@fastify/static'
 import { inputErrorFromZod, loadPolicyFile, openRemit, type Remit, type Store } from '@remit/core'
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify'
+import { consoleRoutes } from './console-routes.ts'
 import { toHttpError } from './errors.ts'
 import {
   generateKey,
@@ -16,6 +18,7 @@ import { openApiDocument } from './openapi.ts'
 import { PolicyService } from './policy-service.ts'
 import type { Route } from './route.ts'
 import { routes } from './routes.ts'
+import { Sessions } from './sessions.ts'
 
 export interface ServerOptions {
   /** Path of the policy file; it is watched and reloaded on change. */
@@ -36,6 +39,10 @@ export interface ServerOptions {
    * `{ method: 'POST', url: '/webhooks/sendgrid', handle: eventWebhook(…).handle }`.
    */
   rawRoutes?: RawRoute[]
+  /** The console's built files (apps/console/dist): served at /console when given. */
+  consoleDir?: string
+  /** Mark the session cookie Secure (behind https). Default: false. */
+  secureCookies?: boolean
   /** More API operations (an adapter's own, e.g. Salesforce's flow-shaped decision): same keys, same errors, in /openapi.json. */
   routes?: Route[] | ((remit: Remit) => Route[])
   clock?: () => Date
@@ -101,8 +108,10 @@ export async function createServer(o: ServerOptions): Promise<RemitServer> {
     app.log.info({ key: entry.name }, 'key created')
     return key
   }
+  const sessions = new Sessions()
   const table = [
     ...routes({ remit, policy, keys, metrics, createKey }),
+    ...consoleRoutes({ remit, keys, sessions, policy, secureCookies: o.secureCookies ?? false }),
     ...(typeof o.routes === 'function' ? o.routes(remit) : (o.routes ?? [])),
   ]
 
@@ -157,7 +166,11 @@ export async function createServer(o: ServerOptions): Promise<RemitServer> {
     }
   })
 
-  for (const route of table) register(app, route, keys)
+  for (const route of table) register(app, route, keys, sessions)
+  if (o.consoleDir) {
+    await app.register(fastifyStatic, { root: o.consoleDir, prefix: '/console/', index: 'index.html' })
+    app.get('/console', (_request, reply) => reply.redirect('/console/'))
+  }
   for (const raw of o.rawRoutes ?? []) {
     // Its own scope, so the body reaches the handler as the exact bytes that were signed.
     app.register(async (scope) => {
@@ -221,7 +234,7 @@ export async function createServer(o: ServerOptions): Promise<RemitServer> {
   }
 }
 
-function register(app: FastifyInstance, route: Route, keys: KeyRing): void {
+function register(app: FastifyInstance, route: Route, keys: KeyRing, sessions: Sessions): void {
   app.route({
     method: route.method,
     url: route.url,
@@ -229,6 +242,20 @@ function register(app: FastifyInstance, route: Route, keys: KeyRing): void {
       let principal: Principal | undefined
       if (route.roles.length) {
         principal = keys.authenticate(request.headers.authorization)
+        // The console signs in once and sends its session cookie; anything that changes state must
+        // also echo the session's CSRF token.
+        if (!principal && request.headers.authorization === undefined) {
+          const session = sessions.fromCookie(request.headers.cookie)
+          if (
+            session &&
+            request.method !== 'GET' &&
+            !sessions.csrfOk(session, request.headers['x-csrf-token'])
+          ) {
+            reply.code(403)
+            return { error: { code: 'CSRF', message: 'missing or wrong X-CSRF-Token for this session' } }
+          }
+          principal = session?.principal
+        }
         if (!principal) {
           reply.header('www-authenticate', 'Bearer')
           reply.code(401)

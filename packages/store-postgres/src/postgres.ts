@@ -264,6 +264,8 @@ class PostgresStore implements Store {
     if (filter.agent !== undefined) add('agent = ?', filter.agent)
     if (filter.team !== undefined) add('team = ?', filter.team)
     if (filter.verdict !== undefined) add('verdict = ?', filter.verdict)
+    if (filter.contactId !== undefined) add(`body->>'contactId' = ?`, filter.contactId)
+    if (filter.email !== undefined) add(`lower(body->>'email') = ?`, filter.email.toLowerCase())
     if (filter.rule !== undefined) add(`body->'reasons' @> ?::jsonb`, JSON.stringify([{ rule: filter.rule }]))
     if (filter.since) add('at >= ?', filter.since)
     if (filter.until) add('at < ?', filter.until)

@@ -1,4 +1,7 @@
+import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { Store } from '@remit/core'
 import { openSqliteStore } from '@remit/core'
 import { parse } from 'yaml'
@@ -19,6 +22,8 @@ export interface ServeOptions {
   hubspotConfig?: string
   /** An `sf` org alias to publish Remit_Review__e to. */
   salesforceOrg?: string
+  /** The console's built files, or false for none. */
+  console?: string | false
 }
 
 /**
@@ -149,6 +154,14 @@ async function hubspotRoutes(o: ServeOptions) {
   }
 }
 
+/** The console's built files: --console, else the monorepo's apps/console/dist when present. */
+function consoleDir(o: ServeOptions): string | undefined {
+  if (o.console === false) return undefined
+  if (typeof o.console === 'string') return resolve(o.console)
+  const local = fileURLToPath(new URL('../../../console/dist', import.meta.url))
+  return existsSync(join(local, 'index.html')) ? local : undefined
+}
+
 /** `remit serve`: the decision API until SIGINT/SIGTERM, then a graceful stop. */
 export async function serve(io: Io, o: ServeOptions): Promise<number> {
   const port = Number(o.port)
@@ -165,6 +178,7 @@ export async function serve(io: Io, o: ServeOptions): Promise<number> {
     watch: o.watch,
     logger: { level: o.logLevel, redact: ['req.headers.authorization'] },
     rawRoutes: hubspot.routes,
+    ...(consoleDir(o) ? { consoleDir: consoleDir(o) as string } : {}),
     // Salesforce flows call the flow-shaped decision operation with their agent's key.
     routes: (await import('@remit/salesforce')).salesforceRoutes,
   }).catch(async (error) => {
@@ -178,6 +192,7 @@ export async function serve(io: Io, o: ServeOptions): Promise<number> {
     publishReviews(server.remit, await connectionFor(o.salesforceOrg), server.app.log)
   }
   const url = await server.listen({ port, host: o.host })
+  if (consoleDir(o)) io.err(`remit: console at ${url}/console/ (sign in with a reviewer or admin key)`)
   io.err(
     `remit: serving ${url} (policy ${server.remit.policy.version}, store ${o.store.replace(/\/\/[^@/]*@/, '//…@')})`,
   )

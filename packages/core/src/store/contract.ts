@@ -203,6 +203,8 @@ export function storeContract(
       expect(await ids({ since: hours(1), until: hours(2) })).toEqual([hours(1)])
       expect(await ids({ limit: 1 })).toEqual([hours(2)])
       expect(await ids({ before: hours(2), limit: 1 })).toEqual([hours(1)])
+      expect(await ids({ contactId: 'globex-c1' })).toEqual([hours(2)])
+      expect(await ids({ email: 'nobody@x.example' })).toEqual([])
     })
 
     it("gives an account's whole timeline across agents", async () => {

@@ -268,6 +268,14 @@ class SqliteStore implements Store {
     eq('agent', filter.agent)
     eq('team', filter.team)
     eq('verdict', filter.verdict)
+    if (filter.contactId !== undefined) {
+      where.push(`json_extract(body, '$.contactId') = ?`)
+      args.push(filter.contactId)
+    }
+    if (filter.email !== undefined) {
+      where.push(`lower(json_extract(body, '$.email')) = ?`)
+      args.push(filter.email.toLowerCase())
+    }
     if (filter.rule !== undefined) {
       where.push(
         `EXISTS (SELECT 1 FROM json_each(body, '$.reasons') r WHERE json_extract(r.value, '$.rule') = ?)`,

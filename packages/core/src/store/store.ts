@@ -36,6 +36,9 @@ export interface DecisionFilter {
   agent?: string
   team?: string
   verdict?: Verdict
+  /** Decisions about this contact, or this e-mail address (any case). */
+  contactId?: string
+  email?: string
   /** Decisions with a reason naming this rule. */
   rule?: string
   since?: Date

@@ -1,0 +1,202 @@
+import { mkdirSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { type ConsoleDemo, startConsoleDemo } from '@remit/example-seed-week/console-demo'
+import { type Browser, chromium, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+// End to end in Debian's Chromium (playwright-core, never a downloaded browser), against a server
+// started here with the seed's week loaded and its flags open.
+const artifacts = fileURLToPath(new URL('../artifacts/', import.meta.url))
+const axeSource = createRequire(import.meta.url).resolve('axe-core/axe.min.js')
+let demo: ConsoleDemo
+let browser: Browser
+
+beforeAll(async () => {
+  mkdirSync(artifacts, { recursive: true })
+  demo = await startConsoleDemo({ consoleDir: fileURLToPath(new URL('../dist', import.meta.url)) })
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  })
+})
+afterAll(async () => {
+  await browser?.close()
+  await demo?.close()
+})
+
+async function signedIn(key: string, viewport = { width: 1280, height: 900 }): Promise<Page> {
+  const page = await browser.newPage({ viewport })
+  await page.goto(`${demo.url}/console/`)
+  await page.getByLabel('Reviewer or admin key').fill(key)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.getByRole('heading', { name: 'Review queue' }).waitFor()
+  return page
+}
+
+/** axe-core in the page: no serious or critical accessibility violations. */
+async function accessible(page: Page, name: string): Promise<void> {
+  await page.addScriptTag({ path: axeSource })
+  const result = await page.evaluate(async () =>
+    (
+      window as unknown as {
+        axe: { run: () => Promise<{ violations: { id: string; impact: string; nodes: unknown[] }[] }> }
+      }
+    ).axe.run(),
+  )
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+  expect(
+    bad.map((v) => `${v.id} (${v.nodes.length})`),
+    name,
+  ).toEqual([])
+}
+
+describe('the console', () => {
+  it("sales signs in, sees Monday's flag, approves it with a key press, and Acme's timeline shows the touch", async () => {
+    const page = await signedIn(demo.keys.sales)
+    const monday = page.locator('li.card', { hasText: 'acme' }).filter({ hasText: 'email.positioning' })
+    await expect(monday.count()).resolves.toBe(1)
+    await expect(monday.textContent()).resolves.toContain(
+      'renewal-flag (trigger): Account is in active renewal',
+    )
+    await expect(page.locator('#capacity').textContent()).resolves.toMatch(
+      /sales: \d+ pending; \d+ flagged today of a capacity of 40\/day/,
+    )
+    await page.screenshot({ path: join(artifacts, 'console-queue.png'), fullPage: true })
+    await accessible(page, 'queue')
+    // Keyboard-first: move to Monday's card and press a.
+    const ids = await page
+      .locator('li.card')
+      .evaluateAll((cards) => cards.map((c) => (c as HTMLElement).dataset.review))
+    const target = await monday.getAttribute('data-review')
+    for (let i = 0; i < ids.indexOf(target as string); i++) await page.keyboard.press('j')
+    await page.keyboard.press('a')
+    await page.locator('#status', { hasText: 'Approved' }).waitFor()
+    await expect(page.locator(`li.card[data-review="${target}"]`).count()).resolves.toBe(0)
+
+    await page.goto(`${demo.url}/console/#/timeline`)
+    await page.getByLabel('Account, contact or e-mail').fill('jane@acme.example')
+    await page.getByRole('button', { name: 'Show' }).click()
+    await page.getByRole('heading', { name: 'Timeline: acme' }).waitFor()
+    const timeline = await page.locator('#timeline').textContent()
+    expect(timeline).toContain('review approved by Dana (sales manager) → go')
+    expect(timeline).toContain('touch reserved · marketing-agent · email.positioning')
+    expect(timeline).toContain('STOP · marketing-agent · email.cold_prospect')
+    await page.screenshot({ path: join(artifacts, 'console-timeline.png'), fullPage: true })
+    await accessible(page, 'timeline')
+    await page.close()
+  })
+
+  it('the decision log filters, explains one decision and exports NDJSON; the policy page shows rules and how often they fired', async () => {
+    const page = await signedIn(demo.keys.sales)
+    await page.goto(`${demo.url}/console/#/log?verdict=stop`)
+    await page.locator('#log tbody tr').first().waitFor()
+    const rows = await page.locator('#log tbody tr').allTextContents()
+    expect(rows.length).toBeGreaterThan(0)
+    expect(rows.every((r) => r.includes('stop'))).toBe(true)
+    await page
+      .locator('#log tbody tr', { hasText: 'email.cold_prospect' })
+      .getByRole('button', { name: 'Explain' })
+      .click()
+    await page.locator('#explanation .because').waitFor()
+    await expect(page.locator('#explanation').textContent()).resolves.toContain('no-cold-to-customers')
+    const href = await page.getByRole('link', { name: 'Export these as NDJSON' }).getAttribute('href')
+    const exported = await page.evaluate(async (u) => (await fetch(u as string)).text(), href)
+    expect(
+      exported
+        .trim()
+        .split('\n')
+        .every((l) => JSON.parse(l).verdict === 'stop'),
+    ).toBe(true)
+    await page.screenshot({ path: join(artifacts, 'console-log.png'), fullPage: true })
+    await accessible(page, 'log')
+    await page.goto(`${demo.url}/console/#/policy`)
+    await page.getByRole('heading', { name: 'Triggers' }).waitFor()
+    await expect(page.locator('table.rules', { hasText: 'renewal-flag' }).textContent()).resolves.toMatch(
+      /renewal-flag.*\d/,
+    )
+    await page.screenshot({ path: join(artifacts, 'console-policy.png'), fullPage: true })
+    await accessible(page, 'policy')
+    await page.close()
+  })
+
+  it("support signs in and cannot reach sales's queue, not even by crafting a request", async () => {
+    const page = await signedIn(demo.keys.support)
+    const cards = await page.locator('li.card').allTextContents()
+    expect(cards.some((c) => c.includes('acme'))).toBe(false)
+    const salesReview = (await demo.server.remit.reviews.list({ status: 'pending', team: 'sales' }))[0]
+      ?.id as string
+    const crafted = await page.evaluate(async (id) => {
+      const s = await (await fetch('/v1/console/session')).json()
+      const res = await fetch(`/v1/reviews/${id}/approve`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-csrf-token': s.csrf },
+        body: '{}',
+      })
+      return res.status
+    }, salesReview)
+    expect(crafted).toBe(403)
+    expect((await demo.server.remit.reviews.get(salesReview))?.status).toBe('pending')
+    await accessible(page, 'support queue')
+    await page.close()
+  })
+
+  it('sets an HttpOnly, SameSite=Strict cookie, and refuses state changes without the CSRF token', async () => {
+    const signIn = await fetch(`${demo.url}/v1/console/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ key: demo.keys.sales }),
+    })
+    const cookie = signIn.headers.get('set-cookie') as string
+    expect(cookie).toMatch(/^remit_session=[\w-]+; HttpOnly; SameSite=Strict; Path=\//)
+    const session = cookie.split(';')[0] as string
+    const review = (await demo.server.remit.reviews.list({ status: 'pending', team: 'sales' }))[0]?.id
+    const noToken = await fetch(`${demo.url}/v1/reviews/${review}/reject`, {
+      method: 'POST',
+      headers: { cookie: session, 'content-type': 'application/json' },
+      body: '{}',
+    })
+    expect(noToken.status).toBe(403)
+    expect(((await noToken.json()) as { error: { code: string } }).error.code).toBe('CSRF')
+    const read = await fetch(`${demo.url}/v1/console/queue`, { headers: { cookie: session } })
+    expect(read.status).toBe(200)
+    const agentSignIn = await fetch(`${demo.url}/v1/console/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ key: demo.keys.marketingAgent }),
+    })
+    expect(agentSignIn.status).toBe(403)
+    // JavaScript in the page cannot read the cookie.
+    const page = await signedIn(demo.keys.sales)
+    expect(await page.evaluate(() => document.cookie)).toBe('')
+    await page.close()
+  })
+
+  it('new flags appear without a reload, and it works on a phone-sized screen', async () => {
+    const page = await signedIn(demo.keys.sales, { width: 390, height: 844 })
+    const before = await page.locator('li.card').count()
+    await demo.server.remit.decide(
+      { tool: 'hubspot:workflow/1001' },
+      {
+        action: { kind: 'email.positioning' },
+        customer: { accountId: 'hooli', facts: { lifecycle: 'renewal', tier: 'smb' } },
+      },
+    )
+    await page.locator('li.card', { hasText: 'hooli' }).waitFor({ timeout: 10_000 })
+    expect(await page.locator('li.card').count()).toBe(before + 1)
+    const width = await page.evaluate(() => document.documentElement.scrollWidth)
+    expect(width).toBeLessThanOrEqual(390)
+    await page.screenshot({ path: join(artifacts, 'console-phone.png'), fullPage: true })
+    await accessible(page, 'phone')
+    await page.close()
+  })
+})

@@ -1,0 +1,293 @@
+import {
+  decisionLogQuerySchema,
+  decisionRecordToWire,
+  explain,
+  InputError,
+  NotFoundError,
+  type Remit,
+  resolveRequest,
+  reviewToWire,
+  touchToWire,
+} from '@remit/core'
+import { z } from 'zod'
+import { ForbiddenError } from './errors.ts'
+import type { KeyRing, Principal } from './keys.ts'
+import type { PolicyService } from './policy-service.ts'
+import type { Route } from './route.ts'
+import { type Sessions, sessionCookie } from './sessions.ts'
+
+// What the console needs beyond the decision API: sign-in, an enriched review queue, search,
+// explanations, an NDJSON export and rule statistics. Reviewers see only their team's queue.
+
+const team = (p: Principal) => (p.kind === 'reviewer' ? p.team : undefined)
+const day = 86400e3
+
+export function consoleRoutes(d: {
+  remit: Remit
+  keys: KeyRing
+  sessions: Sessions
+  policy: PolicyService
+  secureCookies: boolean
+}): Route[] {
+  const { remit } = d
+  return [
+    {
+      method: 'POST',
+      url: '/v1/console/session',
+      operationId: 'signIn',
+      summary: 'Sign in to the console with a reviewer or admin key (sets an HttpOnly session cookie)',
+      tag: 'console',
+      roles: [],
+      body: z.strictObject({ key: z.string().min(1).max(512) }),
+      handler: async (c) => {
+        const principal = d.keys.authenticate(`Bearer ${(c.body as { key: string }).key}`)
+        if (!principal) {
+          c.reply.code(401)
+          return { error: { code: 'UNAUTHORIZED', message: 'that key is not known' } }
+        }
+        if (principal.kind === 'agent')
+          throw new ForbiddenError('agent keys cannot sign in to the console; use a reviewer or admin key')
+        const s = d.sessions.create(principal)
+        c.reply.header('set-cookie', sessionCookie(s.id, s.maxAgeSeconds, d.secureCookies))
+        return { csrf: s.csrf, principal }
+      },
+    },
+    {
+      method: 'GET',
+      url: '/v1/console/session',
+      operationId: 'getSession',
+      summary: 'The signed-in principal and the CSRF token for state-changing requests',
+      tag: 'console',
+      roles: ['reviewer', 'admin'],
+      handler: async (c) => {
+        const s = d.sessions.fromCookie(c.request.headers.cookie)
+        return { principal: c.principal, ...(s ? { csrf: s.csrf } : {}) }
+      },
+    },
+    {
+      method: 'POST',
+      url: '/v1/console/logout',
+      operationId: 'signOut',
+      summary: 'End the console session',
+      tag: 'console',
+      roles: ['reviewer', 'admin'],
+      handler: async (c) => {
+        const s = d.sessions.fromCookie(c.request.headers.cookie)
+        if (s) d.sessions.end(s.id)
+        c.reply.header('set-cookie', sessionCookie('', 0, d.secureCookies))
+        return { ok: true }
+      },
+    },
+    {
+      method: 'GET',
+      url: '/v1/console/queue',
+      operationId: 'getQueue',
+      summary:
+        "Pending flags for the signed-in team, with what each wants to do, its reasons and the account's recent touches",
+      tag: 'console',
+      roles: ['reviewer', 'admin'],
+      handler: async (c) => {
+        const t = team(c.principal)
+        const pending = await remit.reviews.list({ status: 'pending', ...(t ? { team: t } : {}) })
+        const now = Date.now()
+        const items = await Promise.all(
+          pending.map(async (r) => {
+            const decision = await remit.decisions.get(r.decisionId)
+            const timeline = await remit.timeline(r.accountId)
+            return {
+              review: reviewToWire(r),
+              decision: decision ? decisionRecordToWire(decision) : undefined,
+              recentTouches: timeline.touches.slice(-8).reverse().map(touchToWire),
+              expiresInMinutes: Math.max(0, Math.round((r.expiresAt.getTime() - now) / 60_000)),
+            }
+          }),
+        )
+        const teams = t ? [t] : [...remit.policy.teams.keys()]
+        const since = new Date(new Date().setUTCHours(0, 0, 0, 0))
+        const capacity = await Promise.all(
+          teams.map(async (name) => {
+            const today = (await remit.reviews.list({ team: name, limit: 5000 })).filter(
+              (r) => r.createdAt >= since,
+            ).length
+            return {
+              team: name,
+              perDay: remit.policy.teams.get(name)?.reviewCapacityPerDay,
+              today,
+              pending: pending.filter((p) => p.team === name).length,
+            }
+          }),
+        )
+        return { items, capacity }
+      },
+    },
+    {
+      method: 'POST',
+      url: '/v1/console/reviews/bulk',
+      operationId: 'resolveReviews',
+      summary: 'Approve or reject several flags at once',
+      tag: 'console',
+      roles: ['reviewer', 'admin'],
+      body: z.strictObject({
+        ids: z.array(z.string().min(1)).min(1).max(200),
+        action: z.enum(['approve', 'reject']),
+        note: z.string().max(2000).optional(),
+      }),
+      handler: async (c) => {
+        const b = c.body as { ids: string[]; action: 'approve' | 'reject'; note?: string }
+        const t = team(c.principal)
+        const results = []
+        for (const id of b.ids) {
+          try {
+            const r = await remit.reviews[b.action](id, {
+              by: c.principal.name,
+              ...(b.note ? { note: b.note } : {}),
+              ...(t ? { team: t } : {}),
+            })
+            results.push({ id, ok: true, review: reviewToWire(r) })
+          } catch (error) {
+            results.push({ id, ok: false, error: (error as Error).message })
+          }
+        }
+        return { results }
+      },
+    },
+    {
+      method: 'GET',
+      url: '/v1/console/search',
+      operationId: 'searchCustomers',
+      summary: 'Find accounts by account id, contact id or e-mail',
+      tag: 'console',
+      roles: ['reviewer', 'admin'],
+      query: z.strictObject({ q: z.string().trim().min(1).max(320) }),
+      handler: async (c) => {
+        const q = (c.query as { q: string }).q
+        const found = [
+          ...(await remit.decisions.list({ accountId: q, limit: 1 })),
+          ...(await remit.decisions.list({ contactId: q, limit: 50 })),
+          ...(q.includes('@') ? await remit.decisions.list({ email: q, limit: 50 }) : []),
+        ]
+        const accounts = [...new Set(found.map((x) => x.accountId))]
+        if (!accounts.length && (await remit.timeline(q)).touches.length) accounts.push(q)
+        return { accounts }
+      },
+    },
+    {
+      method: 'GET',
+      url: '/v1/console/decisions/:id/explain',
+      operationId: 'explainDecision',
+      summary: 'One decision explained: the rules in scope, which matched, what they read',
+      tag: 'console',
+      roles: ['reviewer', 'admin'],
+      params: { id: 'The decision id' },
+      handler: async (c) => {
+        const decision = await remit.decisions.get(c.params.id as string)
+        if (!decision) throw new NotFoundError('decision', c.params.id as string)
+        const policy = remit.policy
+        let req: ReturnType<typeof resolveRequest>
+        try {
+          req = resolveRequest(
+            policy,
+            decision.tool ? { tool: decision.tool } : { agent: decision.agent },
+            {
+              action: { kind: decision.action.kind, ...decision.action.attributes },
+              customer: {
+                accountId: decision.accountId,
+                ...(decision.contactId ? { contactId: decision.contactId } : {}),
+                facts: decision.facts,
+              },
+              at: decision.at.toISOString(),
+            },
+            () => decision.at,
+          )
+        } catch (error) {
+          if (error instanceof InputError)
+            return {
+              decision: decisionRecordToWire(decision),
+              unavailable: `the policy in service can no longer read this decision: ${error.message}`,
+            }
+          throw error
+        }
+        const ledger = await remit.store.ledger(
+          decision.accountId,
+          new Date(decision.at.getTime() - policy.lookbackMs),
+          decision.at,
+        )
+        const touches = ledger.touches.filter((t) => t.at < decision.at && t.decisionId !== decision.id)
+        return {
+          decision: decisionRecordToWire(decision),
+          explanation: explain(policy, { ...req, touches, commitments: ledger.commitments }),
+          samePolicy: policy.version === decision.policyVersion,
+        }
+      },
+    },
+    {
+      method: 'GET',
+      url: '/v1/console/decisions.ndjson',
+      operationId: 'exportDecisions',
+      summary: 'The decision log, filtered as /v1/decisions is, as NDJSON (one decision a line)',
+      tag: 'console',
+      roles: ['reviewer', 'admin'],
+      query: decisionLogQuerySchema,
+      handler: async (c) => {
+        const q = c.query as z.infer<typeof decisionLogQuerySchema>
+        const filter = {
+          ...q,
+          ...(q.since ? { since: new Date(q.since) } : {}),
+          ...(q.until ? { until: new Date(q.until) } : {}),
+          ...(q.before ? { before: new Date(q.before) } : {}),
+          limit: q.limit ?? 1000,
+        }
+        const rows = await remit.decisions.list(filter as never)
+        c.reply.type('application/x-ndjson')
+        c.reply.header('content-disposition', 'attachment; filename="remit-decisions.ndjson"')
+        return rows.map((x) => JSON.stringify(decisionRecordToWire(x))).join('\n') + (rows.length ? '\n' : '')
+      },
+    },
+    {
+      method: 'GET',
+      url: '/v1/console/policy',
+      operationId: 'getPolicyStats',
+      summary:
+        'The policy in service: rules by sort, how often each fired over the last 7 days, the last refused reload',
+      tag: 'console',
+      roles: ['reviewer', 'admin'],
+      handler: async () => {
+        const p = remit.policy
+        const fired = new Map<string, number>()
+        let before: Date | undefined
+        const since = new Date(Date.now() - 7 * day)
+        for (let page = 0; page < 50; page++) {
+          const batch = await remit.decisions.list({ since, limit: 1000, ...(before ? { before } : {}) })
+          for (const x of batch) for (const r of x.reasons) fired.set(r.rule, (fired.get(r.rule) ?? 0) + 1)
+          if (batch.length < 1000) break
+          before = batch.at(-1)?.at
+        }
+        const sorts = ['stop', 'trigger', 'limit', 'ownership', 'permission'] as const
+        return {
+          version: p.version,
+          file: p.file,
+          loadedAt: d.policy.loadedAt.toISOString(),
+          groups: sorts.map((sort) => ({
+            sort,
+            rules: p.rules
+              .filter((r) => r.sort === sort)
+              .map((r) => ({
+                id: r.id,
+                when: r.when?.source,
+                message: r.message,
+                fired: fired.get(r.id) ?? 0,
+              })),
+          })),
+          ...(d.policy.lastRefusal
+            ? {
+                lastRefusal: {
+                  at: d.policy.lastRefusal.at.toISOString(),
+                  issues: d.policy.lastRefusal.issues,
+                },
+              }
+            : {}),
+        }
+      },
+    },
+  ]
+}
