@@ -1,6 +1,5 @@
 // pnpm bench (apps/cli): the decision API over HTTP, `remit serve` in its own process, autocannon
 // in this one (two cores: one each). Every request is a new account, so every go is a reservation.
-import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -9,45 +8,14 @@ import { fileURLToPath } from 'node:url'
 import { generateKey, keyLine } from '@remit/server'
 import autocannon from 'autocannon'
 import pg from 'pg'
+import { startServe } from '../test/serve-process.ts'
 
 const postgresUrl = process.env.REMIT_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test'
 const cli = fileURLToPath(new URL('../dist/bin.js', import.meta.url))
 const seconds = Number(process.env.BENCH_SECONDS ?? 10)
 
-async function serve(
-  store: string,
-  files: { policy: string; keys: string },
-): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(
-    process.execPath,
-    [
-      cli,
-      'serve',
-      '--policy',
-      files.policy,
-      '--store',
-      store,
-      '--keys',
-      files.keys,
-      '--port',
-      '0',
-      '--no-watch',
-      '--log-level',
-      'error',
-    ],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  )
-  return new Promise((resolve, reject) => {
-    let err = ''
-    child.stderr?.on('data', (c) => {
-      err += c
-      const url = /serving (http:\/\/\S+)/.exec(err)?.[1]
-      if (url) resolve({ url, child })
-    })
-    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)))
-  })
+function serve(store: string, files: { policy: string; keys: string }) {
+  return startServe(['--policy', files.policy, '--store', store, '--keys', files.keys], { bin: cli })
 }
 
 async function run(label: string, store: string, target: string) {
@@ -57,7 +25,7 @@ async function run(label: string, store: string, target: string) {
   const key = generateKey()
   const keys = join(dir, 'keys.yaml')
   writeFileSync(keys, `${keyLine({ name: 'bench', agent: 'marketing-agent' }, key)}\n`)
-  const { url, child } = await serve(store, { policy, keys })
+  const { url, process: child } = await serve(store, { policy, keys })
   let n = 0
   const body = () =>
     JSON.stringify({

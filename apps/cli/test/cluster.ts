@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -6,15 +5,11 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { generateKey, keyLine } from '@remit/server'
 import pg from 'pg'
+import { type ServeProcess, startServe } from './serve-process.ts'
 
 export const postgresUrl = process.env.REMIT_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test'
-// From source (Node runs the TypeScript directly), so the test needs no build of this package.
-const cli = fileURLToPath(new URL('../src/bin.ts', import.meta.url))
 
-export interface Instance {
-  url: string
-  process: ChildProcess
-}
+export type Instance = ServeProcess
 
 /** Policy, keys and a fresh PostgreSQL schema for a cluster of `remit serve` processes. */
 export function clusterFiles() {
@@ -30,34 +25,7 @@ export function clusterFiles() {
 
 /** Starts `remit serve` as a separate process; resolves once it listens. */
 export function startInstance(files: ReturnType<typeof clusterFiles>): Promise<Instance> {
-  const child = spawn(
-    process.execPath,
-    [
-      cli,
-      'serve',
-      '--policy',
-      files.policy,
-      '--store',
-      files.store,
-      '--keys',
-      files.keys,
-      '--port',
-      '0',
-      '--no-watch',
-      '--log-level',
-      'error',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  )
-  return new Promise((resolve, reject) => {
-    let err = ''
-    child.stderr?.on('data', (chunk) => {
-      err += chunk
-      const url = /serving (http:\/\/\S+)/.exec(err)?.[1]
-      if (url) resolve({ url, process: child })
-    })
-    child.once('exit', (code) => reject(new Error(`remit serve exited ${code}: ${err}`)))
-  })
+  return startServe(['--policy', files.policy, '--store', files.store, '--keys', files.keys])
 }
 
 export async function dropSchema(schema: string): Promise<void> {

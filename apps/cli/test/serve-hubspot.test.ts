@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process'
 import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { signV3 } from '@remit/hubspot'
 import { generateKey, keyLine } from '@remit/server'
 import { expect, it } from 'vitest'
+import { startServe } from './serve-process.ts'
 
 // `remit serve` with the app's client secret in the environment mounts HubSpot's action endpoint,
 // mapping the enrolled contact's properties onto facts as hubspot.yaml says.
@@ -17,40 +16,22 @@ it('remit serve answers signed HubSpot executions when REMIT_HUBSPOT_CLIENT_SECR
     join(dir, 'hubspot.yaml'),
     'properties: { lifecycle: lifecyclestage, tier: tier }\naccount: account_id\n',
   )
-  const cli = fileURLToPath(new URL('../src/bin.ts', import.meta.url))
-  const child = spawn(
-    process.execPath,
+  const { url, process: child } = await startServe(
     [
-      cli,
-      'serve',
       '--policy',
       join(dir, 'remit.yaml'),
       '--store',
       join(dir, 'remit.db'),
       '--keys',
       join(dir, 'keys.yaml'),
-      '--port',
-      '0',
-      '--no-watch',
-      '--log-level',
-      'error',
       '--public-url',
       'https://remit.example.com',
       '--hubspot-config',
       join(dir, 'hubspot.yaml'),
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, REMIT_HUBSPOT_CLIENT_SECRET: 'shh' } },
+    { env: { ...process.env, REMIT_HUBSPOT_CLIENT_SECRET: 'shh' } },
   )
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let err = ''
-      child.stderr?.on('data', (c) => {
-        err += c
-        const u = /serving (http:\/\/\S+)/.exec(err)?.[1]
-        if (u) resolve(u)
-      })
-      child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)))
-    })
     const ask = async (lifecycle: string) => {
       const body = JSON.stringify({
         callbackId: `cb-${lifecycle}`,

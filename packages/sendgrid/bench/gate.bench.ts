@@ -1,7 +1,6 @@
 // pnpm bench (packages/sendgrid): what the gate adds to a 1,000-recipient sendMultiple.
 // SendGrid is a local mock answering 202; Remit is `remit serve` on the embedded store in its own
 // process. Added time per recipient = (gated − direct) / 1,000. Target ≤ 1 ms.
-import { spawn } from 'node:child_process'
 import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -10,6 +9,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { generateKey, keyLine } from '@remit/server'
 import sendgrid from '@sendgrid/mail'
+import { startServe } from '../../../apps/cli/test/serve-process.ts'
 import { gate, type MailService } from '../src/index.ts'
 
 const RECIPIENTS = 1000
@@ -29,35 +29,13 @@ const mock = createServer((req, res) => {
 await new Promise<void>((r) => mock.listen(0, '127.0.0.1', r))
 const mockUrl = `http://127.0.0.1:${(mock.address() as AddressInfo).port}`
 
+// remit serve, built, in its own process (the same helper the CLI's own tests and benchmarks use).
 const cli = fileURLToPath(new URL('../../../apps/cli/dist/bin.js', import.meta.url))
-const serve = spawn(
-  process.execPath,
-  [
-    cli,
-    'serve',
-    '--policy',
-    join(dir, 'remit.yaml'),
-    '--store',
-    join(dir, 'remit.db'),
-    '--keys',
-    join(dir, 'keys.yaml'),
-    '--port',
-    '0',
-    '--no-watch',
-    '--log-level',
-    'error',
-  ],
-  { stdio: ['ignore', 'ignore', 'pipe'] },
+const serve = await startServe(
+  ['--policy', join(dir, 'remit.yaml'), '--store', join(dir, 'remit.db'), '--keys', join(dir, 'keys.yaml')],
+  { bin: cli },
 )
-const remitUrl = await new Promise<string>((resolve, reject) => {
-  let err = ''
-  serve.stderr?.on('data', (c) => {
-    err += c
-    const url = /serving (http:\/\/\S+)/.exec(err)?.[1]
-    if (url) resolve(url)
-  })
-  serve.once('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)))
-})
+const remitUrl = serve.url
 
 function service(): MailService {
   const svc = new (
@@ -107,5 +85,5 @@ console.log(
   `gate's added time per recipient: ${added.toFixed(3)} ms   (target ≤ 1 ms; each recipient is a decision and an outcome over HTTP)`,
 )
 await gated.close()
-serve.kill('SIGTERM')
+serve.process.kill('SIGTERM')
 mock.close()
