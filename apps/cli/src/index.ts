@@ -104,6 +104,12 @@ Examples:
     )
     .option('--no-console', 'do not serve the console')
     .addOption(
+      new Option(
+        '--clock-skew <duration>',
+        "how far an agent's `at` may be from the server's clock (e.g. 5m, 30s); the server's clock decides",
+      ).default('5m'),
+    )
+    .addOption(
       new Option('--log-level <level>', 'pino level')
         .choices(['debug', 'info', 'warn', 'error'])
         .default('info'),

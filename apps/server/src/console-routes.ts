@@ -10,8 +10,8 @@ import {
   touchToWire,
 } from '@remit/core'
 import { z } from 'zod'
-import { ForbiddenError } from './errors.ts'
-import type { KeyRing, Principal } from './keys.ts'
+import { ForbiddenError, toHttpError, UnauthorizedError } from './errors.ts'
+import { hashKey, type KeyRing, type Principal } from './keys.ts'
 import type { PolicyService } from './policy-service.ts'
 import type { Route } from './route.ts'
 import { type Sessions, sessionCookie } from './sessions.ts'
@@ -40,14 +40,12 @@ export function consoleRoutes(d: {
       roles: [],
       body: z.strictObject({ key: z.string().min(1).max(512) }),
       handler: async (c) => {
-        const principal = d.keys.authenticate(`Bearer ${(c.body as { key: string }).key}`)
-        if (!principal) {
-          c.reply.code(401)
-          return { error: { code: 'UNAUTHORIZED', message: 'that key is not known' } }
-        }
+        const key = (c.body as { key: string }).key
+        const principal = d.keys.authenticate(`Bearer ${key}`)
+        if (!principal) throw new UnauthorizedError('that key is not in service')
         if (principal.kind === 'agent')
           throw new ForbiddenError('agent keys cannot sign in to the console; use a reviewer or admin key')
-        const s = d.sessions.create(principal)
+        const s = d.sessions.create(principal, hashKey(key))
         c.reply.header('set-cookie', sessionCookie(s.id, s.maxAgeSeconds, d.secureCookies))
         return { csrf: s.csrf, principal }
       },
@@ -145,7 +143,10 @@ export function consoleRoutes(d: {
             })
             results.push({ id, ok: true, review: reviewToWire(r) })
           } catch (error) {
-            results.push({ id, ok: false, error: (error as Error).message })
+            // The same words the single-review routes answer with (another team's review is "not found").
+            const e = toHttpError(error)
+            if (e.status >= 500) throw error
+            results.push({ id, ok: false, error: e.body.error.message })
           }
         }
         return { results }

@@ -1,4 +1,11 @@
-import { InputError, NotFoundError, PolicyError, ReviewStateError } from '@remit/core'
+import {
+  ConflictError,
+  InputError,
+  NotFoundError,
+  PolicyError,
+  ReviewStateError,
+  UnavailableError,
+} from '@remit/core'
 
 /** The key is known but may not do this. */
 export class ForbiddenError extends Error {
@@ -9,44 +16,70 @@ export class ForbiddenError extends Error {
   }
 }
 
+/** No key, or a key not in service (removed from keys.yaml, or a session whose key was removed). */
+export class UnauthorizedError extends Error {
+  readonly code = 'UNAUTHORIZED'
+  constructor(message = 'present a key: Authorization: Bearer <key>') {
+    super(message)
+    this.name = 'UnauthorizedError'
+  }
+}
+
+/** A signed-in console session that changes state without its CSRF token. */
+export class CsrfError extends Error {
+  readonly code = 'CSRF'
+  constructor() {
+    super('missing or wrong X-CSRF-Token for this session')
+    this.name = 'CsrfError'
+  }
+}
+
 export interface HttpError {
   status: number
+  headers?: Record<string, string>
   body: {
     error: { code: string; message: string; path?: (string | number)[]; hint?: string; issues?: unknown[] }
   }
 }
 
+type ErrorClass = abstract new (...args: never[]) => Error
+
 /**
- * Every error a caller can cause maps to a 4xx naming what to fix. Fastify's own (bad JSON, body
- * too large, wrong content type) keep their status. Anything else is a 500 and a bug.
+ * The one registry of errors a caller can meet, and the status each answers with. Routes throw;
+ * nothing writes an error body inline. The order matters only where classes inherit.
+ */
+const REGISTRY: [ErrorClass, (error: never) => Omit<HttpError, 'body'> & { extra?: object }][] = [
+  [
+    InputError,
+    (e: InputError) => ({ status: 400, extra: { path: e.path, ...(e.hint ? { hint: e.hint } : {}) } }),
+  ],
+  [UnauthorizedError, () => ({ status: 401, headers: { 'www-authenticate': 'Bearer' } })],
+  [ForbiddenError, () => ({ status: 403 })],
+  [CsrfError, () => ({ status: 403 })],
+  [NotFoundError, () => ({ status: 404 })],
+  [ReviewStateError, () => ({ status: 409 })],
+  [ConflictError, () => ({ status: 409 })],
+  [PolicyError, (e: PolicyError) => ({ status: 422, extra: { issues: e.issues } })],
+  [
+    UnavailableError,
+    (e: UnavailableError) => ({
+      status: 503,
+      headers: { 'retry-after': String(Math.max(1, Math.ceil(e.retryAfterSeconds))) },
+    }),
+  ],
+]
+
+/**
+ * Every error a caller can cause maps to a 4xx naming what to fix; a store that is away is a 503
+ * with Retry-After. Fastify's own (bad JSON, body too large, wrong content type) keep their status.
+ * Anything else is a 500 and a bug.
  */
 export function toHttpError(error: unknown): HttpError {
-  if (error instanceof InputError) {
-    return {
-      status: 400,
-      body: {
-        error: {
-          code: error.code,
-          message: error.message,
-          path: error.path,
-          ...(error.hint ? { hint: error.hint } : {}),
-        },
-      },
-    }
-  }
-  if (error instanceof ForbiddenError)
-    return { status: 403, body: { error: { code: error.code, message: error.message } } }
-  if (error instanceof NotFoundError)
-    return { status: 404, body: { error: { code: error.code, message: error.message } } }
-  if (error instanceof ReviewStateError) {
-    const status = error.code === 'REVIEW_FORBIDDEN' ? 403 : 409
-    return { status, body: { error: { code: error.code, message: error.message } } }
-  }
-  if (error instanceof PolicyError) {
-    return {
-      status: 422,
-      body: { error: { code: error.code, message: error.message, issues: error.issues } },
-    }
+  for (const [type, map] of REGISTRY) {
+    if (!(error instanceof type)) continue
+    const { extra, ...rest } = map(error as never)
+    const e = error as Error & { code: string }
+    return { ...rest, body: { error: { code: e.code, message: e.message, ...extra } } }
   }
   const e = error as { statusCode?: number; code?: string; message?: string }
   if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {

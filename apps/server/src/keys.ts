@@ -1,5 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { type FSWatcher, readFileSync, watch } from 'node:fs'
 import { readFile } from 'node:fs/promises'
+import { basename, dirname } from 'node:path'
 import { parse } from 'yaml'
 import { z } from 'zod'
 
@@ -70,6 +72,20 @@ export class KeyRing {
     return this.entries.map((e) => e.principal)
   }
 
+  /** Whether a key with this hex SHA-256 is in service. */
+  has(sha256: string): boolean {
+    return this.byHash(sha256) !== undefined
+  }
+
+  /** The principal of the key with this hex SHA-256, while it is in service (console sessions keep only the hash). */
+  byHash(sha256: string): Principal | undefined {
+    const wanted = Buffer.from(sha256, 'hex')
+    if (wanted.length !== 32) return undefined
+    let found: Principal | undefined
+    for (const e of this.entries) if (timingSafeEqual(e.hash, wanted)) found ??= e.principal
+    return found
+  }
+
   /** The principal for an `Authorization: Bearer <key>` header, or undefined. */
   authenticate(header: string | undefined): Principal | undefined {
     const key = /^Bearer\s+(\S{1,512})\s*$/i.exec(header ?? '')?.[1]
@@ -118,4 +134,88 @@ export function keyLine(entry: Omit<KeyEntry, 'sha256'>, key: string): string {
       ? `reviewer: ${entry.reviewer}`
       : 'admin: true'
   return `- { name: ${JSON.stringify(entry.name)}, sha256: "${hashKey(key)}", ${role} }`
+}
+
+interface Log {
+  info(o: object, message: string): void
+  error(o: object, message: string): void
+}
+
+/**
+ * Keeps a KeyRing equal to its keys.yaml: reloaded on file-system events and, since those can be
+ * missed (network file systems, editors that rename), on a poll of the file's text. A file that does
+ * not read or validate leaves the keys in service as they were, and says so in the log.
+ */
+export class KeysWatcher {
+  private watcher: FSWatcher | undefined
+  private timer: NodeJS.Timeout | undefined
+  private last: string | undefined
+  private reading = false
+
+  private readonly path: string
+  private readonly keys: KeyRing
+  private readonly log: Log
+  private readonly changed: () => void
+
+  constructor(path: string, keys: KeyRing, log: Log, changed: () => void = () => {}) {
+    this.path = path
+    this.keys = keys
+    this.log = log
+    this.changed = changed
+  }
+
+  start(pollMs: number): void {
+    // Read now, not later: a change written before the first check must not be taken as the start.
+    try {
+      this.last = readFileSync(this.path, 'utf8')
+    } catch {
+      this.last = undefined
+    }
+    try {
+      const name = basename(this.path)
+      this.watcher = watch(dirname(this.path), (_event, file) => {
+        if (file === name) void this.check()
+      })
+      this.watcher.on('error', () => {})
+      this.watcher.unref()
+    } catch {
+      // The poll below still catches every change.
+    }
+    this.timer = setInterval(() => void this.check(), Math.max(100, pollMs))
+    this.timer.unref()
+  }
+
+  /** Re-reads the file; applies it when its text changed and it is valid. */
+  async check(): Promise<void> {
+    if (this.reading) return
+    this.reading = true
+    try {
+      let text: string
+      try {
+        text = await readFile(this.path, 'utf8')
+      } catch (error) {
+        if (this.last !== undefined)
+          this.log.error({ err: error }, 'keys file unreadable: the keys in service stay')
+        this.last = undefined
+        return
+      }
+      if (text === this.last) return
+      this.last = text
+      try {
+        const entries = await readKeysFile(this.path)
+        this.keys.replace(entries)
+        this.log.info({ keys: entries.length }, 'keys reloaded')
+        this.changed()
+      } catch (error) {
+        this.log.error({ err: error }, 'keys file refused: the keys in service stay')
+      }
+    } finally {
+      this.reading = false
+    }
+  }
+
+  close(): void {
+    clearInterval(this.timer)
+    this.watcher?.close()
+  }
 }

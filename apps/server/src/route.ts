@@ -1,3 +1,4 @@
+import type { Caller } from '@remit/core'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { z } from 'zod'
 import type { Principal } from './keys.ts'
@@ -30,6 +31,11 @@ export interface Context {
   request: FastifyRequest
   reply: FastifyReply
   principal: Principal
+  /**
+   * For an agent key: who it decides as — its tool when it is bound to one (the tool's agent in the
+   * policy in service is checked to be the key's agent before the handler runs), else its agent.
+   */
+  caller: Caller | undefined
   params: Record<string, string>
   query: Record<string, unknown>
   body: unknown

@@ -1,4 +1,5 @@
 import {
+  type Caller,
   decisionLogQuerySchema,
   decisionRecordSchema,
   decisionRecordToWire,
@@ -29,6 +30,10 @@ import type { Route } from './route.ts'
 
 export interface RouteDeps {
   remit: Remit
+  /** The server's clock: it, not the caller, says when a live decision is made. */
+  clock: () => Date
+  /** How far an agent's `at` may be from the server's clock, ms. */
+  clockSkewMs: number
   policy: PolicyService
   keys: KeyRing
   metrics: Metrics
@@ -61,16 +66,65 @@ const keySchema = z.object({
   tool: z.string().optional(),
   team: z.string().optional(),
 })
+/** A name that goes into keys.yaml: bounded, and well-formed text. */
+const keyField = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(max)
+    .refine((v) => v.isWellFormed() && !v.includes('\u0000'), 'not well-formed text')
 const createKeyRequest = z
   .strictObject({
-    name: z.string().trim().min(1).max(100),
-    agent: z.string().min(1).optional(),
-    tool: z.string().min(1).optional(),
-    reviewer: z.string().min(1).optional(),
+    name: keyField(100),
+    agent: keyField(200).optional(),
+    tool: keyField(200).optional(),
+    reviewer: keyField(100).optional(),
     admin: z.literal(true).optional(),
   })
   .refine((e) => [e.agent, e.reviewer, e.admin].filter((x) => x !== undefined).length === 1, {
     message: 'a key is exactly one of: agent, reviewer or admin',
+  })
+
+/**
+ * An agent's `at` is accepted only near the server's clock, and then the server's clock is used: a
+ * decision dated in the future would pass a limit twice, one dated 9999 would block the account.
+ */
+function serverTime(at: unknown, now: Date, skewMs: number, path: string[]): void {
+  if (typeof at !== 'string' || Number.isNaN(Date.parse(at))) return // the schema says what is wrong
+  const t = Date.parse(at)
+  if (Math.abs(t - now.getTime()) > skewMs) {
+    throw new InputError(
+      'AT_OUT_OF_RANGE',
+      `${at} is more than ${Math.round(skewMs / 1000)} s from the server's clock (${now.toISOString()}); the server's clock decides — omit "at", or ask an admin to record a backdated decision`,
+      path,
+    )
+  }
+}
+
+/**
+ * The request without its `at`, once `at` is found near enough: the server's clock is used instead.
+ * An `at` that is not a time at all stays, for the request's schema to refuse.
+ */
+function withoutAt<T>(body: T): T {
+  if (!body || typeof body !== 'object' || Array.isArray(body) || !Object.hasOwn(body, 'at')) return body
+  const at = (body as { at?: unknown }).at
+  if (typeof at !== 'string' || Number.isNaN(Date.parse(at))) return body
+  const { at: _at, ...rest } = body as T & { at?: unknown }
+  return rest as T
+}
+
+const adminDecisionRequest = decisionRequestSchema
+  .extend({
+    /** Decide as this agent (or as the agent owning `tool`). */
+    agent: z.string().trim().min(1).max(200).optional(),
+    tool: z.string().trim().min(1).max(200).optional(),
+    /** Reserve in the live ledger (default false: evaluated against the ledger as it stood, nothing written). */
+    reserve: z.boolean().default(false),
+  })
+  .refine((b) => (b.agent === undefined) !== (b.tool === undefined), {
+    message: 'name exactly one of agent or tool',
+    path: ['agent'],
   })
 
 /** Which team's reviews a principal may see or answer; undefined means all (admin). */
@@ -110,19 +164,19 @@ export function routes(d: RouteDeps): Route[] {
       body: decisionRequestSchema,
       response: decisionSchema,
       handler: async (c) => {
-        const p = c.principal as Extract<Principal, { kind: 'agent' }>
-        const caller = p.tool ? { tool: p.tool } : { agent: p.agent }
-        // A key bound to a tool may only decide as the agent the key names.
-        if (p.tool && resolveCaller(remit.policy, caller).agent.id !== p.agent) {
-          throw new ForbiddenError(
-            `key ${p.name}: tool ${p.tool} belongs to another agent in the policy in service`,
-          )
-        }
+        const body = c.body as Record<string, unknown> | undefined
+        if (body && typeof body === 'object' && Object.hasOwn(body, 'at'))
+          serverTime(body.at, d.clock(), d.clockSkewMs, ['at'])
         const started = process.hrtime.bigint()
-        const decision = await remit.decide(caller, c.body as never)
+        const decision = await remit.decide(c.caller as Caller, withoutAt(c.body) as never)
         d.metrics.decisionSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9)
         if (!decision.replayed && !decision.dryRun)
           d.metrics.decisions.inc({ verdict: decision.verdict, team: decision.team })
+        if (decision.aborted && !decision.replayed)
+          c.request.log.warn(
+            { decision: decision.id, aborted: decision.aborted },
+            'a rule could not be evaluated (budget or pattern): the decision failed closed to stop',
+          )
         return decisionToWire(decision)
       },
     },
@@ -189,6 +243,7 @@ export function routes(d: RouteDeps): Route[] {
         const body = c.body as z.infer<typeof touchRequestSchema>
         const p = c.principal
         if (p.kind === 'agent') {
+          serverTime(body.at, d.clock(), d.clockSkewMs, ['at'])
           const team = remit.policy.agents.get(p.agent)?.team
           if (body.team !== undefined && body.team !== team) {
             throw new ForbiddenError(
@@ -197,7 +252,12 @@ export function routes(d: RouteDeps): Route[] {
           }
           c.reply.code(201)
           return touchToWire(
-            await remit.recordTouch({ ...body, agent: p.agent, ...(p.tool ? { tool: p.tool } : {}) }),
+            await remit.recordTouch({
+              ...withoutAt(body),
+              at: d.clock(),
+              agent: p.agent,
+              ...(p.tool ? { tool: p.tool } : {}),
+            }),
           )
         }
         c.reply.code(201)
@@ -233,9 +293,14 @@ export function routes(d: RouteDeps): Route[] {
       response: reviewSchema,
       handler: async (c) => {
         const review = await remit.reviews.get(c.params.id as string)
-        const team = reviewTeam(c.principal)
-        if (!review || (team && review.team !== team))
-          throw new NotFoundError('review', c.params.id as string)
+        const p = c.principal
+        // A reviewer sees its team's reviews, an agent the reviews of its own flags: others do not exist.
+        const visible =
+          review &&
+          (p.kind === 'admin' ||
+            (p.kind === 'reviewer' && review.team === p.team) ||
+            (p.kind === 'agent' && review.agent === p.agent))
+        if (!visible) throw new NotFoundError('review', c.params.id as string)
         return reviewToWire(review)
       },
     },
@@ -273,6 +338,27 @@ export function routes(d: RouteDeps): Route[] {
       params: { accountId: 'The account id' },
       response: timelineSchema,
       handler: async (c) => timelineToWire(await remit.timeline(c.params.accountId as string)),
+    },
+    {
+      method: 'POST',
+      url: '/v1/admin/decisions',
+      operationId: 'createBackdatedDecision',
+      summary: 'Decide as an agent at any time, for imports and replays (an admin only)',
+      description:
+        'Agents cannot choose the time of a decision. An admin can: `at` may be any time, `agent` or `tool` says who asks. Without `reserve: true` it is a dry run against the live ledger: nothing is written.',
+      tag: 'admin',
+      roles: ['admin'],
+      body: adminDecisionRequest,
+      response: decisionSchema,
+      handler: async (c) => {
+        const { agent, tool, reserve, ...request } = c.body as z.infer<typeof adminDecisionRequest>
+        const decision = await remit.decide(tool ? { tool } : { agent: agent as string }, {
+          ...request,
+          dryRun: request.dryRun || !reserve,
+        })
+        c.request.log.info({ decision: decision.id, at: request.at, reserve }, 'admin decision')
+        return decisionToWire(decision)
+      },
     },
     {
       method: 'GET',

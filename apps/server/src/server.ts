@@ -1,14 +1,25 @@
 import { readFile, rename, writeFile } from 'node:fs/promises'
 import fastifyStatic from '@fastify/static'
-import { inputErrorFromZod, loadPolicyFile, openRemit, type Remit, type Store } from '@remit/core'
+import {
+  type Caller,
+  InputError,
+  inputErrorFromZod,
+  loadPolicyFile,
+  openRemit,
+  type Remit,
+  resolveCaller,
+  type Store,
+} from '@remit/core'
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify'
 import { consoleRoutes } from './console-routes.ts'
-import { toHttpError } from './errors.ts'
+import { CsrfError, ForbiddenError, toHttpError, UnauthorizedError } from './errors.ts'
+import { jsonDepth, MAX_JSON_DEPTH } from './json-depth.ts'
 import {
   generateKey,
   hashKey,
   type KeyEntry,
   KeyRing,
+  KeysWatcher,
   keyLine,
   type Principal,
   readKeysFile,
@@ -46,6 +57,14 @@ export interface ServerOptions {
   /** More API operations (an adapter's own, e.g. Salesforce's flow-shaped decision): same keys, same errors, in /openapi.json. */
   routes?: Route[] | ((remit: Remit) => Route[])
   clock?: () => Date
+  /**
+   * How far an agent's `at` (on decisions and recorded touches) may be from the server's clock, in
+   * ms (default 5 minutes). The server's clock decides; an `at` further off is a 400
+   * `AT_OUT_OF_RANGE`. Backdated decisions are an admin's: POST /v1/admin/decisions.
+   */
+  clockSkewMs?: number
+  /** How often keys.yaml is checked for changes besides file-system events, in ms (default 2000). */
+  keysPollMs?: number
 }
 
 export interface RawRoute {
@@ -109,8 +128,9 @@ export async function createServer(o: ServerOptions): Promise<RemitServer> {
     return key
   }
   const sessions = new Sessions()
+  const clock = o.clock ?? (() => new Date())
   const table = [
-    ...routes({ remit, policy, keys, metrics, createKey }),
+    ...routes({ remit, policy, keys, metrics, createKey, clock, clockSkewMs: o.clockSkewMs ?? 5 * 60_000 }),
     ...consoleRoutes({ remit, keys, sessions, policy, secureCookies: o.secureCookies ?? false }),
     ...(typeof o.routes === 'function' ? o.routes(remit) : (o.routes ?? [])),
   ]
@@ -118,6 +138,7 @@ export async function createServer(o: ServerOptions): Promise<RemitServer> {
   app.setErrorHandler((error, request, reply) => {
     const e = toHttpError(error)
     if (e.status >= 500) request.log.error({ err: error }, 'request failed')
+    if (e.headers) reply.headers(e.headers)
     reply.code(e.status).send(e.body)
   })
   app.setNotFoundHandler((request, reply) => {
@@ -144,29 +165,44 @@ export async function createServer(o: ServerOptions): Promise<RemitServer> {
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
     if (body === '') return done(null, {})
+    // Refused before parsing: no field of ours nests deeper, and deep input costs stack further on.
+    if (jsonDepth(body as string) > MAX_JSON_DEPTH) {
+      return done(
+        new InputError('TOO_DEEP', `the body nests deeper than ${MAX_JSON_DEPTH} levels`, []),
+        undefined,
+      )
+    }
     // PostgreSQL text cannot hold U+0000; no field of ours needs it, so refuse it at the door.
     if ((body as string).includes('\\u0000')) {
-      const error = Object.assign(
-        new Error('the body contains a NUL character (\\u0000), which no field accepts'),
-        {
-          statusCode: 400,
-          code: 'BAD_CHARACTER',
-        },
+      return done(
+        new InputError(
+          'BAD_CHARACTER',
+          'the body contains a NUL character (\\u0000), which no field accepts',
+          [],
+        ),
+        undefined,
       )
-      return done(error, undefined)
     }
     try {
-      done(null, JSON.parse(body as string))
-    } catch {
-      const error = Object.assign(new Error('the body is not valid JSON'), {
-        statusCode: 400,
-        code: 'BAD_JSON',
-      })
-      done(error, undefined)
+      done(null, parseJson(body as string))
+    } catch (error) {
+      if (error instanceof InputError) return done(error, undefined)
+      done(new InputError('BAD_JSON', 'the body is not valid JSON', []), undefined)
     }
   })
 
-  for (const route of table) register(app, route, keys, sessions)
+  // Authentication and authorization are one hook for every route in the table (the console's and
+  // adapters' included): routes never check keys themselves.
+  app.addHook('onRequest', async (request) => {
+    const route = (request.routeOptions.config as { route?: Route } | undefined)?.route
+    if (!route?.roles.length) return
+    const principal = authenticate(request, keys, sessions)
+    ;(request as { principal?: Principal }).principal = principal
+    if (!route.roles.includes(principal.kind))
+      throw new ForbiddenError(`a ${principal.kind} key may not ${route.summary.toLowerCase()}`)
+    if (principal.kind === 'agent') (request as { caller?: Caller }).caller = callerOf(remit, principal)
+  })
+  for (const route of table) register(app, route)
   if (o.consoleDir) {
     await app.register(fastifyStatic, { root: o.consoleDir, prefix: '/console/', index: 'index.html' })
     app.get('/console', (_request, reply) => reply.redirect('/console/'))
@@ -198,6 +234,11 @@ export async function createServer(o: ServerOptions): Promise<RemitServer> {
   })
 
   if (o.watch !== false) policy.watch()
+  // keys.yaml is watched whatever `watch` says: a removed key must stop working within seconds.
+  const keysWatcher = keysPath
+    ? new KeysWatcher(keysPath, keys, app.log, () => sessions.prune((hash) => keys.has(hash)))
+    : undefined
+  keysWatcher?.start(o.keysPollMs ?? 2000)
   const expiry = setInterval(() => {
     remit.reviews.expire().then(
       (expired) => expired.length && app.log.info({ count: expired.length }, 'reviews expired'),
@@ -219,6 +260,7 @@ export async function createServer(o: ServerOptions): Promise<RemitServer> {
       closed ??= (async () => {
         clearInterval(expiry)
         policy.close()
+        keysWatcher?.close()
         // In-flight requests finish; a keep-alive connection is closed as soon as it falls idle
         // (node closes only the connections idle at the moment close begins).
         const reaper = setInterval(() => app.server.closeIdleConnections(), 25)
@@ -234,54 +276,79 @@ export async function createServer(o: ServerOptions): Promise<RemitServer> {
   }
 }
 
-function register(app: FastifyInstance, route: Route, keys: KeyRing, sessions: Sessions): void {
+/**
+ * JSON.parse, refusing `__proto__` keys: parsed, they are own properties, but any copy made of the
+ * object (a schema's output, a spread) turns them into a prototype, and the field silently vanishes.
+ */
+function parseJson(text: string): unknown {
+  if (!text.includes('"__proto__"')) return JSON.parse(text)
+  return JSON.parse(text, (key, value) => {
+    if (key === '__proto__') throw new InputError('RESERVED_NAME', '"__proto__" is not a field name', [key])
+    return value
+  })
+}
+
+/**
+ * Who presents the request: a bearer key, or else the console's session cookie — whose key must
+ * still be in service, and which must echo its CSRF token on anything that changes state.
+ */
+function authenticate(
+  request: { headers: Record<string, string | string[] | undefined>; method: string },
+  keys: KeyRing,
+  sessions: Sessions,
+): Principal {
+  const authorization = request.headers.authorization as string | undefined
+  if (authorization !== undefined) {
+    const principal = keys.authenticate(authorization)
+    if (!principal) throw new UnauthorizedError('that key is not in service')
+    return principal
+  }
+  const session = sessions.fromCookie(request.headers.cookie as string | undefined)
+  if (!session) throw new UnauthorizedError()
+  const principal = keys.byHash(session.keyHash)
+  if (!principal) {
+    sessions.end(session.id)
+    throw new UnauthorizedError('the key this session signed in with is no longer in service')
+  }
+  if (request.method !== 'GET' && !sessions.csrfOk(session, request.headers['x-csrf-token']))
+    throw new CsrfError()
+  return principal
+}
+
+/** Who an agent key decides as; a key bound to a tool only while the policy gives that tool to its agent. */
+function callerOf(remit: Remit, p: Extract<Principal, { kind: 'agent' }>): Caller {
+  const caller = p.tool ? { tool: p.tool } : { agent: p.agent }
+  let agent: string | undefined
+  try {
+    agent = resolveCaller(remit.policy, caller).agent.id
+  } catch {
+    agent = undefined
+  }
+  if (agent !== p.agent) {
+    throw new ForbiddenError(
+      p.tool
+        ? `key ${p.name}: tool ${p.tool} is not ${p.agent}'s in the policy in service`
+        : `key ${p.name}: agent ${p.agent} is not in the policy in service`,
+    )
+  }
+  return caller
+}
+
+function register(app: FastifyInstance, route: Route): void {
   app.route({
     method: route.method,
     url: route.url,
+    config: { route },
     handler: async (request, reply) => {
-      let principal: Principal | undefined
-      if (route.roles.length) {
-        principal = keys.authenticate(request.headers.authorization)
-        // The console signs in once and sends its session cookie; anything that changes state must
-        // also echo the session's CSRF token.
-        if (!principal && request.headers.authorization === undefined) {
-          const session = sessions.fromCookie(request.headers.cookie)
-          if (
-            session &&
-            request.method !== 'GET' &&
-            !sessions.csrfOk(session, request.headers['x-csrf-token'])
-          ) {
-            reply.code(403)
-            return { error: { code: 'CSRF', message: 'missing or wrong X-CSRF-Token for this session' } }
-          }
-          principal = session?.principal
-        }
-        if (!principal) {
-          reply.header('www-authenticate', 'Bearer')
-          reply.code(401)
-          return { error: { code: 'UNAUTHORIZED', message: 'present a key: Authorization: Bearer <key>' } }
-        }
-        ;(request as { principal?: Principal }).principal = principal
-        if (!route.roles.includes(principal.kind)) {
-          reply.code(403)
-          return {
-            error: {
-              code: 'FORBIDDEN',
-              message: `a ${principal.kind} key may not ${route.summary.toLowerCase()}`,
-            },
-          }
-        }
-      }
-      for (const [name, value] of Object.entries({
-        ...(request.params as object),
-        ...(request.query as object),
-      })) {
-        if (String(value).includes('\u0000')) {
-          reply.code(400)
-          return {
-            error: { code: 'BAD_CHARACTER', message: `${name} contains a NUL character`, path: [name] },
-          }
-        }
+      // Each on its own: a query key must not hide a path parameter of the same name.
+      for (const [name, value] of [
+        ...Object.entries((request.params ?? {}) as object),
+        ...Object.entries((request.query ?? {}) as object),
+      ]) {
+        if (String(value).includes('\u0000'))
+          throw new InputError('BAD_CHARACTER', 'contains a NUL character', [name])
+        if (!String(value).isWellFormed())
+          throw new InputError('BAD_CHARACTER', 'is not well-formed Unicode (a lone surrogate)', [name])
       }
       const parse = (schema: Route['query'] | Route['body'], value: unknown) => {
         if (!schema) return value
@@ -295,7 +362,8 @@ function register(app: FastifyInstance, route: Route, keys: KeyRing, sessions: S
       const out = await route.handler({
         request,
         reply,
-        principal: principal as Principal,
+        principal: (request as { principal?: Principal }).principal as Principal,
+        caller: (request as { caller?: Caller }).caller,
         params: request.params as Record<string, string>,
         query: parse(route.query, request.query ?? {}) as Record<string, unknown>,
         body,

@@ -4,10 +4,15 @@ import type { Principal } from './keys.ts'
 export const SESSION_COOKIE = 'remit_session'
 
 interface Session {
+  /** The SHA-256 of the key that signed in: the session lives only while that key is in service. */
+  keyHash: string
   principal: Principal
   csrf: string
   expiresAt: number
 }
+
+/** Most live sessions kept; past it the oldest is ended (a flood of sign-ins cannot grow memory). */
+const MAX_SESSIONS = 10_000
 
 /**
  * Console sign-in: a reviewer or admin key is exchanged for a session id in an HttpOnly,
@@ -17,16 +22,24 @@ interface Session {
 export class Sessions {
   private readonly sessions = new Map<string, Session>()
   private readonly ttlMs: number
+  private sweptAt = 0
 
   constructor(ttlMs = 12 * 3600e3) {
     this.ttlMs = ttlMs
   }
 
-  create(principal: Principal): { id: string; csrf: string; maxAgeSeconds: number } {
-    for (const [id, s] of this.sessions) if (s.expiresAt < Date.now()) this.sessions.delete(id)
+  create(principal: Principal, keyHash: string): { id: string; csrf: string; maxAgeSeconds: number } {
+    const now = Date.now()
+    // Expired sessions are swept at most once a minute, not on every sign-in.
+    if (now - this.sweptAt > 60_000) {
+      this.sweptAt = now
+      for (const [id, s] of this.sessions) if (s.expiresAt < now) this.sessions.delete(id)
+    }
+    // A Map iterates in insertion order: the first is the oldest.
+    if (this.sessions.size >= MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value as string)
     const id = randomBytes(32).toString('base64url')
     const csrf = randomBytes(24).toString('base64url')
-    this.sessions.set(id, { principal, csrf, expiresAt: Date.now() + this.ttlMs })
+    this.sessions.set(id, { keyHash, principal, csrf, expiresAt: now + this.ttlMs })
     return { id, csrf, maxAgeSeconds: Math.floor(this.ttlMs / 1000) }
   }
 
@@ -52,6 +65,11 @@ export class Sessions {
 
   end(id: string): void {
     this.sessions.delete(id)
+  }
+
+  /** Ends every session whose key is no longer in service. */
+  prune(inService: (keyHash: string) => boolean): void {
+    for (const [id, s] of this.sessions) if (!inService(s.keyHash)) this.sessions.delete(id)
   }
 }
 

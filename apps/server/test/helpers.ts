@@ -26,7 +26,9 @@ export interface Harness {
 }
 
 /** A server on the seed policy, a fresh store and a keys.yaml with a key for every role. */
-export async function harness(options: { store?: Store; watch?: boolean } = {}): Promise<Harness> {
+export async function harness(
+  options: { store?: Store; watch?: boolean; keysPollMs?: number; clockSkewMs?: number } = {},
+): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'remit-server-'))
   const policyPath = join(dir, 'remit.yaml')
   copyFileSync(seedPolicy, policyPath)
@@ -66,6 +68,8 @@ export async function harness(options: { store?: Store; watch?: boolean } = {}):
     keys: keysPath,
     logger: { level: 'info', stream },
     watch: options.watch ?? false,
+    ...(options.keysPollMs ? { keysPollMs: options.keysPollMs } : {}),
+    ...(options.clockSkewMs ? { clockSkewMs: options.clockSkewMs } : {}),
   })
   const call: Harness['call'] = async (method, url, k, body) => {
     const res = await server.app.inject({

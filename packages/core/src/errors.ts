@@ -64,12 +64,40 @@ export class NotFoundError extends Error {
   }
 }
 
-/** A review that cannot take the asked-for resolution (already resolved, expired, wrong team). */
+/** A review that cannot take the asked-for resolution (already resolved, or expired). */
 export class ReviewStateError extends Error {
-  readonly code: 'REVIEW_RESOLVED' | 'REVIEW_EXPIRED' | 'REVIEW_FORBIDDEN'
+  readonly code: 'REVIEW_RESOLVED' | 'REVIEW_EXPIRED'
   constructor(code: ReviewStateError['code'], message: string) {
     super(message)
     this.name = 'ReviewStateError'
     this.code = code
+  }
+}
+
+/**
+ * A request that contradicts what is already recorded: an idempotency key reused for another
+ * request (`IDEMPOTENCY_KEY_REUSED`), or an outcome that cannot follow the touch's current status
+ * (`ILLEGAL_TRANSITION`). Retrying the same request cannot succeed.
+ */
+export class ConflictError extends Error {
+  readonly code: 'IDEMPOTENCY_KEY_REUSED' | 'ILLEGAL_TRANSITION'
+  constructor(code: ConflictError['code'], message: string) {
+    super(message)
+    this.name = 'ConflictError'
+    this.code = code
+  }
+}
+
+/**
+ * The store cannot be reached right now (a lost connection, a restart, a full pool). Nothing was
+ * decided: the same request may be retried after `retryAfterSeconds`, with the same idempotency key.
+ */
+export class UnavailableError extends Error {
+  readonly code = 'STORE_UNAVAILABLE'
+  readonly retryAfterSeconds: number
+  constructor(message: string, options: { cause?: unknown; retryAfterSeconds?: number } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'UnavailableError'
+    this.retryAfterSeconds = options.retryAfterSeconds ?? 1
   }
 }

@@ -22,6 +22,7 @@ export {
   verdictSchema,
 } from './decision/schema.ts'
 export {
+  ConflictError,
   formatIssue,
   InputError,
   NotFoundError,
@@ -29,12 +30,14 @@ export {
   type PolicyIssue,
   ReviewStateError,
   type SourcePosition,
+  UnavailableError,
 } from './errors.ts'
-export { type Evaluation, type EvaluationInput, evaluate } from './evaluate/evaluate.ts'
+export { type AbortedRule, type Evaluation, type EvaluationInput, evaluate } from './evaluate/evaluate.ts'
 export { type Explanation, explain, type RuleTrace } from './evaluate/explain.ts'
 export type { Commitment, LedgerView, Touch, TouchStatus } from './ledger/types.ts'
 export { type AnalysisOptions, analyzePolicy } from './policy/analysis.ts'
 export { type CheckResult, checkPolicy, loadPolicy, loadPolicyFile } from './policy/load.ts'
+export { EVALUATION_BUDGET } from './policy/meter.ts'
 export type { ActionKind, Agent, CompiledRule, Policy } from './policy/model.ts'
 export { type PolicyDocument, policySchema, type RuleSort } from './policy/schema.ts'
 export {
@@ -53,6 +56,7 @@ export {
   replayEventSchema,
 } from './replay/replay.ts'
 export type { Review, ReviewStatus } from './review/review.ts'
+export { checkTransition, replayOf } from './store/rules.ts'
 export { openSqliteStore, type SqliteStoreOptions } from './store/sqlite.ts'
 export type {
   DecideRequest,

@@ -87,6 +87,7 @@ export class Remit {
         accountId: req.customer.accountId,
         agent: req.agent.id,
         ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
+        ...(req.requestHash ? { requestHash: req.requestHash } : {}),
         since,
         now: req.now,
       },
@@ -116,6 +117,7 @@ export class Remit {
       policyVersion: policy.version,
       ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
       dryRun: false,
+      ...(e.aborted ? { aborted: e.aborted } : {}),
     }
     const write: { decision: Decision; touch?: Touch; commitment?: Commitment; review?: Review } = {
       decision,
@@ -248,12 +250,8 @@ export class Remit {
       id,
       { since: new Date(now.getTime() - policy.lookbackMs), now },
       (review, decision, ledger) => {
-        if (input.team !== undefined && review.team !== input.team) {
-          throw new ReviewStateError(
-            'REVIEW_FORBIDDEN',
-            `review ${id} is in ${review.team}'s queue, not ${input.team}'s`,
-          )
-        }
+        // To a reviewer, another team's review does not exist: the answer must not tell it apart.
+        if (input.team !== undefined && review.team !== input.team) throw new NotFoundError('review', id)
         if (review.status !== 'pending') {
           throw new ReviewStateError('REVIEW_RESOLVED', `review ${id} is already ${review.status}`)
         }

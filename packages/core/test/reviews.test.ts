@@ -65,10 +65,10 @@ describe('reviews', () => {
     })
   })
 
-  it("a reviewer acts only on its own team's reviews", async () => {
+  it("a reviewer acts only on its own team's reviews: another team's is not found", async () => {
     const { remit, reviewId } = await flagged()
     await expect(remit.reviews.approve(reviewId, { team: 'support', at: at(1) })).rejects.toMatchObject({
-      code: 'REVIEW_FORBIDDEN',
+      code: 'NOT_FOUND',
     })
     expect((await remit.reviews.get(reviewId))?.status).toBe('pending')
   })

@@ -1,5 +1,5 @@
-import { type Decision, InputError, type Policy, type Remit } from '@remit/core'
-import type { Principal, Route } from '@remit/server'
+import { type Caller, type Decision, InputError, type Policy, type Remit } from '@remit/core'
+import type { Route } from '@remit/server'
 import { openApiDocument } from '@remit/server'
 import { z } from 'zod'
 
@@ -66,7 +66,10 @@ export function toDecisionRequest(policy: Policy, r: FlowDecisionRequest) {
     action: {
       kind: r.kind,
       ...Object.fromEntries(
-        (r.attributes ?? []).map((a) => [a.name, typed(a.value, declared[a.name]?.type)]),
+        (r.attributes ?? []).map((a) => [
+          a.name,
+          typed(a.value, Object.hasOwn(declared, a.name) ? declared[a.name]?.type : undefined),
+        ]),
       ),
     },
     customer: {
@@ -74,7 +77,10 @@ export function toDecisionRequest(policy: Policy, r: FlowDecisionRequest) {
       ...(r.contactId ? { contactId: r.contactId } : {}),
       ...(r.email ? { email: r.email } : {}),
       facts: Object.fromEntries(
-        (r.facts ?? []).map((f) => [f.name, typed(f.value, policy.facts[f.name]?.type)]),
+        (r.facts ?? []).map((f) => [
+          f.name,
+          typed(f.value, Object.hasOwn(policy.facts, f.name) ? policy.facts[f.name]?.type : undefined),
+        ]),
       ),
     },
     ...(r.idempotencyKey ? { idempotencyKey: r.idempotencyKey } : {}),
@@ -107,9 +113,9 @@ export function salesforceRoutes(remit: Remit): Route[] {
       body: flowDecisionRequestSchema,
       response: flowDecisionSchema,
       handler: async (c) => {
-        const p = c.principal as Extract<Principal, { kind: 'agent' }>
+        // The server's auth hook has checked the key's agent and tool binding: c.caller is who decides.
         const request = toDecisionRequest(remit.policy, c.body as FlowDecisionRequest)
-        const d = await remit.decide(p.tool ? { tool: p.tool } : { agent: p.agent }, request)
+        const d = await remit.decide(c.caller as Caller, request)
         return toFlowDecision(d)
       },
     },

@@ -369,3 +369,36 @@ describe('end to end: a flow-shaped call, a flag, and the platform event that re
     await server.close()
   })
 })
+
+describe('keys', () => {
+  it("checks the key's agent and tool binding as /v1/decisions does: a tool of another agent decides nowhere", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'remit-sf-keys-'))
+    copyFileSync(new URL('../../../examples/seed-week/remit.yaml', import.meta.url), join(dir, 'remit.yaml'))
+    const stolen = generateKey()
+    // The key names sales-agent, but the policy gives this tool to marketing-agent.
+    writeFileSync(
+      join(dir, 'keys.yaml'),
+      `${keyLine({ name: 'stolen', agent: 'sales-agent', tool: 'hubspot:workflow/1001' }, stolen)}\n`,
+    )
+    const server = await createServer({
+      policy: join(dir, 'remit.yaml'),
+      store: openSqliteStore(':memory:'),
+      keys: join(dir, 'keys.yaml'),
+      logger: false,
+      watch: false,
+      routes: salesforceRoutes,
+    })
+    try {
+      const r = await server.app.inject({
+        method: 'POST',
+        url: '/v1/salesforce/decisions',
+        headers: { authorization: `Bearer ${stolen}`, 'content-type': 'application/json' },
+        payload: { kind: 'email.positioning', accountId: '001000000000009AAA' },
+      })
+      expect(r.statusCode).toBe(403)
+      expect(await server.remit.decisions.list()).toEqual([])
+    } finally {
+      await server.close()
+    }
+  })
+})

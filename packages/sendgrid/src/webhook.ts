@@ -120,8 +120,15 @@ export function eventWebhook(options: EventWebhookOptions) {
         kind: `email.${e.event}`,
         channel: 'email',
         outbound: false,
-        ...(typeof e.timestamp === 'number' ? { at: new Date(e.timestamp * 1000).toISOString() } : {}),
-        ...(id ? { note: `sendgrid ${id}` } : {}),
+        // Remit's server dates agents' touches by its own clock (an agent key cannot backdate one);
+        // SendGrid's own time of the event is kept in the note.
+        note: [
+          'sendgrid',
+          ...(id ? [id] : []),
+          ...(typeof e.timestamp === 'number' && !Number.isNaN(new Date(e.timestamp * 1000).getTime())
+            ? [new Date(e.timestamp * 1000).toISOString()]
+            : []),
+        ].join(' '),
       })
       recorded++
     }

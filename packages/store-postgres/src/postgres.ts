@@ -13,8 +13,9 @@ import type {
   Touch,
   TouchStatus,
 } from '@remit/core'
-import { NotFoundError } from '@remit/core'
+import { checkTransition, InputError, NotFoundError, replayOf } from '@remit/core'
 import pg from 'pg'
+import { isConnectionError, storeError } from './errors.ts'
 import { MIGRATIONS } from './schema.ts'
 
 export interface PostgresStoreOptions {
@@ -22,7 +23,11 @@ export interface PostgresStoreOptions {
   schema?: string
   /** Most connections per instance (default 16). */
   maxConnections?: number
-  /** Extra `pg` pool settings. */
+  /**
+   * Extra `pg` pool settings. `connectionTimeoutMillis` (default 5000) bounds the wait for a
+   * connection, new or from a full pool, and `query_timeout` (default 30000) the wait for an answer;
+   * past either the call fails with `UnavailableError`.
+   */
   pool?: pg.PoolConfig
 }
 
@@ -45,15 +50,25 @@ export async function openPostgresStore(
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema))
     throw new Error(`invalid schema name "${schema}": use lower-case letters, digits and _`)
   const pool = new pg.Pool({
+    connectionTimeoutMillis: 5000,
+    // A peer that vanishes without closing (a network partition) is found by TCP keep-alive, and a
+    // query that gets no answer gives up: no request waits for ever on a dead connection.
+    keepAlive: true,
+    query_timeout: 30_000,
     ...(typeof connection === 'string' ? { connectionString: connection } : connection),
     max: options.maxConnections ?? 16,
     ...options.pool,
     options: `-c search_path=${schema}`,
   })
-  pool.on('error', () => {}) // an idle client's connection dropped; the pool replaces it
+  // pg emits 'error' on a client whose connection drops; unheard, that event ends the process. An
+  // idle client's reaches the pool, which has already discarded it. A checked-out client's reaches
+  // the listener below: the query running on it rejects on its own, and its release discards it.
+  pool.on('error', () => {})
+  pool.on('connect', (client) => client.on('error', () => {}))
   try {
     await migrate(pool, schema)
   } catch (error) {
+    // pg's own error (ECONNREFUSED, authentication), which `remit serve` explains to the operator.
     await pool.end()
     throw error
   }
@@ -62,6 +77,7 @@ export async function openPostgresStore(
 
 async function migrate(pool: pg.Pool, schema: string): Promise<void> {
   const client = await pool.connect()
+  let failure: Error | undefined
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK])
     try {
@@ -80,10 +96,11 @@ async function migrate(pool: pg.Pool, schema: string): Promise<void> {
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK])
     }
   } catch (error) {
+    failure = error as Error
     await client.query('ROLLBACK').catch(() => {})
     throw error
   } finally {
-    client.release()
+    client.release(failure)
   }
 }
 
@@ -95,22 +112,47 @@ SELECT
   (SELECT coalesce(json_agg(c ORDER BY c.at), '[]') FROM remit_commitments c
     WHERE c.account_id = ${account} AND NOT c.withdrawn AND (c.expires_at IS NULL OR c.expires_at > ${now})) AS commitments`
 
+const LEDGER = ledgerQuery('$1', '$2', '$3')
+
+type LedgerRow = { touches: Row[]; commitments: Row[] }
+
+function toLedger(row: LedgerRow): LedgerView {
+  return { touches: row.touches.map(rowToTouch), commitments: row.commitments.map(rowToCommitment) }
+}
+
 /** A SQL literal: strings and JSON escaped by pg's `escapeLiteral`, the rest formatted. */
 function lit(client: Client, v: unknown): string {
   if (v === undefined || v === null) return 'NULL'
-  if (v instanceof Date) return `'${v.toISOString()}'::timestamptz`
+  if (v instanceof Date) return `'${timestamp(v)}'::timestamptz`
   if (typeof v === 'boolean') return v ? 'TRUE' : 'FALSE'
   if (typeof v === 'number' && Number.isFinite(v)) return String(v)
   if (typeof v === 'string') return client.escapeLiteral(v)
   return `${client.escapeLiteral(JSON.stringify(v))}::jsonb`
 }
 
+/**
+ * A time as pg writes a Date parameter, so both paths read alike: UTC, and years before 1 as BC
+ * (`toISOString`'s `-000100` and `+010000` are not PostgreSQL's). Past PostgreSQL's range it fails
+ * with 22008, which `storeError` makes an `InputError`.
+ */
+function timestamp(date: Date): string {
+  if (Number.isNaN(date.getTime())) throw new InputError('AT_OUT_OF_RANGE', 'not a valid time', ['at'])
+  const year = date.getUTCFullYear()
+  const text = date.toISOString().replace(/^[+-]?\d+/, String(year < 1 ? 1 - year : year).padStart(4, '0'))
+  return year < 1 ? `${text} BC` : text
+}
+
+/** Parameters with times written as `lit` writes them: one representation, one range check. */
+function params(values: unknown[]): unknown[] {
+  return values.map((v) => (v instanceof Date ? timestamp(v) : v))
+}
+
 /** One statement writing a decision and whatever it reserved, flagged or promised. */
-function insertSql(l: (v: unknown) => string, write: DecisionWrite): string {
+function insertSql(l: (v: unknown) => string, write: DecisionWrite, requestHash: string | undefined): string {
   const values = (xs: unknown[]) => `VALUES (${xs.map(l).join(', ')})`
   const d = write.decision
   const parts = [
-    `d AS (INSERT INTO remit_decisions (id, at, account_id, agent, team, verdict, idempotency_key, touch_id, body) ${values([d.id, d.at, d.accountId, d.agent, d.team, d.verdict, d.idempotencyKey, write.touch?.id, d])})`,
+    `d AS (INSERT INTO remit_decisions (id, at, account_id, agent, team, verdict, idempotency_key, touch_id, body, request_hash) ${values([d.id, d.at, d.accountId, d.agent, d.team, d.verdict, d.idempotencyKey, write.touch?.id, d, requestHash])})`,
   ]
   const t = write.touch
   if (t) {
@@ -141,71 +183,69 @@ class PostgresStore implements Store {
     this.pool = pool
   }
 
-  /** A transaction serialized with every other on this account, across all instances. */
-  private async inAccount<T>(accountId: string, fn: (client: Client) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect()
+  /** One statement on any pooled connection. */
+  private async query(sql: string, args?: unknown[]): Promise<pg.QueryResult> {
     try {
+      return await this.pool.query(sql, args && params(args))
+    } catch (error) {
+      throw storeError(error)
+    }
+  }
+
+  /**
+   * `fn` on a connection of its own. If it fails, the transaction is rolled back, and a connection
+   * that failed (or could not roll back) is discarded rather than returned to the pool.
+   */
+  private async withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+    let client: Client
+    try {
+      client = await this.pool.connect()
+    } catch (error) {
+      throw storeError(error)
+    }
+    try {
+      const out = await fn(client)
+      client.release()
+      return out
+    } catch (error) {
+      let broken = isConnectionError(error) ? (error as Error) : undefined
+      if (!broken) {
+        await client.query('ROLLBACK').catch((rollback: Error) => {
+          broken = rollback
+        })
+      }
+      client.release(broken)
+      throw storeError(error)
+    }
+  }
+
+  /** A transaction serialized with every other on this account, across all instances. */
+  private inAccount<T>(accountId: string, fn: (client: Client) => Promise<T>): Promise<T> {
+    return this.withClient(async (client) => {
       await client.query('BEGIN')
       await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [accountId])
       const out = await fn(client)
       await client.query('COMMIT')
       return out
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {})
-      throw error
-    } finally {
-      client.release()
-    }
-  }
-
-  private async readLedger(
-    client: Client | pg.Pool,
-    accountId: string,
-    since: Date,
-    now: Date,
-  ): Promise<LedgerView> {
-    const { rows } = await client.query(ledgerQuery('$1', '$2', '$3'), [accountId, since, now])
-    const row = rows[0] as { touches: Row[]; commitments: Row[] }
-    return { touches: row.touches.map(rowToTouch), commitments: row.commitments.map(rowToCommitment) }
+    })
   }
 
   /**
    * Two round trips per decision: [BEGIN, lock the account, idempotency check, ledger] and [the
    * writes, COMMIT]. Each is one multi-statement simple query, which carries no parameters, so
    * values go in as literals escaped by pg's own `escapeLiteral` (see `lit`). Parameterised, the
-   * same work takes seven round trips.
+   * same work takes seven round trips. A connection lost before COMMIT's answer leaves the outcome
+   * unknown to us: the caller gets `UnavailableError`, and its retry with the same idempotency key
+   * finds the decision if it was committed.
    */
   async decide(request: DecideRequest, plan: (ledger: LedgerView) => DecisionWrite): Promise<Decision> {
     for (let attempt = 0; ; attempt++) {
-      const client = await this.pool.connect()
-      const l = (v: unknown) => lit(client, v)
       try {
-        const prior =
-          request.idempotencyKey === undefined
-            ? 'SELECT NULL AS body'
-            : `SELECT body FROM remit_decisions WHERE agent = ${l(request.agent)} AND idempotency_key = ${l(request.idempotencyKey)}`
-        const results = (await client.query(
-          `BEGIN; SELECT pg_advisory_xact_lock(hashtextextended(${l(request.accountId)}, 0)); ${prior}; ${ledgerQuery(
-            l(request.accountId),
-            l(request.since),
-            l(request.now),
-          )}`,
-        )) as unknown as pg.QueryResult[]
-        const found = (results[2]?.rows[0] as Row | undefined)?.body
-        if (found) {
-          await client.query('COMMIT')
-          return { ...parseDecision(found), replayed: true }
-        }
-        const ledger = results[3]?.rows[0] as { touches: Row[]; commitments: Row[] }
-        const write = plan({
-          touches: ledger.touches.map(rowToTouch),
-          commitments: ledger.commitments.map(rowToCommitment),
-        })
-        await client.query(`${insertSql(l, write)}; COMMIT`)
-        return write.decision
+        return await this.withClient((client) => this.decideOnce(client, request, plan))
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => {})
-        // The same key used at once for two accounts: the loser retries and finds the winner's decision.
+        // One key raced for two accounts holds two account locks: the loser's insert meets the
+        // winner's in the key's unique index. Retried, it finds the winner's decision, and replays
+        // it or refuses the key (`replayOf`).
         if (
           (error as { code?: string }).code === '23505' &&
           request.idempotencyKey !== undefined &&
@@ -213,34 +253,63 @@ class PostgresStore implements Store {
         )
           continue
         throw error
-      } finally {
-        client.release()
       }
     }
   }
 
+  private async decideOnce(
+    client: Client,
+    request: DecideRequest,
+    plan: (ledger: LedgerView) => DecisionWrite,
+  ): Promise<Decision> {
+    const l = (v: unknown) => lit(client, v)
+    const prior =
+      request.idempotencyKey === undefined
+        ? 'SELECT NULL AS body, NULL AS request_hash'
+        : `SELECT body, request_hash FROM remit_decisions WHERE agent = ${l(request.agent)} AND idempotency_key = ${l(request.idempotencyKey)}`
+    const results = (await client.query(
+      `BEGIN; SELECT pg_advisory_xact_lock(hashtextextended(${l(request.accountId)}, 0)); ${prior}; ${ledgerQuery(
+        l(request.accountId),
+        l(request.since),
+        l(request.now),
+      )}`,
+    )) as unknown as pg.QueryResult[]
+    const found = results[2]?.rows[0] as { body: unknown; request_hash: string | null } | undefined
+    if (found?.body) {
+      const replay = replayOf(request, parseDecision(found.body), found.request_hash)
+      await client.query('COMMIT')
+      return replay
+    }
+    const write = plan(toLedger(results[3]?.rows[0] as LedgerRow))
+    await client.query(`${insertSql(l, write, request.requestHash)}; COMMIT`)
+    return write.decision
+  }
+
   async ledger(accountId: string, since: Date, now: Date): Promise<LedgerView> {
-    return this.readLedger(this.pool, accountId, since, now)
+    const { rows } = await this.query(LEDGER, [accountId, since, now])
+    return toLedger(rows[0] as LedgerRow)
   }
 
   async setTouchStatus(decisionId: string, status: TouchStatus): Promise<Touch | undefined> {
-    const { rows } = await this.pool.query(
-      'SELECT t.account_id FROM remit_decisions d JOIN remit_touches t ON t.id = d.touch_id WHERE d.id = $1',
-      [decisionId],
-    )
+    const touchOf = 'FROM remit_decisions d JOIN remit_touches t ON t.id = d.touch_id WHERE d.id = $1'
+    const { rows } = await this.query(`SELECT t.account_id ${touchOf}`, [decisionId])
     const accountId = (rows[0] as { account_id?: string } | undefined)?.account_id
     if (!accountId) return undefined
     return this.inAccount(accountId, async (client) => {
-      const updated = await client.query(
-        `UPDATE remit_touches t SET status = $2 FROM remit_decisions d WHERE d.id = $1 AND t.id = d.touch_id RETURNING t.*`,
-        [decisionId, status],
-      )
+      // The status as it stands under the lock: a report racing this one has been applied or waits.
+      const current = await client.query(`SELECT t.* ${touchOf} FOR UPDATE OF t`, [decisionId])
+      if (!current.rows[0]) return undefined
+      const touch = rowToTouch(current.rows[0] as Row)
+      if (touch.status === status) return touch
+      checkTransition(decisionId, touch.status, status)
+      await client.query('UPDATE remit_touches SET status = $2 WHERE id = $1', [touch.id, status])
+      // Only a reserved touch gets here, so its commitment is withdrawn once.
       if (status === 'failed' || status === 'cancelled') {
         await client.query('UPDATE remit_commitments SET withdrawn = true WHERE decision_id = $1', [
           decisionId,
         ])
       }
-      return updated.rows[0] ? rowToTouch(updated.rows[0] as Row) : undefined
+      return { ...touch, status }
     })
   }
 
@@ -249,7 +318,7 @@ class PostgresStore implements Store {
   }
 
   async getDecision(id: string): Promise<Decision | undefined> {
-    const { rows } = await this.pool.query('SELECT body FROM remit_decisions WHERE id = $1', [id])
+    const { rows } = await this.query('SELECT body FROM remit_decisions WHERE id = $1', [id])
     return rows[0] ? parseDecision((rows[0] as Row).body) : undefined
   }
 
@@ -271,7 +340,7 @@ class PostgresStore implements Store {
     if (filter.until) add('at < ?', filter.until)
     if (filter.before) add('at < ?', filter.before)
     const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000)
-    const { rows } = await this.pool.query(
+    const { rows } = await this.query(
       `SELECT body FROM remit_decisions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT ${limit}`,
       args,
     )
@@ -279,7 +348,7 @@ class PostgresStore implements Store {
   }
 
   async getReview(id: string): Promise<Review | undefined> {
-    const { rows } = await this.pool.query('SELECT body FROM remit_reviews WHERE id = $1', [id])
+    const { rows } = await this.query('SELECT body FROM remit_reviews WHERE id = $1', [id])
     return rows[0] ? parseReview((rows[0] as Row).body) : undefined
   }
 
@@ -296,7 +365,7 @@ class PostgresStore implements Store {
       where.push(`${column} = $${args.length}`)
     }
     const limit = Math.min(Math.max(filter.limit ?? 500, 1), 5000)
-    const { rows } = await this.pool.query(
+    const { rows } = await this.query(
       `SELECT body FROM remit_reviews ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id LIMIT ${limit}`,
       args,
     )
@@ -304,7 +373,7 @@ class PostgresStore implements Store {
   }
 
   async expiringReviews(at: Date): Promise<Review[]> {
-    const { rows } = await this.pool.query(
+    const { rows } = await this.query(
       `SELECT body FROM remit_reviews WHERE status = 'pending' AND expires_at <= $1 ORDER BY expires_at`,
       [at],
     )
@@ -324,10 +393,11 @@ class PostgresStore implements Store {
       const review = parseReview((r.rows[0] as Row).body)
       const d = await client.query('SELECT body FROM remit_decisions WHERE id = $1', [review.decisionId])
       if (!d.rows[0]) throw new NotFoundError('decision', review.decisionId)
+      const ledger = await client.query(LEDGER, params([review.accountId, window.since, window.now]))
       const write = plan(
         review,
         parseDecision((d.rows[0] as Row).body),
-        await this.readLedger(client, review.accountId, window.since, window.now),
+        toLedger(ledger.rows[0] as LedgerRow),
       )
       if (write.touch) {
         await insertTouch(client, write.touch)
@@ -344,12 +414,10 @@ class PostgresStore implements Store {
 
   async timeline(accountId: string): Promise<Timeline> {
     const [touches, decisions, reviews, commitments] = await Promise.all([
-      this.pool.query('SELECT * FROM remit_touches WHERE account_id = $1 ORDER BY at, id', [accountId]),
-      this.pool.query('SELECT body FROM remit_decisions WHERE account_id = $1 ORDER BY at, id', [accountId]),
-      this.pool.query('SELECT body FROM remit_reviews WHERE account_id = $1 ORDER BY created_at, id', [
-        accountId,
-      ]),
-      this.pool.query('SELECT * FROM remit_commitments WHERE account_id = $1 ORDER BY at, id', [accountId]),
+      this.query('SELECT * FROM remit_touches WHERE account_id = $1 ORDER BY at, id', [accountId]),
+      this.query('SELECT body FROM remit_decisions WHERE account_id = $1 ORDER BY at, id', [accountId]),
+      this.query('SELECT body FROM remit_reviews WHERE account_id = $1 ORDER BY created_at, id', [accountId]),
+      this.query('SELECT * FROM remit_commitments WHERE account_id = $1 ORDER BY at, id', [accountId]),
     ])
     return {
       accountId,
@@ -371,7 +439,7 @@ async function insertTouch(client: Client, t: Touch): Promise<void> {
   await client.query(
     `INSERT INTO remit_touches (id, account_id, contact_id, agent, team, tool, kind, channel, outbound, at, status, decision_id, source, note)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-    [
+    params([
       t.id,
       t.accountId,
       t.contactId ?? null,
@@ -386,7 +454,7 @@ async function insertTouch(client: Client, t: Touch): Promise<void> {
       t.decisionId ?? null,
       t.source,
       t.note ?? null,
-    ],
+    ]),
   )
 }
 
@@ -394,7 +462,7 @@ async function insertCommitment(client: Client, c: Commitment): Promise<void> {
   await client.query(
     `INSERT INTO remit_commitments (id, account_id, contact_id, kind, value, team, agent, at, expires_at, decision_id)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-    [
+    params([
       c.id,
       c.accountId,
       c.contactId ?? null,
@@ -405,7 +473,7 @@ async function insertCommitment(client: Client, c: Commitment): Promise<void> {
       c.at,
       c.expiresAt ?? null,
       c.decisionId,
-    ],
+    ]),
   )
 }
 
@@ -414,12 +482,21 @@ async function upsertReview(client: Client, r: Review): Promise<void> {
     `INSERT INTO remit_reviews (id, decision_id, account_id, team, status, created_at, expires_at, body)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
      ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body`,
-    [r.id, r.decisionId, r.accountId, r.team, r.status, r.createdAt, r.expiresAt, JSON.stringify(r)],
+    params([r.id, r.decisionId, r.accountId, r.team, r.status, r.createdAt, r.expiresAt, JSON.stringify(r)]),
   )
 }
 
-// jsonb comes back parsed, json_agg rows carry timestamps as ISO strings, plain rows as Dates.
-const date = (v: unknown) => (v instanceof Date ? v : new Date(v as string))
+const parseTimestamptz = pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ) as (text: string) => Date
+
+/**
+ * Plain rows carry times as Dates; jsonb bodies as JS's ISO strings; json_agg rows as PostgreSQL's,
+ * which JS cannot read for years before 1 (`… BC`) or after 9999, and pg's own parser can.
+ */
+function date(v: unknown): Date {
+  if (v instanceof Date) return v
+  const parsed = new Date(v as string)
+  return Number.isNaN(parsed.getTime()) ? parseTimestamptz((v as string).replace('T', ' ')) : parsed
+}
 
 function parseDecision(body: unknown): Decision {
   const d = (typeof body === 'string' ? JSON.parse(body) : { ...(body as Row) }) as Row

@@ -24,4 +24,6 @@ CREATE TABLE remit_reviews (
 CREATE INDEX remit_reviews_queue ON remit_reviews (status, team, expires_at);
 CREATE INDEX remit_reviews_account ON remit_reviews (account_id);
 `,
+  // Idempotency keys bound to the request they were sent with (NULL for decisions made before).
+  'ALTER TABLE remit_decisions ADD COLUMN request_hash text',
 ]

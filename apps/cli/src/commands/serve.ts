@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Store } from '@remit/core'
-import { openSqliteStore } from '@remit/core'
+import { openSqliteStore, parseDuration } from '@remit/core'
 import { parse } from 'yaml'
 import { z } from 'zod'
 import { type Io, UsageError } from '../output.ts'
@@ -24,6 +24,8 @@ export interface ServeOptions {
   salesforceOrg?: string
   /** The console's built files, or false for none. */
   console?: string | false
+  /** How far an agent's `at` may be from the server's clock (a duration, e.g. `5m`). */
+  clockSkew?: string
 }
 
 /**
@@ -167,6 +169,9 @@ export async function serve(io: Io, o: ServeOptions): Promise<number> {
   const port = Number(o.port)
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new UsageError(`--port must be 0–65535, got "${o.port}"`)
+  const clockSkewMs = parseDuration(o.clockSkew ?? '5m')
+  if (clockSkewMs === undefined)
+    throw new UsageError(`--clock-skew must be a duration such as 5m or 30s, got "${o.clockSkew}"`)
   const { createServer } = await import('@remit/server')
   const store = await openStore(o.store)
   // HubSpot's action endpoints are mounted when the app's client secret is in the environment.
@@ -176,6 +181,7 @@ export async function serve(io: Io, o: ServeOptions): Promise<number> {
     store,
     keys: o.keys,
     watch: o.watch,
+    clockSkewMs,
     logger: { level: o.logLevel, redact: ['req.headers.authorization'] },
     rawRoutes: hubspot.routes,
     ...(consoleDir(o) ? { consoleDir: consoleDir(o) as string } : {}),

@@ -1,11 +1,12 @@
 import { z } from 'zod'
-import { reasonSchema, verdictSchema } from '../decision/schema.ts'
+import { id, label, reasonSchema, text, time, verdictSchema } from '../decision/schema.ts'
 
 // The rest of the decision API's wire format (DESIGN.md, "Decision API"): one source for the
 // server's validation, its OpenAPI document and @remit/client's types. Times are ISO 8601 strings.
+// Requests are bounded as decision/schema.ts explains (lengths, well-formed text, years 1970–9999);
+// responses are what Remit wrote, so they are not.
 
-const id = z.string().trim().min(1).max(256)
-const time = z.iso.datetime({ offset: true })
+const isoTime = z.iso.datetime({ offset: true })
 
 export const outcomeRequestSchema = z.strictObject({
   status: z
@@ -16,16 +17,16 @@ export const outcomeRequestSchema = z.strictObject({
 export const touchRequestSchema = z.strictObject({
   accountId: id,
   contactId: id.optional(),
-  kind: z.string().trim().min(1).max(200).describe('e.g. call, meeting, email.manual'),
-  channel: z.string().trim().min(1).max(100).optional(),
+  kind: label(200).describe('e.g. call, meeting, email.manual'),
+  channel: label(100).optional(),
   outbound: z.boolean().optional(),
-  team: z.string().trim().min(1).max(100).optional(),
+  team: label(100).optional(),
   at: time.optional(),
-  note: z.string().max(2000).optional(),
+  note: text(2000).optional(),
 })
 
 export const resolveRequestSchema = z.strictObject({
-  note: z.string().max(2000).optional(),
+  note: text(2000).optional(),
 })
 
 export const touchSchema = z.object({
@@ -38,7 +39,7 @@ export const touchSchema = z.object({
   kind: z.string(),
   channel: z.string().optional(),
   outbound: z.boolean(),
-  at: time,
+  at: isoTime,
   status: z.enum(['reserved', 'sent', 'failed', 'cancelled']),
   decisionId: z.string().optional(),
   source: z.enum(['decision', 'recorded']),
@@ -53,8 +54,8 @@ export const commitmentSchema = z.object({
   value: z.record(z.string(), z.unknown()),
   team: z.string(),
   agent: z.string(),
-  at: time,
-  expiresAt: time.optional(),
+  at: isoTime,
+  expiresAt: isoTime.optional(),
   decisionId: z.string(),
 })
 
@@ -65,9 +66,9 @@ export const reviewSchema = z.object({
   agent: z.string(),
   team: z.string(),
   status: z.enum(['pending', 'approved', 'rejected', 'expired']),
-  createdAt: time,
-  expiresAt: time,
-  resolvedAt: time.optional(),
+  createdAt: isoTime,
+  expiresAt: isoTime,
+  resolvedAt: isoTime.optional(),
   resolvedBy: z.string().optional(),
   note: z.string().optional(),
   outcome: z.enum(['go', 'stop']).optional(),
@@ -78,7 +79,7 @@ export const reviewSchema = z.object({
 /** A decision as the log keeps it: who asked what, for whom, and the answer. */
 export const decisionRecordSchema = z.object({
   id: z.string(),
-  at: time,
+  at: isoTime,
   agent: z.string(),
   team: z.string(),
   tool: z.string().optional(),
@@ -89,7 +90,7 @@ export const decisionRecordSchema = z.object({
   facts: z.record(z.string(), z.unknown()),
   verdict: verdictSchema,
   reasons: z.array(reasonSchema),
-  retryAfter: time.optional(),
+  retryAfter: isoTime.optional(),
   reviewId: z.string().optional(),
   reviewTeam: z.string().optional(),
   notify: z.array(z.string()),

@@ -22,6 +22,11 @@ export interface Decision {
   policyVersion: string
   idempotencyKey?: string
   dryRun: boolean
+  /**
+   * Rules whose evaluation was aborted (over its cost budget, or a pattern RE2 refuses): the
+   * decision failed closed to stop because of them. Kept in the log for operators.
+   */
+  aborted?: { rule: string; code: string; message: string }[]
   /** true when this answers a repeated idempotency key. */
   replayed?: boolean
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { z } from 'zod'
 import { InputError } from '../errors.ts'
 import { closest } from '../policy/load.ts'
@@ -19,6 +20,12 @@ export interface ResolvedRequest {
   rawFacts: Record<string, unknown>
   now: Date
   idempotencyKey?: string
+  /**
+   * With an idempotency key: SHA-256 of the canonical request (who asks, the action and its
+   * attributes, the customer and facts), which the key is bound to. Not `at`: a retry is the same
+   * request whenever it is sent.
+   */
+  requestHash?: string
   dryRun: boolean
 }
 
@@ -63,7 +70,7 @@ export function resolveRequest(
   const { kind: _kind, ...rawAttributes } = req.action
   const attributes: Record<string, unknown> = {}
   for (const [name, v] of Object.entries(rawAttributes)) {
-    const declared = action.attributes[name]
+    const declared = Object.hasOwn(action.attributes, name) ? action.attributes[name] : undefined
     if (!declared) {
       throw unknownName(
         'UNKNOWN_ATTRIBUTE',
@@ -86,7 +93,7 @@ export function resolveRequest(
   }
   const facts: Record<string, unknown> = {}
   for (const [name, v] of Object.entries(req.customer.facts)) {
-    const declared = policy.facts[name]
+    const declared = Object.hasOwn(policy.facts, name) ? policy.facts[name] : undefined
     if (!declared) {
       throw unknownName('UNKNOWN_FACT', 'fact', name, Object.keys(policy.facts), ['customer', 'facts', name])
     }
@@ -110,10 +117,39 @@ export function resolveRequest(
     },
     rawFacts: req.customer.facts,
     now: req.at ? new Date(req.at) : clock(),
-    ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
+    ...(req.idempotencyKey
+      ? {
+          idempotencyKey: req.idempotencyKey,
+          requestHash: requestHash({
+            agent: agent.id,
+            tool: tool ?? null,
+            action: req.action,
+            customer: req.customer,
+          }),
+        }
+      : {}),
     dryRun: req.dryRun,
   }
 }
+
+/** SHA-256 of JSON with object keys sorted at every depth: equal requests hash equal, whatever the key order. */
+export function requestHash(value: unknown): string {
+  return createHash('sha256').update(canonicalJson(value)).digest('hex')
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+  if (value && typeof value === 'object' && !(value instanceof Date)) {
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`
+  }
+  return JSON.stringify(value) ?? 'null'
+}
+
+const EARLIEST = Date.UTC(1970, 0, 1)
+const LATEST = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
 
 /** Checks a value against its declared type and converts it for CEL (timestamps become Dates). */
 function typed(declared: TypedValue, v: unknown, path: (string | number)[]): unknown {
@@ -136,6 +172,9 @@ function typed(declared: TypedValue, v: unknown, path: (string | number)[]): unk
     case 'timestamp': {
       const d = v instanceof Date ? v : typeof v === 'string' ? new Date(v) : undefined
       if (!d || Number.isNaN(d.getTime())) fail('an ISO 8601 time')
+      // Rules add durations to times; near the end of Date's range that overflows. Years 1970–9999.
+      const ms = (d as Date).getTime()
+      if (ms < EARLIEST || ms > LATEST) fail('a time between 1970-01-01 and 9999-12-31')
       return d
     }
     case 'list':

@@ -10,6 +10,7 @@ import {
   type CompiledExpression,
   describeEvaluationError,
 } from '../policy/cel.ts'
+import { EvaluationAbort } from '../policy/meter.ts'
 import type { ActionKind, Agent, CompiledLimit, CompiledRule, Policy } from '../policy/model.ts'
 
 /** Everything a decision depends on. Pure data: same input, same evaluation. */
@@ -34,6 +35,17 @@ export interface Evaluation {
   reviewTeam?: string
   /** The team that owns this customer's decisions, if an ownership rule matched. */
   owner?: string
+  /**
+   * Rules whose evaluation was cut off, each of which made the verdict stop: over budget
+   * (`BUDGET_EXCEEDED`) or a pattern from data that RE2 refuses (`BAD_REGEX`). Absent when none was.
+   */
+  aborted?: AbortedRule[]
+}
+
+export interface AbortedRule {
+  rule: string
+  code: EvaluationAbort['code']
+  message: string
 }
 
 const SEVERITY: Record<Verdict, number> = { go: 0, flag: 1, stop: 2 }
@@ -42,6 +54,8 @@ const SEVERITY: Record<Verdict, number> = { go: 0, flag: 1, stop: 2 }
  * Runs the rules that apply to this agent and action kind (resolved at load, no CEL spent on the
  * rest): stops, triggers, limits, ownership, permissions. The most severe result wins; no
  * permission means flag. A stop or trigger whose condition cannot be evaluated fails closed: flag.
+ * Any rule whose evaluation is aborted (over budget, a pattern RE2 refuses) fails closed harder:
+ * stop, since its author never saw what it would have said.
  */
 export function evaluate(
   policy: Policy,
@@ -63,7 +77,16 @@ export function evaluate(
   const pause = (until: Date | undefined) => {
     if (until && (!retryAfter || until > retryAfter)) retryAfter = until
   }
+  const aborted: AbortedRule[] = []
+  const abort = (rule: CompiledRule, error: EvaluationAbort) => {
+    raise('stop')
+    lasting = true
+    const message = `${abortMessage(error)}; stopped (fail closed)`
+    aborted.push({ rule: rule.id, code: error.code, message })
+    reasons.push({ rule: rule.id, sort: rule.sort, message })
+  }
   const failClosed = (rule: CompiledRule, error: unknown) => {
+    if (error instanceof EvaluationAbort) return abort(rule, error)
     const why = describeEvaluationError(error)
     raise('flag')
     reasons.push({
@@ -92,7 +115,8 @@ export function evaluate(
       let message = rule.message ?? defaultMessage(rule)
       if (rule.then === 'stop') {
         const until = rule.until ? value(rule.until, vars) : undefined
-        if (until instanceof Date) {
+        if (until instanceof EvaluationAbort) abort(rule, until)
+        else if (until instanceof Date) {
           pause(until)
           message += ` (paused until ${until.toISOString()})`
         } else lasting = true
@@ -121,7 +145,7 @@ export function evaluate(
   for (const rule of rules.ownership) {
     const hit = test(rule.when, vars)
     if (hit instanceof Failure) {
-      if (mode === 'decide') failClosed(rule, hit.error)
+      if (mode === 'decide' || hit.error instanceof EvaluationAbort) failClosed(rule, hit.error)
       continue
     }
     if (!hit || owner !== undefined) continue
@@ -142,7 +166,9 @@ export function evaluate(
     const granted = rules.permissions.filter((rule) => {
       if (!rule.when) return true
       const hit = test(rule.when, vars)
-      if (hit instanceof Failure) failed.push(`${rule.id}: ${describeEvaluationError(hit.error).message}`)
+      if (hit instanceof Failure && hit.error instanceof EvaluationAbort) abort(rule, hit.error)
+      else if (hit instanceof Failure)
+        failed.push(`${rule.id}: ${describeEvaluationError(hit.error).message}`)
       return hit === true
     })
     for (const rule of granted) {
@@ -162,6 +188,7 @@ export function evaluate(
   const evaluation: Evaluation = { verdict, reasons, notify: [...notify] }
   if (verdict === 'stop' && retryAfter && !lasting) evaluation.retryAfter = retryAfter
   if (owner) evaluation.owner = owner
+  if (aborted.length) evaluation.aborted = aborted
   if (verdict === 'flag') evaluation.reviewTeam = owner ?? policy.review.defaultTeam
   // Reasons read best most-severe first; within a severity, in rule order.
   return evaluation
@@ -184,12 +211,17 @@ export function test(expr: CompiledExpression | undefined, vars: CelVariables): 
   }
 }
 
+/** The expression's value; undefined if it cannot be evaluated, the abort if it was cut off. */
 function value(expr: CompiledExpression, vars: CelVariables): unknown {
   try {
     return expr.run(vars)
-  } catch {
-    return undefined
+  } catch (error) {
+    return error instanceof EvaluationAbort ? error : undefined
   }
+}
+
+function abortMessage(error: EvaluationAbort): string {
+  return error.code === 'BUDGET_EXCEEDED' ? 'evaluation exceeded its budget' : error.message
 }
 
 function limitHit(

@@ -106,7 +106,7 @@ export function analyzePolicy(policy: Policy, o: AnalysisOptions = {}): PolicyIs
         const values = m[6]
           ? [...m[6].matchAll(/['"]([^'"]*)['"]/g)].map((x) => x[1] as string)
           : [(m[2] ?? m[3]) as string]
-        const allowed = policy.facts[fact]?.enum
+        const allowed = Object.hasOwn(policy.facts, fact) ? policy.facts[fact]?.enum : undefined
         const wrong = allowed ? values.filter((v) => !allowed.includes(v)) : []
         if (wrong.length) {
           warn(
@@ -126,7 +126,7 @@ export function analyzePolicy(policy: Policy, o: AnalysisOptions = {}): PolicyIs
       const sources = [rule.when?.source, rule.sort === 'trigger' ? rule.until?.source : undefined].join(' ')
       const missing = [
         ...new Set([...sources.matchAll(/customer\.(\w+)/g)].map((m) => m[1] as string)),
-      ].filter((f) => f in policy.facts && !supplied.has(f))
+      ].filter((f) => Object.hasOwn(policy.facts, f) && !supplied.has(f))
       if (missing.length) {
         warn(
           rule,

@@ -1,4 +1,6 @@
 import { Environment } from '@marcbachmann/cel-js'
+import { EvaluationAbort, Meter } from './meter.ts'
+import { RegexSyntaxError, registerMatches } from './regex.ts'
 import type { PolicyDocument, TypedValue, ValueType } from './schema.ts'
 
 // CEL is the condition language (DESIGN.md). @marcbachmann/cel-js: zero dependencies, a type checker
@@ -32,8 +34,17 @@ export class CelCommitment {}
 
 export interface CompiledExpression {
   source: string
-  /** Evaluates against the CEL variables; throws on a missing field or a runtime type error. */
+  /**
+   * Evaluates against the CEL variables; throws on a missing field or a runtime type error, and
+   * `EvaluationAbort` when it runs out of budget or meets a pattern RE2 refuses.
+   */
   run: (vars: CelVariables) => unknown
+}
+
+/** A policy's CEL environment and the budget its evaluations run under. */
+export interface CelEnvironment {
+  env: Environment
+  meter: Meter
 }
 
 export interface CelVariables {
@@ -46,10 +57,21 @@ export interface CelVariables {
 }
 
 export interface CelProblem {
+  /** `CEL_INVALID`, `CEL_TOO_LARGE` or `BAD_REGEX`. */
+  code: string
   message: string
   /** Offset of the problem within the expression's text. */
   offset: number
+  hint?: string
 }
+
+/** Longest condition, in characters: a rule is a sentence, not a program. */
+export const MAX_EXPRESSION_LENGTH = 4096
+/**
+ * How deep a condition may nest (parentheses, calls, selections). cel-js's own limits default to
+ * the CEL specification's minimums (250 levels, 100,000 nodes), far beyond a rule one can review.
+ */
+const LIMITS = { maxDepth: 32, maxAstNodes: 2000 }
 
 export function celType(value: TypedValue): string {
   return CEL_TYPE[value.type]
@@ -59,7 +81,7 @@ export function celType(value: TypedValue): string {
 export function buildEnvironment(
   doc: Pick<PolicyDocument, 'facts'>,
   attributes: Record<string, TypedValue>,
-): Environment {
+): CelEnvironment {
   const customerFields: Record<string, string> = {
     id: 'string',
     accountId: 'string',
@@ -75,7 +97,11 @@ export function buildEnvironment(
   }
   for (const [name, attr] of Object.entries(attributes)) actionFields[name] = celType(attr)
 
-  return new Environment({ unlistedVariablesAreDyn: false, homogeneousAggregateLiterals: false })
+  const env = new Environment({
+    unlistedVariablesAreDyn: false,
+    homogeneousAggregateLiterals: false,
+    limits: LIMITS,
+  })
     .registerType('Agent', { ctor: CelAgent, fields: { id: 'string', team: 'string', tool: 'string' } })
     .registerType('Action', { ctor: CelAction, fields: actionFields })
     .registerType('Customer', { ctor: CelCustomer, fields: customerFields })
@@ -110,6 +136,10 @@ export function buildEnvironment(
     .registerVariable('touches', 'list<Touch>')
     .registerVariable('commitments', 'list<Commitment>')
     .registerVariable('now', 'google.protobuf.Timestamp')
+  const meter = new Meter()
+  registerMatches(env, meter)
+  meter.attachThrough(env, '"".matches("")')
+  return { env, meter }
 }
 
 const TYPE_NAMES: Record<string, string> = {
@@ -119,10 +149,18 @@ const TYPE_NAMES: Record<string, string> = {
 
 /** Parses and type-checks one expression; it must yield `expected` ('bool' or a timestamp). */
 export function compileExpression(
-  env: Environment,
+  { env, meter }: CelEnvironment,
   source: string,
   expected: 'bool' | 'google.protobuf.Timestamp',
 ): CompiledExpression | CelProblem {
+  if (source.length > MAX_EXPRESSION_LENGTH) {
+    return {
+      code: 'CEL_TOO_LARGE',
+      message: `expression is ${source.length} characters long; at most ${MAX_EXPRESSION_LENGTH} are allowed`,
+      offset: 0,
+      hint: 'split the condition into several rules',
+    }
+  }
   let parsed: ReturnType<Environment['parse']>
   try {
     parsed = env.parse(source)
@@ -133,17 +171,36 @@ export function compileExpression(
   if (!checked.valid) return celProblem(checked.error)
   if (checked.type !== expected && checked.type !== 'dyn') {
     return {
+      code: 'CEL_INVALID',
       message: `expected ${TYPE_NAMES[expected]} expression, but this one yields ${checked.type}`,
       offset: 0,
     }
   }
-  return { source, run: parsed as unknown as CompiledExpression['run'] }
+  return { source, run: (vars) => meter.measure(parsed, vars) }
 }
 
 function celProblem(error: unknown): CelProblem {
-  const e = error as { summary?: string; message?: string; range?: { start: number } }
+  if (error instanceof RegexSyntaxError) {
+    return { code: error.code, message: error.message, offset: error.offset, hint: error.hint }
+  }
+  const e = error as { code?: string; summary?: string; message?: string; range?: { start: number } }
   const message = (e.summary ?? e.message ?? String(error)).split('\n')[0] as string
-  return { message, offset: e.range?.start ?? 0 }
+  const offset = e.range?.start ?? 0
+  if (e.code === 'limit_exceeded') {
+    const limit = /^Exceeded (maxDepth|maxAstNodes)/.exec(message)?.[1]
+    return {
+      code: 'CEL_TOO_LARGE',
+      message:
+        limit === 'maxDepth'
+          ? `expression nests more than ${LIMITS.maxDepth} levels deep`
+          : limit === 'maxAstNodes'
+            ? `expression has more than ${LIMITS.maxAstNodes} parts`
+            : message,
+      offset,
+      hint: 'split the condition into several rules',
+    }
+  }
+  return { code: 'CEL_INVALID', message, offset }
 }
 
 export function isProblem(x: CompiledExpression | CelProblem): x is CelProblem {
@@ -152,6 +209,7 @@ export function isProblem(x: CompiledExpression | CelProblem): x is CelProblem {
 
 /** What went wrong evaluating an expression, in words a policy author can act on. */
 export function describeEvaluationError(error: unknown): { message: string; missing?: string } {
+  if (error instanceof EvaluationAbort) return { message: error.message }
   const e = error as { summary?: string; message?: string }
   const message = (e.summary ?? e.message ?? String(error)).split('\n')[0] as string
   const key = /^No such key: (.+)$/.exec(message)

@@ -18,6 +18,7 @@ import type {
   Policy,
   Scope,
 } from './model.ts'
+import { reservedNameIssues } from './reserved.ts'
 import { type PolicyDocument, policySchema, type RuleSort, scopeKeys, type TypedValue } from './schema.ts'
 import { scopeMatches } from './scope.ts'
 import { PolicySource } from './source.ts'
@@ -46,11 +47,14 @@ export function checkPolicy(text: string, options: { file?: string } = {}): Chec
   const syntax = src.syntaxIssues()
   if (syntax.some((i) => i.severity === 'error')) return { issues: syntax }
 
+  const reserved = reservedNameIssues(src)
   const parsed = policySchema.safeParse(src.doc.toJS())
-  if (!parsed.success) return { issues: sortIssues([...syntax, ...zodIssues(src, parsed.error)]) }
+  if (!parsed.success) {
+    return { issues: sortIssues([...syntax, ...reserved, ...zodIssues(src, parsed.error)]) }
+  }
 
   const doc = parsed.data
-  const issues: PolicyIssue[] = [...syntax, ...referenceIssues(src, doc)]
+  const issues: PolicyIssue[] = [...syntax, ...reserved, ...referenceIssues(src, doc)]
   const attributes = collectAttributes(src, doc, issues)
   if (issues.some((i) => i.severity === 'error')) return { issues: sortIssues(issues) }
 
@@ -65,12 +69,12 @@ export function checkPolicy(text: string, options: { file?: string } = {}): Chec
     if (!isProblem(out)) return out
     issues.push({
       severity: 'error',
-      code: 'CEL_INVALID',
+      code: out.code,
       message: out.message,
       path,
       rule,
       position: src.positionInValue(path, source, out.offset),
-      hint: celHint(out.message, doc, attributes),
+      hint: out.hint ?? celHint(out.message, doc, attributes),
     })
     return undefined
   }
@@ -202,7 +206,8 @@ function assemble(
     agents,
     tools,
     actions,
-    facts: doc.facts,
+    // Without a prototype (as `attributes`), `policy.facts[name]` is undefined for any undeclared name.
+    facts: Object.assign(Object.create(null), doc.facts),
     attributes,
     rules,
     warnings: [],
@@ -261,7 +266,7 @@ function referenceIssues(src: PolicySource, doc: PolicyDocument): PolicyIssue[] 
   }
   const tools = new Map<string, string>()
   for (const [id, a] of Object.entries(doc.agents)) {
-    if (!doc.teams[a.team]) unknown('team', a.team, teams, ['agents', id, 'team'])
+    if (!Object.hasOwn(doc.teams, a.team)) unknown('team', a.team, teams, ['agents', id, 'team'])
     a.tools.forEach((tool, i) => {
       const other = tools.get(tool)
       if (other) {
@@ -277,7 +282,7 @@ function referenceIssues(src: PolicySource, doc: PolicyDocument): PolicyIssue[] 
       tools.set(tool, id)
     })
   }
-  if (!doc.teams[doc.review.defaultTeam]) {
+  if (!Object.hasOwn(doc.teams, doc.review.defaultTeam)) {
     unknown('team', doc.review.defaultTeam, teams, ['review', 'defaultTeam'])
   }
   // Duplicates are reported at the later one in the file, the one the author most likely just added.
@@ -320,11 +325,11 @@ function referenceIssues(src: PolicySource, doc: PolicyDocument): PolicyIssue[] 
       each('agent', agents, 'agent')
       each('team', teams, 'team')
       each('action', kinds, 'action kind')
-      if (rule.owner !== undefined && !doc.teams[rule.owner]) {
+      if (rule.owner !== undefined && !Object.hasOwn(doc.teams, rule.owner)) {
         unknown('team', rule.owner, teams, [...at, 'owner'], rule.id)
       }
       rule.notify?.forEach((t, j) => {
-        if (!doc.teams[t]) unknown('team', t, teams, [...at, 'notify', j], rule.id)
+        if (!Object.hasOwn(doc.teams, t)) unknown('team', t, teams, [...at, 'notify', j], rule.id)
       })
     })
   }
@@ -333,8 +338,8 @@ function referenceIssues(src: PolicySource, doc: PolicyDocument): PolicyIssue[] 
 
 /** Action attributes share one namespace in CEL (`action.<name>`): a name must have one type. */
 function collectAttributes(src: PolicySource, doc: PolicyDocument, issues: PolicyIssue[]) {
-  const attributes: Record<string, TypedValue> = {}
-  const from: Record<string, string> = {}
+  const attributes: Record<string, TypedValue> = Object.create(null)
+  const from = new Map<string, string>()
   for (const [kind, action] of Object.entries(doc.actions)) {
     for (const [name, t] of Object.entries(action.attributes)) {
       if (['kind', 'channel', 'outbound', 'commitment'].includes(name)) {
@@ -353,7 +358,7 @@ function collectAttributes(src: PolicySource, doc: PolicyDocument, issues: Polic
         issues.push({
           severity: 'error',
           code: 'ATTRIBUTE_TYPE_CONFLICT',
-          message: `attribute "${name}" is ${t.type} here but ${prior.type} in action "${from[name]}"`,
+          message: `attribute "${name}" is ${t.type} here but ${prior.type} in action "${from.get(name)}"`,
           path: ['actions', kind, 'attributes', name],
           position: src.keyPosition(['actions', kind, 'attributes'], name),
           hint: 'an attribute name has one type across all action kinds',
@@ -361,7 +366,7 @@ function collectAttributes(src: PolicySource, doc: PolicyDocument, issues: Polic
         continue
       }
       attributes[name] = t
-      from[name] = kind
+      from.set(name, kind)
     }
   }
   return attributes
@@ -426,7 +431,7 @@ function knownKeys(path: (string | number)[]): string[] {
     review: ['defaultTeam', 'expiresAfter', 'onExpiry'],
     ledger: ['lookback'],
   }
-  if (typeof head === 'string' && list[head]) return list[head] as string[]
+  if (typeof head === 'string' && Object.hasOwn(list, head)) return list[head] as string[]
   if (head === 'agents') return ['team', 'tools', 'description']
   if (head === 'teams') return ['reviewCapacityPerDay', 'description']
   if (head === 'facts') return ['type', 'enum', 'optional', 'description']

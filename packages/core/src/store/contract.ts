@@ -69,6 +69,42 @@ export function storeContract(
       expect((await store.ledger('acme', hours(-1), hours(2))).touches).toHaveLength(1)
     })
 
+    it('refuses an idempotency key sent again with another request, and writes nothing', async () => {
+      const first = await store.decide(
+        request('acme', hours(0), undefined, 'key-2', undefined, 'hash-a'),
+        () => goWrite('acme', hours(0), { key: 'key-2' }),
+      )
+      const same = await store.decide(
+        request('acme', hours(0), undefined, 'key-2', undefined, 'hash-a'),
+        () => goWrite('acme', hours(0), { key: 'key-2' }),
+      )
+      expect(same).toEqual({ ...first, replayed: true })
+      let planned = false
+      await expect(
+        store.decide(request('globex', hours(0), undefined, 'key-2', undefined, 'hash-b'), () => {
+          planned = true
+          return goWrite('globex', hours(0), { key: 'key-2' })
+        }),
+      ).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' })
+      expect(planned).toBe(false)
+      expect((await store.ledger('globex', hours(-1), hours(1))).touches).toEqual([])
+      expect(await store.listDecisions()).toHaveLength(1)
+    })
+
+    it('gives one key raced for two accounts to one request: the other is refused, never decided', async () => {
+      const results = await Promise.allSettled(
+        ['acme', 'globex', 'initech', 'umbrella'].map((account, i) =>
+          store.decide(request(account, hours(0), undefined, 'raced', undefined, `hash-${i}`), () =>
+            goWrite(account, hours(0), { key: 'raced' }),
+          ),
+        ),
+      )
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1)
+      for (const r of results.filter((r) => r.status === 'rejected'))
+        expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' })
+      expect(await store.listDecisions()).toHaveLength(1)
+    })
+
     it('scopes idempotency keys per agent', async () => {
       await store.decide(request('acme', hours(0), undefined, 'k', 'agent-a'), () =>
         goWrite('acme', hours(0), { key: 'k', agent: 'agent-a' }),
@@ -177,6 +213,67 @@ export function storeContract(
       ).rejects.toThrow(/not found/)
     })
 
+    it('keeps outcomes a state machine: sent is final, failed and cancelled release once', async () => {
+      const w = goWrite('acme', hours(0), { commitment: true })
+      await store.decide(request('acme', hours(0)), () => w)
+      const id = w.decision.id
+      expect((await store.setTouchStatus(id, 'sent'))?.status).toBe('sent')
+      // A retried report of the same outcome is answered, and changes nothing.
+      expect((await store.setTouchStatus(id, 'sent'))?.status).toBe('sent')
+      await expect(store.setTouchStatus(id, 'cancelled')).rejects.toMatchObject({
+        code: 'ILLEGAL_TRANSITION',
+      })
+      await expect(store.setTouchStatus(id, 'failed')).rejects.toMatchObject({ code: 'ILLEGAL_TRANSITION' })
+      expect((await store.ledger('acme', hours(-1), hours(1))).touches.map((t) => t.status)).toEqual(['sent'])
+      expect((await store.ledger('acme', hours(-1), hours(1))).commitments).toHaveLength(1)
+
+      const v = goWrite('globex', hours(0), { commitment: true })
+      await store.decide(request('globex', hours(0)), () => v)
+      expect((await store.setTouchStatus(v.decision.id, 'failed'))?.status).toBe('failed')
+      await expect(store.setTouchStatus(v.decision.id, 'sent')).rejects.toMatchObject({
+        code: 'ILLEGAL_TRANSITION',
+      })
+      await expect(store.setTouchStatus(v.decision.id, 'reserved')).rejects.toMatchObject({
+        code: 'ILLEGAL_TRANSITION',
+      })
+      expect(await store.ledger('globex', hours(-1), hours(1))).toEqual({ touches: [], commitments: [] })
+    })
+
+    it('counts for limits exactly the touches the ledger holds as counting, after any sequence of outcomes', async () => {
+      // A property test with a fixed seed: random outcome reports, legal or not, in random order.
+      const random = seeded(12)
+      const statuses = ['sent', 'failed', 'cancelled', 'reserved'] as const
+      for (let round = 0; round < 8; round++) {
+        const account = `prop-${round}`
+        const ids: string[] = []
+        for (let i = 0; i < 6; i++) {
+          const w = goWrite(account, hours(i / 10))
+          await store.decide(request(account, hours(i / 10)), () => w)
+          ids.push(w.decision.id)
+        }
+        const expected = new Map(ids.map((id) => [id, 'reserved' as string]))
+        for (let step = 0; step < 20; step++) {
+          const id = ids[Math.floor(random() * ids.length)] as string
+          const status = statuses[Math.floor(random() * statuses.length)] as (typeof statuses)[number]
+          const from = expected.get(id) as string
+          const legal = from === status || (from === 'reserved' && status !== 'reserved')
+          const outcome = store.setTouchStatus(id, status)
+          if (legal) {
+            expect((await outcome)?.status).toBe(status)
+            expected.set(id, status)
+          } else await expect(outcome).rejects.toMatchObject({ code: 'ILLEGAL_TRANSITION' })
+          // Read it back the way deciders do (what limits count), and from the record.
+          const counted = (await store.ledger(account, hours(-1), hours(1))).touches.map((t) => t.decisionId)
+          const recorded = (await store.timeline(account)).touches
+            .filter((t) => t.status === 'reserved' || t.status === 'sent')
+            .map((t) => t.decisionId)
+          const want = ids.filter((d) => ['reserved', 'sent'].includes(expected.get(d) as string))
+          expect(counted.sort()).toEqual(want.sort())
+          expect(recorded.sort()).toEqual(want.sort())
+        }
+      }
+    })
+
     it('lists pending reviews due to expire', async () => {
       const early = flagWrite('acme', hours(0), 'sales', 10)
       const late = flagWrite('globex', hours(0), 'sales', 100)
@@ -242,6 +339,7 @@ function request(
   since?: Date,
   idempotencyKey?: string,
   agent = 'marketing-agent',
+  requestHash?: string,
 ) {
   return {
     accountId,
@@ -249,6 +347,19 @@ function request(
     since: since ?? new Date(now.getTime() - 30 * 86400e3),
     now,
     ...(idempotencyKey ? { idempotencyKey } : {}),
+    ...(requestHash ? { requestHash } : {}),
+  }
+}
+
+/** A small deterministic PRNG (mulberry32), so a failing sequence is the same on every run. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
 

@@ -11,6 +11,7 @@ import {
 } from '../ledger/types.ts'
 import type { Review } from '../review/review.ts'
 import { addTouch, LedgerCache } from './ledger-cache.ts'
+import { checkTransition, replayOf } from './rules.ts'
 import type {
   DecideRequest,
   DecisionFilter,
@@ -52,7 +53,7 @@ setInterval(() => { try { db.exec('PRAGMA wal_checkpoint(PASSIVE)') } catch {} }
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS decisions (
   id TEXT PRIMARY KEY, at INTEGER NOT NULL, account_id TEXT NOT NULL, agent TEXT NOT NULL, team TEXT NOT NULL,
-  verdict TEXT NOT NULL, idempotency_key TEXT, touch_id TEXT, body TEXT NOT NULL);
+  verdict TEXT NOT NULL, idempotency_key TEXT, touch_id TEXT, body TEXT NOT NULL, request_hash TEXT);
 CREATE UNIQUE INDEX IF NOT EXISTS decisions_idempotency ON decisions(agent, idempotency_key) WHERE idempotency_key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS decisions_account ON decisions(account_id, at);
 CREATE INDEX IF NOT EXISTS decisions_at ON decisions(at);
@@ -110,7 +111,13 @@ class SqliteStore implements Store {
       // A checkpointer that fails costs only WAL size; the backstop above still bounds it.
       this.checkpointer.on('error', () => this.db.isOpen && this.db.exec('PRAGMA wal_autocheckpoint = 1000'))
     }
-    this.transaction(() => this.db.exec(SCHEMA))
+    this.transaction(() => {
+      this.db.exec(SCHEMA)
+      // Files made before idempotency keys were bound to their requests lack the column.
+      const columns = this.db.prepare('PRAGMA table_info(decisions)').all() as Row[]
+      if (!columns.some((c) => c.name === 'request_hash'))
+        this.db.exec('ALTER TABLE decisions ADD COLUMN request_hash TEXT')
+    })
     this.q = statements(this.db)
   }
 
@@ -201,7 +208,8 @@ class SqliteStore implements Store {
     return this.write(() => {
       if (request.idempotencyKey !== undefined) {
         const prior = this.q.byIdempotency.get(request.agent, request.idempotencyKey) as Row | undefined
-        if (prior) return { ...parseDecision(prior.body as string), replayed: true }
+        if (prior)
+          return replayOf(request, parseDecision(prior.body as string), prior.request_hash as string | null)
       }
       const write = plan(this.readLedger(request.accountId, request.since, request.now))
       const d = write.decision
@@ -215,6 +223,7 @@ class SqliteStore implements Store {
         d.idempotencyKey ?? null,
         write.touch?.id ?? null,
         JSON.stringify(d),
+        request.requestHash ?? null,
       )
       if (write.touch) this.insertTouch(write.touch)
       if (write.commitment) this.insertCommitment(write.commitment)
@@ -234,6 +243,8 @@ class SqliteStore implements Store {
       const row = touchId ? (this.q.touch.get(touchId) as Row | undefined) : undefined
       if (!row) return undefined
       const touch = rowToTouch(row)
+      if (touch.status === status) return touch
+      checkTransition(decisionId, touch.status, status)
       this.q.setTouchStatus.run(status, touch.id)
       const withdraw = !COUNTING_STATUSES.includes(status)
       if (withdraw) this.q.withdrawCommitment.run(decisionId)
@@ -425,14 +436,14 @@ class SqliteStore implements Store {
 function statements(db: DatabaseSync) {
   const p = (sql: string): StatementSync => db.prepare(sql)
   return {
-    byIdempotency: p('SELECT body FROM decisions WHERE agent = ? AND idempotency_key = ?'),
+    byIdempotency: p('SELECT body, request_hash FROM decisions WHERE agent = ? AND idempotency_key = ?'),
     touchesSince: p(
       `SELECT * FROM touches WHERE account_id = ? AND at >= ? AND status IN ('reserved', 'sent') ORDER BY at`,
     ),
     commitmentsOpen: p('SELECT * FROM commitments WHERE account_id = ? AND withdrawn = 0 ORDER BY at'),
     dataVersion: p('PRAGMA data_version'),
     insertDecision: p(
-      'INSERT INTO decisions (id, at, account_id, agent, team, verdict, idempotency_key, touch_id, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO decisions (id, at, account_id, agent, team, verdict, idempotency_key, touch_id, body, request_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
     insertTouch: p(
       `INSERT INTO touches (id, account_id, contact_id, agent, team, tool, kind, channel, outbound, at, status, decision_id, source, note)

@@ -26,6 +26,13 @@ export interface DecideRequest {
   accountId: string
   agent: string
   idempotencyKey?: string
+  /**
+   * A digest of the canonical request the key was sent with, kept with the decision. A later
+   * request with the same key and another digest throws `ConflictError('IDEMPOTENCY_KEY_REUSED')`
+   * and writes nothing; with the same digest it is a replay. Two racing requests with one key and
+   * different digests: one decides, the other gets the conflict (never a second decision).
+   */
+  requestHash?: string
   /** The ledger view covers touches at or after `since`, and commitments outstanding at `now`. */
   since: Date
   now: Date
@@ -73,8 +80,14 @@ export interface Store {
   decide(request: DecideRequest, plan: (ledger: LedgerView) => DecisionWrite): Promise<Decision>
   /** The ledger view alone, for dry runs. */
   ledger(accountId: string, since: Date, now: Date): Promise<LedgerView>
-  /** Sets the status of the touch a decision reserved; a failed or cancelled touch stops counting, and
-   * its commitment is withdrawn. Returns the touch, or undefined if the decision reserved none. */
+  /**
+   * Sets the status of the touch a decision reserved. Outcomes are a state machine: only a
+   * `reserved` touch may become `sent`, `failed` or `cancelled`; each of those is final. Setting the
+   * status a touch already has is a no-op that returns it (a retried report); any other change throws
+   * `ConflictError('ILLEGAL_TRANSITION')` and writes nothing. A failed or cancelled touch stops
+   * counting and its commitment is withdrawn, exactly once. Returns the touch, or undefined if the
+   * decision reserved none.
+   */
   setTouchStatus(decisionId: string, status: TouchStatus): Promise<Touch | undefined>
   /** Records a touch that happened elsewhere (a call, a meeting, a CRM e-mail). */
   recordTouch(touch: Touch): Promise<void>

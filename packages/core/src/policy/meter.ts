@@ -1,0 +1,106 @@
+import type { ASTNode, Environment } from '@marcbachmann/cel-js'
+
+// cel-js (8.0) bounds an expression's shape when it parses it (`limits`: AST nodes, depth, literal
+// sizes) but not the work of evaluating it: `touches.exists(a, touches.exists(b, …))` is quadratic in
+// the ledger, and `cel.bind` can double a list per level. So each evaluation gets a budget, counted
+// where cel-js evaluates every sub-expression and every comprehension step: its evaluator's `run`.
+
+/**
+ * Work one evaluation of one condition may do, in steps: one per sub-expression evaluated, plus one
+ * per item of each list and per 16 characters of each string a sub-expression yields (what the next
+ * operation may have to walk or copy), plus the length of each string a regular expression scans.
+ * Spending it all takes 15–35 ms on this machine; a rule scanning a 1,000-touch ledger spends ~10,000.
+ */
+export const EVALUATION_BUDGET = 1_000_000
+
+/**
+ * An evaluation whose result cannot be trusted, whatever CEL made of it: it ran out of budget, or
+ * compiled a pattern RE2 refuses. The rule fails closed to **stop**.
+ */
+export class EvaluationAbort extends Error {
+  readonly code: 'BUDGET_EXCEEDED' | 'BAD_REGEX'
+  constructor(code: EvaluationAbort['code'], message: string) {
+    super(message)
+    this.name = 'EvaluationAbort'
+    this.code = code
+  }
+}
+
+type Run = (node: ASTNode, ctx: unknown) => unknown
+
+/** The budget of one environment's evaluations. Evaluation is synchronous: one runs at a time. */
+export class Meter {
+  private spent = 0
+  private failure: EvaluationAbort | undefined
+  private evaluator: { run: Run } | undefined
+
+  /** Runs one evaluation within the budget; throws its abort even if CEL swallowed it (`x || true`). */
+  measure<A, T>(evaluate: (arg: A) => T, arg: A): T {
+    this.spent = 0
+    this.failure = undefined
+    let out: T
+    try {
+      out = evaluate(arg)
+    } catch (error) {
+      throw this.failure ?? error
+    }
+    if (this.failure) throw this.failure
+    return out
+  }
+
+  /** Spends `steps`; throws once the budget is gone. */
+  charge(steps: number): void {
+    this.spent += steps
+    if (this.spent > EVALUATION_BUDGET) throw this.exhausted()
+  }
+
+  /** Records an abort so that no later part of the evaluation can hide it, and returns it to throw. */
+  abort(error: EvaluationAbort): EvaluationAbort {
+    this.failure ??= error
+    return this.failure
+  }
+
+  private exhausted(): EvaluationAbort {
+    // Once over, every further step throws while CEL unwinds (`||`, `exists` absorb errors): one error.
+    return (
+      this.failure ??
+      this.abort(
+        new EvaluationAbort(
+          'BUDGET_EXCEEDED',
+          `evaluation exceeded its budget of ${EVALUATION_BUDGET.toLocaleString('en')} steps`,
+        ),
+      )
+    )
+  }
+
+  /**
+   * Counts the work of `evaluator`, the object cel-js hands to macros and functions as the one that
+   * evaluates. Its `run(node, ctx)` is the single path by which cel-js evaluates a sub-expression or a
+   * comprehension step, so shadowing it on this instance meters everything this environment runs.
+   */
+  attach(evaluator: { run: Run }): void {
+    if (this.evaluator === evaluator) return
+    this.evaluator = evaluator
+    const run = evaluator.run
+    const meter = this
+    evaluator.run = function metered(this: unknown, node, ctx) {
+      if (meter.spent > EVALUATION_BUDGET) throw meter.exhausted()
+      const value = run.call(this, node, ctx)
+      meter.spent +=
+        typeof value === 'string' ? 1 + (value.length >> 4) : Array.isArray(value) ? 1 + value.length : 1
+      return value
+    }
+  }
+
+  /**
+   * Attaches to `env`'s evaluator through `probe`, an expression whose evaluation hands it over (our
+   * own `matches` does), and proves the budget is enforced: a cel-js that evaluated some other way
+   * would leave policies unmetered, so that fails the load instead.
+   */
+  attachThrough(env: Environment, probe: string): void {
+    this.measure(env.evaluate.bind(env), probe)
+    if (!this.evaluator || this.spent === 0) {
+      throw new Error('cannot meter CEL evaluation: @marcbachmann/cel-js no longer evaluates through run()')
+    }
+  }
+}
