@@ -27,10 +27,12 @@ async function run(label: string, store: string, target: string) {
   writeFileSync(keys, `${keyLine({ name: 'bench', agent: 'marketing-agent' }, key)}\n`)
   const { url, process: child } = await serve(store, { policy, keys })
   let n = 0
+  // As @remit/client sends them: every request carries an idempotency key (bound to its request).
   const body = () =>
     JSON.stringify({
       action: { kind: 'email.positioning' },
-      customer: { accountId: `acct-${n++}`, facts: { lifecycle: 'customer', tier: 'smb' } },
+      customer: { accountId: `acct-${n}`, facts: { lifecycle: 'customer', tier: 'smb' } },
+      idempotencyKey: `bench-${n++}`,
     })
   const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' }
   // Warm up (JIT, connections, caches), then measure.
@@ -64,7 +66,7 @@ async function run(label: string, store: string, target: string) {
 }
 
 console.log(
-  `HTTP, 64 connections, ${seconds} s, every request a new account (a go, so a reservation); node ${process.version}\n`,
+  `HTTP, 64 connections, ${seconds} s, every request a new account (a go, so a reservation) with an idempotency key; node ${process.version}\n`,
 )
 await run(
   'SQLite (embedded), one process',

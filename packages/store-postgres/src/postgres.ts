@@ -138,6 +138,7 @@ function lit(client: Client, v: unknown): string {
 function timestamp(date: Date): string {
   if (Number.isNaN(date.getTime())) throw new InputError('AT_OUT_OF_RANGE', 'not a valid time', ['at'])
   const year = date.getUTCFullYear()
+  if (year >= 1 && year <= 9999) return date.toISOString() // the common case, already PostgreSQL's
   const text = date.toISOString().replace(/^[+-]?\d+/, String(year < 1 ? 1 - year : year).padStart(4, '0'))
   return year < 1 ? `${text} BC` : text
 }

@@ -1,10 +1,16 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import type { z } from 'zod'
 import { InputError } from '../errors.ts'
 import { closest } from '../policy/load.ts'
 import type { ActionKind, Agent, Policy } from '../policy/model.ts'
 import type { TypedValue } from '../policy/schema.ts'
-import { decisionRequestSchema } from './schema.ts'
+import {
+  decisionRequestSchema,
+  MAX_LIST_ITEMS,
+  MAX_VALUE_LENGTH,
+  NOT_WELL_FORMED,
+  wellFormed,
+} from './schema.ts'
 
 /** Who is asking: an agent id, or the tool it runs in. Never taken from the request body. */
 export type Caller = string | { agent: string } | { tool: string }
@@ -120,36 +126,51 @@ export function resolveRequest(
     ...(req.idempotencyKey
       ? {
           idempotencyKey: req.idempotencyKey,
-          requestHash: requestHash({
-            agent: agent.id,
-            tool: tool ?? null,
-            action: req.action,
-            customer: req.customer,
-          }),
+          requestHash: requestHash(agent.id, tool, req.action, req.customer),
         }
       : {}),
     dryRun: req.dryRun,
   }
 }
 
-/** SHA-256 of JSON with object keys sorted at every depth: equal requests hash equal, whatever the key order. */
-export function requestHash(value: unknown): string {
-  return createHash('sha256').update(canonicalJson(value)).digest('hex')
-}
-
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
-  if (value && typeof value === 'object' && !(value instanceof Date)) {
-    const entries = Object.entries(value)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`
-  }
-  return JSON.stringify(value) ?? 'null'
+/**
+ * SHA-256 of the request in one canonical form: who asks, the action's kind and attributes, the
+ * customer's ids and facts, with attributes and facts in name order (equal requests hash equal,
+ * whatever the key order they were sent in). On every decision with a key, so kept flat: ~1 µs.
+ */
+export function requestHash(
+  agent: string,
+  tool: string | undefined,
+  action: Record<string, unknown>,
+  customer: { accountId?: string; contactId?: string; email?: string; facts: Record<string, unknown> },
+): string {
+  const sorted = (m: Record<string, unknown>) =>
+    Object.keys(m)
+      .sort()
+      .map((k) => [k, m[k]])
+  return hash(
+    'sha256',
+    JSON.stringify([
+      agent,
+      tool ?? null,
+      sorted(action),
+      customer.accountId ?? null,
+      customer.contactId ?? null,
+      customer.email ?? null,
+      sorted(customer.facts),
+    ]),
+  )
 }
 
 const EARLIEST = Date.UTC(1970, 0, 1)
 const LATEST = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
+
+/** A fact's or attribute's text: at most MAX_VALUE_LENGTH characters of well-formed Unicode. */
+function bounded(v: string, path: (string | number)[]): void {
+  if (v.length > MAX_VALUE_LENGTH)
+    throw new InputError('BAD_REQUEST', `strings of at most ${MAX_VALUE_LENGTH} characters`, path)
+  if (!wellFormed(v)) throw new InputError('BAD_REQUEST', NOT_WELL_FORMED, path)
+}
 
 /** Checks a value against its declared type and converts it for CEL (timestamps become Dates). */
 function typed(declared: TypedValue, v: unknown, path: (string | number)[]): unknown {
@@ -159,6 +180,7 @@ function typed(declared: TypedValue, v: unknown, path: (string | number)[]): unk
   switch (declared.type) {
     case 'string':
       if (typeof v !== 'string') fail('a string')
+      bounded(v as string, path)
       if (declared.enum && !declared.enum.includes(v as string)) {
         fail(`one of ${declared.enum.map((e) => JSON.stringify(e)).join(', ')}`)
       }
@@ -179,6 +201,9 @@ function typed(declared: TypedValue, v: unknown, path: (string | number)[]): unk
     }
     case 'list':
       if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) fail('a list of strings')
+      if ((v as string[]).length > MAX_LIST_ITEMS)
+        throw new InputError('BAD_REQUEST', `at most ${MAX_LIST_ITEMS} items`, path)
+      for (const [i, item] of (v as string[]).entries()) bounded(item, [...path, i])
       return v
   }
 }

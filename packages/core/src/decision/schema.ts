@@ -3,20 +3,15 @@ import { z } from 'zod'
 // The decision API's wire format (DESIGN.md, "Decision API"). The server validates requests and
 // documents responses with these very schemas; OpenAPI is generated from them.
 //
-// Every caller is untrusted, so everything a request carries is bounded here: each string in length
-// and to well-formed Unicode, each list and map in size, each time to a range both stores and JS
-// Date hold. A violation is a zod issue, which the server answers with a 400 naming the field.
+// Every caller is untrusted, so everything a request carries is bounded: here each string in length
+// and to well-formed Unicode and each time to a range both stores and JS Date hold; facts and action
+// attributes where they are checked against the policy's declarations (request.ts), which is also
+// where an undeclared name is refused. A violation is a 400 naming the field.
 
-/** Fact and attribute names: what a CEL rule can spell (`customer.tier`), at most 100 characters. */
-const NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,99}$/
-/** Longest string a fact or attribute holds, and longest item of a list. */
-const MAX_VALUE_LENGTH = 4096
+/** Longest string a fact or attribute holds, and longest item of a list (checked with its type). */
+export const MAX_VALUE_LENGTH = 4096
 /** Most items in a list value (a fact or attribute of type list). */
-const MAX_LIST_ITEMS = 1000
-/** Most facts one request may carry; a policy declares a few dozen. */
-const MAX_FACTS = 200
-/** Most attributes one action may carry, besides its kind. */
-const MAX_ATTRIBUTES = 100
+export const MAX_LIST_ITEMS = 1000
 /**
  * Times lie in the years 1970–9999 (UTC): PostgreSQL cannot hold every date an ISO string can
  * spell, and JS Date overflows beyond ±8.64e15 ms.
@@ -25,9 +20,8 @@ const EARLIEST = Date.UTC(1970, 0, 1)
 const LATEST = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
 
 /** A lone surrogate (e.g. "\ud800") is not text: PostgreSQL refuses it, JSON readers mangle it. */
-const LONE_SURROGATE = /\p{Surrogate}/u
-const wellFormed = (s: string) => !LONE_SURROGATE.test(s)
-const NOT_WELL_FORMED = 'not well-formed Unicode: it holds a lone surrogate (U+D800–U+DFFF)'
+export const wellFormed = (s: string) => s.isWellFormed()
+export const NOT_WELL_FORMED = 'not well-formed Unicode: it holds a lone surrogate (U+D800–U+DFFF)'
 
 // Messages leave out the field: InputError prefixes each with its path ("customer.accountId: …").
 
@@ -46,36 +40,6 @@ export const time = z.iso.datetime({ offset: true }).refine((s) => {
   return ms >= EARLIEST && ms <= LATEST
 }, 'must lie between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z')
 
-/** What is wrong with the size or text of a fact's or attribute's value; its type is the policy's. */
-function valueProblem(value: unknown): string | undefined {
-  if (Array.isArray(value) && value.length > MAX_LIST_ITEMS) return `at most ${MAX_LIST_ITEMS} items`
-  for (const item of Array.isArray(value) ? value : [value]) {
-    if (typeof item !== 'string') continue
-    if (item.length > MAX_VALUE_LENGTH) return `strings of at most ${MAX_VALUE_LENGTH} characters`
-    if (!wellFormed(item)) return NOT_WELL_FORMED
-  }
-}
-
-/** Bounds a map of named values (facts, attributes): how many, each name, each value's size and text. */
-function boundEntries(what: 'fact' | 'attribute', max: number, except?: string) {
-  return (entries: Record<string, unknown>, ctx: z.core.$RefinementCtx) => {
-    const names = Object.keys(entries).filter((name) => name !== except)
-    if (names.length > max) {
-      ctx.addIssue({ code: 'custom', path: [], message: `at most ${max} ${what}s` })
-      return
-    }
-    for (const name of names) {
-      const message = NAME.test(name)
-        ? valueProblem(entries[name])
-        : `${what} names are 1–100 letters, digits, "_", "." or "-", starting with a letter or "_"`
-      if (message) {
-        ctx.addIssue({ code: 'custom', path: [name], message })
-        return
-      }
-    }
-  }
-}
-
 export const verdictSchema = z.enum(['go', 'flag', 'stop'])
 export const reasonSortSchema = z.enum(['stop', 'trigger', 'limit', 'ownership', 'permission', 'default'])
 
@@ -85,7 +49,9 @@ export const customerInputSchema = z
     contactId: id.optional(),
     email: z.email().max(320).optional(),
     /** Facts the caller knows, by the names the policy declares. */
-    facts: z.record(z.string(), z.unknown()).superRefine(boundEntries('fact', MAX_FACTS)).default({}),
+    // Each fact's name and value are checked against the policy's declaration (resolveRequest), with
+    // the bounds below; the body's size bounds how many there are.
+    facts: z.record(z.string(), z.unknown()).default({}),
   })
   .refine((c) => c.accountId ?? c.contactId ?? c.email, {
     message: 'name the customer: accountId, contactId or email',
@@ -94,7 +60,6 @@ export const customerInputSchema = z
 export const actionInputSchema = z
   .object({ kind: label(200) })
   .catchall(z.unknown())
-  .superRefine(boundEntries('attribute', MAX_ATTRIBUTES, 'kind'))
   .describe('The action: `kind` from the policy vocabulary, and its attributes (e.g. discountPct)')
 
 export const decisionRequestSchema = z.strictObject({
