@@ -37,7 +37,7 @@ export { type Explanation, explain, type RuleTrace } from './evaluate/explain.ts
 export type { Commitment, LedgerView, Touch, TouchStatus } from './ledger/types.ts'
 export { type AnalysisOptions, analyzePolicy } from './policy/analysis.ts'
 export { type CheckResult, checkPolicy, loadPolicy, loadPolicyFile } from './policy/load.ts'
-export { EVALUATION_BUDGET } from './policy/meter.ts'
+export { DECISION_BUDGET, EVALUATION_BUDGET } from './policy/meter.ts'
 export type { ActionKind, Agent, CompiledRule, Policy } from './policy/model.ts'
 export { type PolicyDocument, policySchema, type RuleSort } from './policy/schema.ts'
 export {

@@ -174,6 +174,23 @@ describe('each evaluation of a condition has a budget', () => {
     expect(d.retryAfter).toBeUndefined()
   })
 
+  it('many rules each within budget share one budget per decision: past it the decision stops', async () => {
+    // Each rule walks 90 × 1,000 pairs (under one condition's budget); four of them together are over
+    // the decision's 2,000,000 steps.
+    const near = "customer.tags.filter(x, x.size() == 6).exists(a, customer.tags.exists(b, b == a + '!'))"
+    const rules = [1, 2, 3, 4].map((i) => `  - { id: walk-${i}, then: flag, when: "${near}" }`).join('\n')
+    const d = await decide(withRules(`triggers:\n${rules}\n`), { tags })
+    expect(d.verdict).toBe('stop')
+    const aborted = d.reasons.filter((r) => r.message.includes('exceeded its budget')).map((r) => r.rule)
+    expect(aborted.length).toBeGreaterThan(0)
+    expect(aborted).toContain('walk-4')
+    // Alone, one such rule decides as written.
+    const one = await decide(withRules(`triggers:\n  - { id: walk-1, then: flag, when: "${near}" }\n`), {
+      tags,
+    })
+    expect(one.reasons.some((r) => r.message.includes('exceeded its budget'))).toBe(false)
+  })
+
   it('the same rule within budget decides as written', async () => {
     const policy = withRules(`triggers:
   - { id: tag-pairs, then: flag, when: "${quadratic}" }

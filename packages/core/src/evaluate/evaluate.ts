@@ -10,7 +10,7 @@ import {
   type CompiledExpression,
   describeEvaluationError,
 } from '../policy/cel.ts'
-import { EvaluationAbort } from '../policy/meter.ts'
+import { EvaluationAbort, withinDecision } from '../policy/meter.ts'
 import type { ActionKind, Agent, CompiledLimit, CompiledRule, Policy } from '../policy/model.ts'
 
 /** Everything a decision depends on. Pure data: same input, same evaluation. */
@@ -62,6 +62,11 @@ export function evaluate(
   input: EvaluationInput,
   mode: 'decide' | 'approve' = 'decide',
 ): Evaluation {
+  // Every rule's conditions share one budget per decision, besides each condition's own.
+  return withinDecision(() => evaluateRules(policy, input, mode))
+}
+
+function evaluateRules(policy: Policy, input: EvaluationInput, mode: 'decide' | 'approve'): Evaluation {
   const rules = policy.applicable(input.agent.id, input.action.kind)
   const vars = celVariables(input, rules.readsLedger)
   const reasons: Reason[] = []

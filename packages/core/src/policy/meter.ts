@@ -14,6 +14,34 @@ import type { ASTNode, Environment } from '@marcbachmann/cel-js'
 export const EVALUATION_BUDGET = 1_000_000
 
 /**
+ * Work one decision may do across all its rules, in the same steps: a policy of many expensive rules
+ * cannot hold the event loop longer than about twice one rule's budget (~30–70 ms here). Past it,
+ * every rule still to run is aborted, and the decision stops.
+ */
+export const DECISION_BUDGET = 2_000_000
+
+// Evaluation is synchronous, so one decision runs at a time in a thread: its running total is here.
+let decisionSpent = 0
+let inDecision = false
+
+/**
+ * Runs `fn` (one decision's evaluation) under DECISION_BUDGET: the conditions evaluated inside it
+ * share that total besides each having its own EVALUATION_BUDGET.
+ */
+export function withinDecision<T>(fn: () => T): T {
+  if (inDecision) return fn()
+  inDecision = true
+  decisionSpent = 0
+  try {
+    return fn()
+  } finally {
+    inDecision = false
+  }
+}
+
+const overDecision = (spent: number) => inDecision && decisionSpent + spent > DECISION_BUDGET
+
+/**
  * An evaluation whose result cannot be trusted, whatever CEL made of it: it ran out of budget, or
  * compiled a pattern RE2 refuses. The rule fails closed to **stop**.
  */
@@ -38,11 +66,14 @@ export class Meter {
   measure<A, T>(evaluate: (arg: A) => T, arg: A): T {
     this.spent = 0
     this.failure = undefined
+    if (overDecision(0)) throw this.exhausted()
     let out: T
     try {
       out = evaluate(arg)
     } catch (error) {
       throw this.failure ?? error
+    } finally {
+      if (inDecision) decisionSpent += this.spent
     }
     if (this.failure) throw this.failure
     return out
@@ -51,7 +82,7 @@ export class Meter {
   /** Spends `steps`; throws once the budget is gone. */
   charge(steps: number): void {
     this.spent += steps
-    if (this.spent > EVALUATION_BUDGET) throw this.exhausted()
+    if (this.spent > EVALUATION_BUDGET || overDecision(this.spent)) throw this.exhausted()
   }
 
   /** Records an abort so that no later part of the evaluation can hide it, and returns it to throw. */
@@ -62,12 +93,15 @@ export class Meter {
 
   private exhausted(): EvaluationAbort {
     // Once over, every further step throws while CEL unwinds (`||`, `exists` absorb errors): one error.
+    const decision = this.spent <= EVALUATION_BUDGET
     return (
       this.failure ??
       this.abort(
         new EvaluationAbort(
           'BUDGET_EXCEEDED',
-          `evaluation exceeded its budget of ${EVALUATION_BUDGET.toLocaleString('en')} steps`,
+          decision
+            ? `the decision's rules together exceeded their budget of ${DECISION_BUDGET.toLocaleString('en')} steps`
+            : `evaluation exceeded its budget of ${EVALUATION_BUDGET.toLocaleString('en')} steps`,
         ),
       )
     )
@@ -84,7 +118,7 @@ export class Meter {
     const run = evaluator.run
     const meter = this
     evaluator.run = function metered(this: unknown, node, ctx) {
-      if (meter.spent > EVALUATION_BUDGET) throw meter.exhausted()
+      if (meter.spent > EVALUATION_BUDGET || overDecision(meter.spent)) throw meter.exhausted()
       const value = run.call(this, node, ctx)
       meter.spent +=
         typeof value === 'string' ? 1 + (value.length >> 4) : Array.isArray(value) ? 1 + value.length : 1
