@@ -83,102 +83,99 @@ async function killRepeatedly(name: string, ms: number): Promise<{ kills: number
 }
 
 describe('PostgreSQL faults under two instances', () => {
-  it(
-    'every backend killed again and again for 2 s: only 503s with Retry-After, one go per account, recovery without restart',
-    { timeout: 90_000 },
-    async () => {
-      const files = clusterFiles()
-      schema = files.schema
-      // The instances name their connections, so the killer ends theirs and no one else's.
-      const name = `remit_pgfault_${randomBytes(4).toString('hex')}`
-      instances = await Promise.all([
-        startInstance({ ...files, store: `${files.store}&application_name=${name}` }),
-        startInstance({ ...files, store: `${files.store}&application_name=${name}` }),
-      ])
+  it('every backend killed again and again for 2 s: only 503s with Retry-After, one go per account, recovery without restart', {
+    timeout: 90_000,
+  }, async () => {
+    const files = clusterFiles()
+    schema = files.schema
+    // The instances name their connections, so the killer ends theirs and no one else's.
+    const name = `remit_pgfault_${randomBytes(4).toString('hex')}`
+    instances = await Promise.all([
+      startInstance({ ...files, store: `${files.store}&application_name=${name}` }),
+      startInstance({ ...files, store: `${files.store}&application_name=${name}` }),
+    ])
 
-      const accounts = 40
-      const failures: Failure[] = []
-      const answers: { accountId: string; id: string; verdict: string; replayed?: boolean }[] = []
-      let outage: Promise<{ kills: number; rounds: number }> | undefined
-      let outageOver = false
-      let next = 0
-      let asked = 0
-      // Callers keep asking until the outage is over and at least 400 decisions were asked; at most 4000.
-      const caller = async () => {
-        for (let i = next++; i < 4000 && (i < 400 || !outageOver); i = next++) {
-          asked++
-          const accountId = `acct-${i % accounts}`
-          const answer = await decide(instances, {
-            key: files.key,
-            accountId,
-            idempotencyKey: `fault-${i}`,
-            first: i,
-            failures,
-          })
-          answers.push({ accountId, id: answer.id, verdict: answer.verdict, replayed: answer.replayed })
-          // The outage starts once the load is under way.
-          if (!outage && answers.length >= 60) {
-            outage = killRepeatedly(name, 2000).finally(() => {
-              outageOver = true
-            })
-          }
-        }
-      }
-      const loadStarted = Date.now()
-      await Promise.all(Array.from({ length: 16 }, caller))
-      const { kills, rounds } = await (outage as Promise<{ kills: number; rounds: number }>)
-      const loadMs = Date.now() - loadStarted
-
-      // Recovery: once the killing stops, each instance answers a new decision at once.
-      const recovery: number[] = []
-      for (const [n, instance] of instances.entries()) {
-        const started = Date.now()
-        const probe = await decide([instance], {
+    const accounts = 40
+    const failures: Failure[] = []
+    const answers: { accountId: string; id: string; verdict: string; replayed?: boolean }[] = []
+    let outage: Promise<{ kills: number; rounds: number }> | undefined
+    let outageOver = false
+    let next = 0
+    let asked = 0
+    // Callers keep asking until the outage is over and at least 400 decisions were asked; at most 4000.
+    const caller = async () => {
+      for (let i = next++; i < 4000 && (i < 400 || !outageOver); i = next++) {
+        asked++
+        const accountId = `acct-${i % accounts}`
+        const answer = await decide(instances, {
           key: files.key,
-          accountId: `probe-${n}`,
-          idempotencyKey: `probe-${n}`,
-          first: 0,
+          accountId,
+          idempotencyKey: `fault-${i}`,
+          first: i,
           failures,
         })
-        expect(probe.verdict).toBe('go')
-        recovery.push(Date.now() - started)
+        answers.push({ accountId, id: answer.id, verdict: answer.verdict, replayed: answer.replayed })
+        // The outage starts once the load is under way.
+        if (!outage && answers.length >= 60) {
+          outage = killRepeatedly(name, 2000).finally(() => {
+            outageOver = true
+          })
+        }
       }
+    }
+    const loadStarted = Date.now()
+    await Promise.all(Array.from({ length: 16 }, caller))
+    const { kills, rounds } = await (outage as Promise<{ kills: number; rounds: number }>)
+    const loadMs = Date.now() - loadStarted
 
-      const unavailable = failures.filter((f) => f.status === 503)
-      console.info(
-        `pg-fault: ${asked} decisions asked in ${loadMs} ms, ${kills} backends killed in ${rounds} rounds, ` +
-          `${unavailable.length} answers were 503, ${failures.length - unavailable.length} other failures, ` +
-          `${answers.filter((a) => a.replayed).length} decisions answered by a replay of a retry; ` +
-          `first answer after the outage in ${recovery.join(' / ')} ms`,
-      )
+    // Recovery: once the killing stops, each instance answers a new decision at once.
+    const recovery: number[] = []
+    for (const [n, instance] of instances.entries()) {
+      const started = Date.now()
+      const probe = await decide([instance], {
+        key: files.key,
+        accountId: `probe-${n}`,
+        idempotencyKey: `probe-${n}`,
+        first: 0,
+        failures,
+      })
+      expect(probe.verdict).toBe('go')
+      recovery.push(Date.now() - started)
+    }
 
-      // Both processes lived through it.
-      for (const i of instances) expect([i.process.exitCode, i.process.signalCode]).toEqual([null, null])
-      expect(kills).toBeGreaterThan(0)
-      // Every failed answer was a 503 carrying Retry-After: no 500, no dropped connection.
-      expect(unavailable.length).toBeGreaterThan(0)
-      expect(failures.filter((f) => f.status !== 503 || !f.retryAfter)).toEqual([])
-      expect(new Set(unavailable.map((f) => JSON.parse(f.detail).error.code))).toEqual(
-        new Set(['STORE_UNAVAILABLE']),
-      )
-      // Every decision asked was answered (none lost), and answered once: each key has one decision.
-      expect(answers).toHaveLength(asked)
-      const ledger = await ledgerGos(schema)
-      expect(ledger.decisions).toBe(asked + instances.length)
+    const unavailable = failures.filter((f) => f.status === 503)
+    console.info(
+      `pg-fault: ${asked} decisions asked in ${loadMs} ms, ${kills} backends killed in ${rounds} rounds, ` +
+        `${unavailable.length} answers were 503, ${failures.length - unavailable.length} other failures, ` +
+        `${answers.filter((a) => a.replayed).length} decisions answered by a replay of a retry; ` +
+        `first answer after the outage in ${recovery.join(' / ')} ms`,
+    )
 
-      // max: 1 per 72 h held: each account has one go, the one its callers were answered with.
-      const gos = ledger.gos.filter((g) => g.account_id.startsWith('acct-'))
-      const goAccounts = gos.map((g) => g.account_id).sort()
-      expect(goAccounts).toEqual(Array.from({ length: accounts }, (_, n) => `acct-${n}`).sort())
-      const answeredGos = [...new Set(answers.filter((a) => a.verdict === 'go').map((a) => a.id))]
-      expect(answeredGos.sort()).toEqual(gos.map((g) => g.id).sort())
-      // Nothing half-written: reserved touches are exactly the gos, at most one per account.
-      const reserved = ledger.touches.filter((t) => t.status === 'reserved')
-      expect(reserved.map((t) => t.decision_id).sort()).toEqual(ledger.gos.map((g) => g.id).sort())
-      const perAccount = new Map<string, number>()
-      for (const t of reserved) perAccount.set(t.account_id, (perAccount.get(t.account_id) ?? 0) + 1)
-      expect([...perAccount.values()].every((n) => n === 1)).toBe(true)
-    },
-    40_000,
-  )
+    // Both processes lived through it.
+    for (const i of instances) expect([i.process.exitCode, i.process.signalCode]).toEqual([null, null])
+    expect(kills).toBeGreaterThan(0)
+    // Every failed answer was a 503 carrying Retry-After: no 500, no dropped connection.
+    expect(unavailable.length).toBeGreaterThan(0)
+    expect(failures.filter((f) => f.status !== 503 || !f.retryAfter)).toEqual([])
+    expect(new Set(unavailable.map((f) => JSON.parse(f.detail).error.code))).toEqual(
+      new Set(['STORE_UNAVAILABLE']),
+    )
+    // Every decision asked was answered (none lost), and answered once: each key has one decision.
+    expect(answers).toHaveLength(asked)
+    const ledger = await ledgerGos(schema)
+    expect(ledger.decisions).toBe(asked + instances.length)
+
+    // max: 1 per 72 h held: each account has one go, the one its callers were answered with.
+    const gos = ledger.gos.filter((g) => g.account_id.startsWith('acct-'))
+    const goAccounts = gos.map((g) => g.account_id).sort()
+    expect(goAccounts).toEqual(Array.from({ length: accounts }, (_, n) => `acct-${n}`).sort())
+    const answeredGos = [...new Set(answers.filter((a) => a.verdict === 'go').map((a) => a.id))]
+    expect(answeredGos.sort()).toEqual(gos.map((g) => g.id).sort())
+    // Nothing half-written: reserved touches are exactly the gos, at most one per account.
+    const reserved = ledger.touches.filter((t) => t.status === 'reserved')
+    expect(reserved.map((t) => t.decision_id).sort()).toEqual(ledger.gos.map((g) => g.id).sort())
+    const perAccount = new Map<string, number>()
+    for (const t of reserved) perAccount.set(t.account_id, (perAccount.get(t.account_id) ?? 0) + 1)
+    expect([...perAccount.values()].every((n) => n === 1)).toBe(true)
+  })
 })

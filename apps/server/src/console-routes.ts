@@ -20,6 +20,8 @@ import { type Sessions, sessionCookie } from './sessions.ts'
 // explanations, an NDJSON export and rule statistics. Reviewers see only their team's queue.
 
 const team = (p: Principal) => (p.kind === 'reviewer' ? p.team : undefined)
+/** Most flags one queue poll shows (oldest first); the rest come as these are answered. */
+const QUEUE_PAGE = 200
 const day = 86400e3
 
 export function consoleRoutes(d: {
@@ -86,20 +88,34 @@ export function consoleRoutes(d: {
       roles: ['reviewer', 'admin'],
       handler: async (c) => {
         const t = team(c.principal)
-        const pending = await remit.reviews.list({ status: 'pending', ...(t ? { team: t } : {}) })
+        // Agents decide what is pending, so its cost must not grow with what they send: the oldest
+        // QUEUE_PAGE flags, each account's ledger read once (the window deciders read, not its
+        // whole history), one query at a time so a poll never takes the whole connection pool.
+        const pending = await remit.reviews.list({
+          status: 'pending',
+          limit: QUEUE_PAGE,
+          ...(t ? { team: t } : {}),
+        })
         const now = Date.now()
-        const items = await Promise.all(
-          pending.map(async (r) => {
-            const decision = await remit.decisions.get(r.decisionId)
-            const timeline = await remit.timeline(r.accountId)
-            return {
-              review: reviewToWire(r),
-              decision: decision ? decisionRecordToWire(decision) : undefined,
-              recentTouches: timeline.touches.slice(-8).reverse().map(touchToWire),
-              expiresInMinutes: Math.max(0, Math.round((r.expiresAt.getTime() - now) / 60_000)),
-            }
-          }),
-        )
+        const recent = new Map<string, ReturnType<typeof touchToWire>[]>()
+        const items = []
+        for (const r of pending) {
+          if (!recent.has(r.accountId)) {
+            const ledger = await remit.store.ledger(
+              r.accountId,
+              new Date(now - remit.policy.lookbackMs),
+              new Date(now),
+            )
+            recent.set(r.accountId, ledger.touches.slice(-8).reverse().map(touchToWire))
+          }
+          const decision = await remit.decisions.get(r.decisionId)
+          items.push({
+            review: reviewToWire(r),
+            decision: decision ? decisionRecordToWire(decision) : undefined,
+            recentTouches: recent.get(r.accountId),
+            expiresInMinutes: Math.max(0, Math.round((r.expiresAt.getTime() - now) / 60_000)),
+          })
+        }
         const teams = t ? [t] : [...remit.policy.teams.keys()]
         const since = new Date(new Date().setUTCHours(0, 0, 0, 0))
         const capacity = await Promise.all(
@@ -168,7 +184,7 @@ export function consoleRoutes(d: {
           ...(q.includes('@') ? await remit.decisions.list({ email: q, limit: 50 }) : []),
         ]
         const accounts = [...new Set(found.map((x) => x.accountId))]
-        if (!accounts.length && (await remit.timeline(q)).touches.length) accounts.push(q)
+        if (!accounts.length && (await remit.timeline(q, 1)).touches.length) accounts.push(q)
         return { accounts }
       },
     },

@@ -337,7 +337,14 @@ export function routes(d: RouteDeps): Route[] {
       roles: ['reviewer', 'admin'],
       params: { accountId: 'The account id' },
       response: timelineSchema,
-      handler: async (c) => timelineToWire(await remit.timeline(c.params.accountId as string)),
+      handler: async (c) => {
+        const timeline = await remit.timeline(c.params.accountId as string)
+        // A reviewer sees its own team's reviews only, here as everywhere.
+        const team = reviewTeam(c.principal)
+        return timelineToWire(
+          team ? { ...timeline, reviews: timeline.reviews.filter((r) => r.team === team) } : timeline,
+        )
+      },
     },
     {
       method: 'POST',

@@ -12,6 +12,7 @@ import {
 } from '@remit/core'
 import Fastify, {
   type FastifyInstance,
+  type FastifyReply,
   type FastifyServerOptions,
   LogController,
   type onRequestHookHandler,
@@ -70,6 +71,8 @@ export interface ServerOptions {
   clockSkewMs?: number
   /** How often keys.yaml is checked for changes besides file-system events, in ms (default 2000). */
   keysPollMs?: number
+  /** On close, how long in-flight requests may take before their connections are cut, ms (default 10 s). */
+  closeGraceMs?: number
 }
 
 export interface RawRoute {
@@ -114,12 +117,38 @@ export async function createServer(o: ServerOptions): Promise<RemitServer> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: o.bodyLimit ?? 64 * 1024,
     return503OnClosing: true,
+    // A request must arrive whole within 30 s, and an idle connection is closed after 72 s: a peer
+    // that sends half a request and waits holds nothing for long (nor a shutdown, see close()).
+    requestTimeout: 30_000,
+    // Ids are up to 256 characters, percent-encoded up to three times as long.
+    maxParamLength: 1024,
+    // The router's own refusals (a malformed URL, an over-long parameter) in our error shape too.
+    frameworkErrors: (error, _request, reply) => {
+      const e = toHttpError(
+        new InputError(
+          (error as { code?: string }).code === 'FST_ERR_BAD_URL' ? 'BAD_URL' : 'BAD_REQUEST',
+          error.message,
+          [],
+        ),
+      )
+      ;(reply as FastifyReply).code(e.status).send(e.body)
+    },
   })
   const metrics = createMetrics(
     async () => (await remit.reviews.list({ status: 'pending', limit: 5000 })).length,
   )
   const policy = new PolicyService(remit, o.policy, app.log, metrics)
-  const createKey = async (entry: Omit<KeyEntry, 'sha256'>) => {
+  // Key creation reads, appends and renames keys.yaml: one at a time, or two admins at once would
+  // each write a file without the other's key (or two keys of one name).
+  let keysWritten: Promise<unknown> = Promise.resolve()
+  const createKey = (entry: Omit<KeyEntry, 'sha256'>): Promise<string> => {
+    const next = keysWritten.then(() => writeKey(entry))
+    keysWritten = next.catch(() => {})
+    return next
+  }
+  const writeKey = async (entry: Omit<KeyEntry, 'sha256'>) => {
+    if (keys.list().some((k) => k.name === entry.name))
+      throw new InputError('DUPLICATE_KEY', `a key named "${entry.name}" exists`, ['name'])
     const key = generateKey()
     if (keysPath) {
       // Write a new file and rename it over the old: a crash mid-write never leaves a broken keys file.
@@ -278,10 +307,14 @@ export async function createServer(o: ServerOptions): Promise<RemitServer> {
         // In-flight requests finish; a keep-alive connection is closed as soon as it falls idle
         // (node closes only the connections idle at the moment close begins).
         const reaper = setInterval(() => app.server.closeIdleConnections(), 25)
+        // A connection still busy after the grace period (a peer that never finishes its request)
+        // is cut: a shutdown cannot be held open from outside.
+        const cut = setTimeout(() => app.server.closeAllConnections(), o.closeGraceMs ?? 10_000)
         try {
           await app.close()
         } finally {
           clearInterval(reaper)
+          clearTimeout(cut)
         }
         await remit.close()
       })()
@@ -295,7 +328,8 @@ export async function createServer(o: ServerOptions): Promise<RemitServer> {
  * object (a schema's output, a spread) turns them into a prototype, and the field silently vanishes.
  */
 function parseJson(text: string): unknown {
-  if (!text.includes('"__proto__"')) return JSON.parse(text)
+  // A key can spell __proto__ with escapes ("\u005f_proto__"): any escape takes the careful path.
+  if (!text.includes('__proto__') && !text.includes('\\u')) return JSON.parse(text)
   return JSON.parse(text, (key, value) => {
     if (key === '__proto__') throw new InputError('RESERVED_NAME', '"__proto__" is not a field name', [key])
     return value

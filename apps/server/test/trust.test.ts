@@ -320,3 +320,115 @@ describe('authority does not leak', () => {
     }
   })
 })
+
+describe('what a probe as a hostile caller found', () => {
+  it("a reviewer's view of an account's timeline holds its own team's reviews only", async () => {
+    h = await harness()
+    const flag = await h.call('POST', '/v1/decisions', h.key.marketing, positioning(acme))
+    await h.call('POST', `/v1/reviews/${flag.body.reviewId}/reject`, h.key.salesReviewer, {
+      note: 'legal hold',
+    })
+    const sales = await h.call('GET', '/v1/customers/acme/timeline', h.key.salesReviewer)
+    expect(sales.body.reviews).toHaveLength(1)
+    const support = await h.call('GET', '/v1/customers/acme/timeline', h.key.supportReviewer)
+    expect(support.status).toBe(200)
+    expect(support.body.reviews).toEqual([])
+    expect(JSON.stringify(support.body)).not.toContain('legal hold')
+  })
+
+  it('__proto__ spelled with JSON escapes is refused like __proto__', async () => {
+    h = await harness()
+    const r = await h.call(
+      'POST',
+      '/v1/decisions',
+      h.key.marketing,
+      '{"action":{"kind":"email.positioning","\\u005f_proto__":{"kind":"x"}},"customer":{"accountId":"A","facts":{"lifecycle":"customer","tier":"smb"}}}',
+    )
+    expect(r.status).toBe(400)
+    expect(r.body.error.code).toBe('RESERVED_NAME')
+  })
+
+  it("the router's own refusals answer in the API's error shape, and long ids reach their timeline", async () => {
+    h = await harness()
+    const bad = await h.call('GET', '/v1/decisions/x%ff', h.key.admin)
+    expect(bad.status).toBe(400)
+    expect(bad.body.error.code).toBe('BAD_URL')
+    const id = 'a'.repeat(256)
+    const d = await h.call(
+      'POST',
+      '/v1/decisions',
+      h.key.marketing,
+      positioning({ ...customer, accountId: id }),
+    )
+    expect(d.status).toBe(200)
+    const timeline = await h.call('GET', `/v1/customers/${id}/timeline`, h.key.admin)
+    expect(timeline.status).toBe(200)
+    expect(timeline.body.decisions).toHaveLength(1)
+  })
+
+  it('keys created at once by concurrent admin calls are all in service, and the file still loads', async () => {
+    h = await harness()
+    const made = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        h.call('POST', '/v1/admin/keys', h.key.admin, { name: `race-${i}`, reviewer: 'sales' }),
+      ),
+    )
+    expect(made.map((r) => r.status)).toEqual(Array(10).fill(201))
+    for (const r of made) expect((await h.call('GET', '/v1/reviews', r.body.key)).status).toBe(200)
+    const twice = await Promise.all(
+      [1, 2].map(() => h.call('POST', '/v1/admin/keys', h.key.admin, { name: 'same', reviewer: 'sales' })),
+    )
+    expect(twice.map((r) => r.status).sort()).toEqual([201, 400])
+    const { readKeysFile } = await import('../src/index.ts')
+    expect((await readKeysFile(h.keysPath)).map((k) => k.name)).toContain('same')
+  })
+
+  it('the console queue shows at most 200 flags a poll, however many agents create', async () => {
+    h = await harness()
+    for (let i = 0; i < 210; i++)
+      await h.call(
+        'POST',
+        '/v1/decisions',
+        h.key.marketing,
+        positioning({ ...acme, accountId: `q-${i % 3}` }),
+      )
+    const signIn = await h.server.app.inject({
+      method: 'POST',
+      url: '/v1/console/session',
+      payload: { key: h.key.salesReviewer },
+    })
+    const cookie = String(signIn.headers['set-cookie']).split(';')[0] as string
+    const queue = await h.server.app.inject({ method: 'GET', url: '/v1/console/queue', headers: { cookie } })
+    expect(queue.statusCode).toBe(200)
+    expect(queue.json().items).toHaveLength(200)
+  })
+})
+
+describe('shutting down', () => {
+  it('a peer that never finishes its request cannot hold the server open', async () => {
+    const { createServer } = await import('../src/index.ts')
+    h = await harness()
+    await h.server.close()
+    const server = await createServer({
+      policy: h.policyPath,
+      store: openSqliteStore(':memory:'),
+      keys: h.keysPath,
+      logger: false,
+      watch: false,
+      closeGraceMs: 200,
+    })
+    const url = new URL(await server.listen({ port: 0 }))
+    const { connect } = await import('node:net')
+    const socket = connect(Number(url.port), '127.0.0.1')
+    await new Promise((resolve) => socket.once('connect', resolve))
+    // Headers and a promise of 10 bytes of body, then nothing.
+    socket.write(
+      'POST /v1/decisions HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 10\r\n\r\n{',
+    )
+    socket.on('error', () => {})
+    await new Promise((r) => setTimeout(r, 100))
+    // The test's time-out bounds this: before, close() waited as long as the peer did.
+    await server.close()
+    socket.destroy()
+  }, 10_000)
+})

@@ -56,7 +56,7 @@ export {
   replayEventSchema,
 } from './replay/replay.ts'
 export type { Review, ReviewStatus } from './review/review.ts'
-export { checkTransition, replayOf } from './store/rules.ts'
+export { checkTransition, replayOf, timelineLimit } from './store/rules.ts'
 export { openSqliteStore, type SqliteStoreOptions } from './store/sqlite.ts'
 export type {
   DecideRequest,

@@ -354,8 +354,8 @@ export class Remit {
   }
 
   /** Every touch, decision, review and commitment of one account, across all agents and tools. */
-  timeline(accountId: string): Promise<Timeline> {
-    return this.store.timeline(accountId)
+  timeline(accountId: string, limit?: number): Promise<Timeline> {
+    return this.store.timeline(accountId, limit)
   }
 
   readonly decisions = {

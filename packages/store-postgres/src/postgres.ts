@@ -13,7 +13,7 @@ import type {
   Touch,
   TouchStatus,
 } from '@remit/core'
-import { checkTransition, InputError, NotFoundError, replayOf } from '@remit/core'
+import { checkTransition, InputError, NotFoundError, replayOf, timelineLimit } from '@remit/core'
 import pg from 'pg'
 import { isConnectionError, storeError } from './errors.ts'
 import { MIGRATIONS } from './schema.ts'
@@ -413,12 +413,16 @@ class PostgresStore implements Store {
     })
   }
 
-  async timeline(accountId: string): Promise<Timeline> {
+  async timeline(accountId: string, limit = 1000): Promise<Timeline> {
+    const n = timelineLimit(limit)
+    // The newest n of each, oldest first.
+    const newest = (table: string, columns: string, at: string) =>
+      `SELECT ${columns} FROM (SELECT * FROM ${table} WHERE account_id = $1 ORDER BY ${at} DESC, id DESC LIMIT $2) x ORDER BY ${at}, id`
     const [touches, decisions, reviews, commitments] = await Promise.all([
-      this.query('SELECT * FROM remit_touches WHERE account_id = $1 ORDER BY at, id', [accountId]),
-      this.query('SELECT body FROM remit_decisions WHERE account_id = $1 ORDER BY at, id', [accountId]),
-      this.query('SELECT body FROM remit_reviews WHERE account_id = $1 ORDER BY created_at, id', [accountId]),
-      this.query('SELECT * FROM remit_commitments WHERE account_id = $1 ORDER BY at, id', [accountId]),
+      this.query(newest('remit_touches', '*', 'at'), [accountId, n]),
+      this.query(newest('remit_decisions', 'body', 'at'), [accountId, n]),
+      this.query(newest('remit_reviews', 'body', 'created_at'), [accountId, n]),
+      this.query(newest('remit_commitments', '*', 'at'), [accountId, n]),
     ])
     return {
       accountId,

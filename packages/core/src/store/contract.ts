@@ -274,6 +274,14 @@ export function storeContract(
       }
     })
 
+    it("reads an account's timeline as its newest entries of each kind, oldest first", async () => {
+      for (let i = 0; i < 5; i++) await store.recordTouch(recorded('acme', hours(i)))
+      const all = await store.timeline('acme')
+      expect(all.touches.map((t) => t.at)).toEqual([0, 1, 2, 3, 4].map(hours))
+      const newest = await store.timeline('acme', 3)
+      expect(newest.touches.map((t) => t.at)).toEqual([2, 3, 4].map(hours))
+    })
+
     it('lists pending reviews due to expire', async () => {
       const early = flagWrite('acme', hours(0), 'sales', 10)
       const late = flagWrite('globex', hours(0), 'sales', 100)

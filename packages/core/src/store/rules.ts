@@ -35,3 +35,8 @@ export function checkTransition(decisionId: string, from: TouchStatus, to: Touch
     `the touch of decision ${decisionId} is ${from}${from === 'reserved' ? '' : ', which is final'}: it cannot become ${to}`,
   )
 }
+
+/** How many of each kind a timeline holds: 1 to 10,000, default 1,000 (an account's history is the callers' to grow). */
+export function timelineLimit(limit: number | undefined): number {
+  return Math.min(Math.max(Math.floor(limit ?? 1000), 1), 10_000) || 1000
+}

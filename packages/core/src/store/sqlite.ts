@@ -11,7 +11,7 @@ import {
 } from '../ledger/types.ts'
 import type { Review } from '../review/review.ts'
 import { addTouch, LedgerCache } from './ledger-cache.ts'
-import { checkTransition, replayOf } from './rules.ts'
+import { checkTransition, replayOf, timelineLimit } from './rules.ts'
 import type {
   DecideRequest,
   DecisionFilter,
@@ -362,15 +362,16 @@ class SqliteStore implements Store {
     })
   }
 
-  async timeline(accountId: string): Promise<Timeline> {
+  async timeline(accountId: string, limit = 1000): Promise<Timeline> {
+    const n = timelineLimit(limit)
     return {
       accountId,
-      touches: (this.q.timelineTouches.all(accountId) as Row[]).map(rowToTouch),
-      decisions: (this.q.timelineDecisions.all(accountId) as Row[]).map((r) =>
+      touches: (this.q.timelineTouches.all(accountId, n) as Row[]).map(rowToTouch),
+      decisions: (this.q.timelineDecisions.all(accountId, n) as Row[]).map((r) =>
         parseDecision(r.body as string),
       ),
-      reviews: (this.q.timelineReviews.all(accountId) as Row[]).map((r) => parseReview(r.body as string)),
-      commitments: (this.q.timelineCommitments.all(accountId) as Row[]).map(rowToCommitment),
+      reviews: (this.q.timelineReviews.all(accountId, n) as Row[]).map((r) => parseReview(r.body as string)),
+      commitments: (this.q.timelineCommitments.all(accountId, n) as Row[]).map(rowToCommitment),
     }
   }
 
@@ -465,10 +466,19 @@ function statements(db: DatabaseSync) {
     decision: p('SELECT body FROM decisions WHERE id = ?'),
     review: p('SELECT body FROM reviews WHERE id = ?'),
     expiring: p(`SELECT body FROM reviews WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at`),
-    timelineTouches: p('SELECT * FROM touches WHERE account_id = ? ORDER BY at'),
-    timelineDecisions: p('SELECT body FROM decisions WHERE account_id = ? ORDER BY at'),
-    timelineReviews: p('SELECT body FROM reviews WHERE account_id = ? ORDER BY created_at'),
-    timelineCommitments: p('SELECT * FROM commitments WHERE account_id = ? ORDER BY at'),
+    // The newest `limit` of each, oldest first.
+    timelineTouches: p(
+      'SELECT * FROM (SELECT * FROM touches WHERE account_id = ? ORDER BY at DESC, id DESC LIMIT ?) ORDER BY at, id',
+    ),
+    timelineDecisions: p(
+      'SELECT body FROM (SELECT body, at, id FROM decisions WHERE account_id = ? ORDER BY at DESC, id DESC LIMIT ?) ORDER BY at, id',
+    ),
+    timelineReviews: p(
+      'SELECT body FROM (SELECT body, created_at, id FROM reviews WHERE account_id = ? ORDER BY created_at DESC, id DESC LIMIT ?) ORDER BY created_at, id',
+    ),
+    timelineCommitments: p(
+      'SELECT * FROM (SELECT * FROM commitments WHERE account_id = ? ORDER BY at DESC, id DESC LIMIT ?) ORDER BY at, id',
+    ),
   }
 }
 type Statements = ReturnType<typeof statements>

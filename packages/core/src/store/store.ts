@@ -106,6 +106,11 @@ export interface Store {
     window: { since: Date; now: Date },
     plan: (review: Review, decision: Decision, ledger: LedgerView) => ReviewWrite,
   ): Promise<Review>
-  timeline(accountId: string): Promise<Timeline>
+  /**
+   * The account's touches, decisions, reviews and commitments, oldest first: the newest `limit` of
+   * each (default 1,000; at most 10,000), so reading an account costs the same however much callers
+   * have written to it.
+   */
+  timeline(accountId: string, limit?: number): Promise<Timeline>
   close(): Promise<void>
 }
