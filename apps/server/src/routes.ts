@@ -9,6 +9,7 @@ import {
   InputError,
   NotFoundError,
   outcomeRequestSchema,
+  PolicyError,
   type Remit,
   resolveCaller,
   resolveRequestSchema,
@@ -398,17 +399,8 @@ export function routes(d: RouteDeps): Route[] {
       response: reloadResponse,
       handler: async (c) => {
         const result = await d.policy.reload()
-        if (!result.ok) {
-          c.reply.code(422)
-          const errors = result.issues.filter((i) => i.severity === 'error')
-          return {
-            error: {
-              code: 'POLICY_INVALID',
-              message: `the policy has ${errors.length} error(s); version ${remit.policy.version} stays in service`,
-              issues: result.issues,
-            },
-          }
-        }
+        // 422 through the error registry, with every issue; the policy in service stays.
+        if (!result.ok) throw new PolicyError(result.issues)
         return result
       },
     },

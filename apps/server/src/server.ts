@@ -121,7 +121,7 @@ export async function createServer(o: ServerOptions): Promise<RemitServer> {
     // that sends half a request and waits holds nothing for long (nor a shutdown, see close()).
     requestTimeout: 30_000,
     // Ids are up to 256 characters, percent-encoded up to three times as long.
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
     // The router's own refusals (a malformed URL, an over-long parameter) in our error shape too.
     frameworkErrors: (error, _request, reply) => {
       const e = toHttpError(
