@@ -3,6 +3,7 @@ import { decide } from './commands/decide.ts'
 import { explainCommand } from './commands/explain.ts'
 import { hubspotRegister } from './commands/hubspot.ts'
 import { keysNew } from './commands/keys.ts'
+import { outboxList, outboxRetry } from './commands/outbox.ts'
 import { policyTest } from './commands/policy-test.ts'
 import { replayCommand } from './commands/replay.ts'
 import { salesforceDeploy, salesforcePackage } from './commands/salesforce.ts'
@@ -146,6 +147,33 @@ HubSpot: with REMIT_HUBSPOT_CLIENT_SECRET set, /hubspot/action and /hubspot/opti
     )
     .action(async (options) => {
       code = await keysNew(io, options)
+    })
+
+  const outbox = program
+    .command('outbox')
+    .description('work Remit owes vendors (HubSpot callbacks, Salesforce events): list it, retry the dead')
+  outbox
+    .command('list')
+    .description('messages in the outbox, oldest first')
+    .addOption(new Option('--store <path|url>', 'a SQLite file, or postgres://…').default('remit.db'))
+    .option('--status <status>', 'pending, delivered or dead')
+    .option('--channel <channel>', 'hubspot, salesforce, …')
+    .option('--limit <n>', 'at most this many (default 100)')
+    .option('--json', 'print the messages as JSON')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  remit outbox list --status dead\n  remit outbox list --store postgres://remit@127.0.0.1/remit --channel hubspot',
+    )
+    .action(async (options) => {
+      code = await outboxList(io, options)
+    })
+  outbox
+    .command('retry')
+    .description('put a dead message back to be delivered')
+    .argument('<id>', 'the message id (obx_…)')
+    .addOption(new Option('--store <path|url>', 'a SQLite file, or postgres://…').default('remit.db'))
+    .action(async (id, options) => {
+      code = await outboxRetry(io, id, options)
     })
 
   program

@@ -360,3 +360,39 @@ describe('remit salesforce', () => {
     expect(r.err).toContain('hint: run: sf org login web --alias no-such-org')
   })
 })
+
+describe('remit outbox', () => {
+  it('lists what Remit owes vendors, shows the dead, and puts one back', async () => {
+    const { openRemit, openSqliteStore } = await import('@remit/core')
+    const db = join(mkdtempSync(join(tmpdir(), 'remit-outbox-cli-')), 'remit.db')
+    const engine = await openRemit({ policy: seed, store: openSqliteStore(db) })
+    engine.outbox.route('hubspot', (review) => ({ callbackId: `cb-${review.id}` }))
+    const stop = engine.outbox.deliver(
+      'hubspot',
+      async () => {
+        throw new Error('HubSpot 401')
+      },
+      { maxAttempts: 1 },
+    )
+    const d = await engine.decide('marketing-agent', {
+      action: { kind: 'email.positioning' },
+      customer: { accountId: 'acme', facts: { lifecycle: 'renewal', tier: 'enterprise' } },
+    })
+    await engine.reviews.reject(d.reviewId as string)
+    stop()
+    await engine.close()
+    const listed = await remit('outbox', 'list', '--store', db, '--status', 'dead')
+    expect(listed.code).toBe(0)
+    expect(listed.out).toMatch(
+      /^dead +obx_\S+ hubspot review rev_\S+, 1 attempt\(s\), gave up .* last error: HubSpot 401$/,
+    )
+    const id = /obx_\S+/.exec(listed.out)?.[0] as string
+    expect((await remit('outbox', 'retry', id, '--store', db)).code).toBe(0)
+    const json = JSON.parse((await remit('outbox', 'list', '--store', db, '--json')).out)
+    expect(json).toMatchObject([{ id, status: 'pending', attempts: 0 }])
+    const bad = await remit('outbox', 'list', '--store', db, '--status', 'lost')
+    expect(bad.code).not.toBe(0)
+    expect(bad.err).toContain('--status must be one of pending, delivered, dead')
+    expect((await remit('outbox', 'retry', 'obx_missing', '--store', db)).code).not.toBe(0)
+  })
+})

@@ -397,7 +397,7 @@ export function routes(d: RouteDeps): Route[] {
       tag: 'admin',
       roles: ['admin'],
       response: reloadResponse,
-      handler: async (c) => {
+      handler: async () => {
         const result = await d.policy.reload()
         // 422 through the error registry, with every issue; the policy in service stays.
         if (!result.ok) throw new PolicyError(result.issues)

@@ -35,12 +35,24 @@ export {
 export { type AbortedRule, type Evaluation, type EvaluationInput, evaluate } from './evaluate/evaluate.ts'
 export { type Explanation, explain, type RuleTrace } from './evaluate/explain.ts'
 export type { Commitment, LedgerView, Touch, TouchStatus } from './ledger/types.ts'
+export {
+  type OutboxFilter,
+  type OutboxMessage,
+  type OutboxSettlement,
+  type OutboxStatus,
+  outboxMessage,
+  parseOutbox,
+  retried,
+  settle,
+} from './outbox/outbox.ts'
 export { type AnalysisOptions, analyzePolicy } from './policy/analysis.ts'
 export { type CheckResult, checkPolicy, loadPolicy, loadPolicyFile } from './policy/load.ts'
 export { DECISION_BUDGET, EVALUATION_BUDGET } from './policy/meter.ts'
 export type { ActionKind, Agent, CompiledRule, Policy } from './policy/model.ts'
 export { type PolicyDocument, policySchema, type RuleSort } from './policy/schema.ts'
 export {
+  type DeliverOptions,
+  type OwedWork,
   openRemit,
   Remit,
   type RemitOptions,

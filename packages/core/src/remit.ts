@@ -4,11 +4,12 @@ import { type Caller, type ResolvedRequest, resolveCaller, resolveRequest } from
 import type { DecisionRequest, Reason } from './decision/schema.ts'
 import { InputError, NotFoundError, ReviewStateError } from './errors.ts'
 import { evaluate } from './evaluate/evaluate.ts'
-import type { Commitment, Touch, TouchStatus } from './ledger/types.ts'
+import type { Commitment, LedgerView, Touch, TouchStatus } from './ledger/types.ts'
+import { type OutboxFilter, type OutboxMessage, outboxMessage } from './outbox/outbox.ts'
 import { loadPolicyFile } from './policy/load.ts'
 import type { Policy } from './policy/model.ts'
 import type { Review } from './review/review.ts'
-import type { DecisionFilter, ReviewFilter, Store, Timeline } from './store/store.ts'
+import type { DecisionFilter, ReviewFilter, ReviewWrite, Store, Timeline } from './store/store.ts'
 import { toDate } from './time/duration.ts'
 
 export interface RemitOptions {
@@ -42,6 +43,30 @@ export interface ResolveInput {
   team?: string
 }
 
+/** The payload a resolved review owes a channel, or undefined when it owes it nothing. */
+export type OwedWork = (review: Review, decision: Decision) => Record<string, unknown> | undefined
+
+export interface DeliverOptions {
+  /** How often due messages are looked for (default 1 s). */
+  everyMs?: number
+  /** How long a claimed message is left to this deliverer before another may take it (default 60 s). */
+  leaseMs?: number
+  /** Attempts before a message is dead (default 20: with the default backoff, about 3 hours). */
+  maxAttempts?: number
+  /** First retry delay, doubled each attempt up to `maxDelayMs` (defaults 1 s and 10 min), ±20 % jitter. */
+  baseDelayMs?: number
+  maxDelayMs?: number
+  /** Messages claimed per pass (default 50). */
+  batch?: number
+  /** Told of each failed attempt (the message, or undefined when the pass itself failed). */
+  onError?: (message: OutboxMessage | undefined, error: unknown) => void
+}
+
+function backoff(attempts: number, o: DeliverOptions): number {
+  const delay = Math.min((o.baseDelayMs ?? 1000) * 2 ** Math.max(0, attempts - 1), o.maxDelayMs ?? 600_000)
+  return Math.round(delay * (0.8 + Math.random() * 0.4))
+}
+
 /** The engine: decide, record, review, explain. One per policy-in-service and store. */
 /** Told when a review is answered or expires, after it is stored (adapters release held work). */
 export type ReviewListener = (review: Review, decision: Decision) => void | Promise<void>
@@ -51,6 +76,10 @@ export class Remit {
   readonly store: Store
   private readonly clock: () => Date
   private readonly listeners = new Set<ReviewListener>()
+  /** channel → what a resolved review owes it (registered by adapters). */
+  private readonly owed = new Map<string, OwedWork>()
+  /** channel → start a delivery pass now (while a deliverer runs in this process). */
+  private readonly kicks = new Map<string, () => Promise<void>>()
 
   constructor(policy: Policy, store: Store, clock: () => Date = () => new Date()) {
     this.current = policy
@@ -226,12 +255,102 @@ export class Remit {
     return () => this.listeners.delete(listener)
   }
 
+  readonly outbox = {
+    /**
+     * Declares the work a resolved review owes `channel`: `owed` returns the payload (JSON) to
+     * deliver, or undefined when this review owes it nothing. The message is written in the same
+     * transaction as the answer. Returns the function that stops it.
+     */
+    route: (channel: string, owed: OwedWork): (() => void) => {
+      this.owed.set(channel, owed)
+      return () => this.owed.delete(channel)
+    },
+    /**
+     * Delivers `channel`'s messages with `send`, at least once: each is claimed under a lease (so
+     * another instance does not send it meanwhile), retried with exponential backoff and jitter when
+     * `send` throws, and set aside as dead after `maxAttempts`. Runs a pass every `everyMs` and right
+     * after each answer. `send` receives the message's `id`, stable across retries, for the receiver
+     * to deduplicate on. Returns the function that stops it.
+     */
+    deliver: (channel: string, send: (message: OutboxMessage) => Promise<void>, o: DeliverOptions = {}) =>
+      this.startDelivery(channel, send, o),
+    list: (filter: OutboxFilter = {}): Promise<OutboxMessage[]> => this.store.listOutbox(filter),
+    /** Puts a dead message back to be tried now. */
+    retry: async (id: string): Promise<OutboxMessage> => {
+      const m = await this.store.retryOutbox(id, this.clock())
+      void this.kicks.get(m.channel)?.()
+      return m
+    },
+  }
+
+  private startDelivery(
+    channel: string,
+    send: (message: OutboxMessage) => Promise<void>,
+    o: DeliverOptions,
+  ): () => void {
+    const leaseMs = o.leaseMs ?? 60_000
+    const maxAttempts = o.maxAttempts ?? 20
+    const pass = async () => {
+      const now = this.clock()
+      for (const m of await this.store.claimOutbox(channel, now, leaseMs, o.batch ?? 50)) {
+        try {
+          await send(m)
+          await this.store.settleOutbox(m.id, { status: 'delivered', at: this.clock() })
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error)
+          const at = this.clock()
+          await this.store.settleOutbox(
+            m.id,
+            m.attempts >= maxAttempts
+              ? { status: 'dead', error: message, at }
+              : {
+                  status: 'pending',
+                  error: message,
+                  retryAt: new Date(at.getTime() + backoff(m.attempts, o)),
+                },
+          )
+          o.onError?.(m, error)
+        }
+      }
+    }
+    // One pass at a time; a kick during a pass runs one more after it (the new message may have
+    // been committed after the running pass claimed).
+    let current: Promise<void> | undefined
+    let next: Promise<void> | undefined
+    const kick = (): Promise<void> => {
+      if (!current) {
+        current = pass()
+          .catch((error) => o.onError?.(undefined, error))
+          .finally(() => {
+            current = undefined
+          })
+        return current
+      }
+      next ??= current.then(() => {
+        next = undefined
+        return kick()
+      })
+      return next
+    }
+    this.kicks.set(channel, kick)
+    const timer = setInterval(() => void kick(), o.everyMs ?? 1000)
+    timer.unref()
+    void kick()
+    return () => {
+      clearInterval(timer)
+      if (this.kicks.get(channel) === kick) this.kicks.delete(channel)
+    }
+  }
+
   private async resolve(
     id: string,
     status: 'approved' | 'rejected' | 'expired',
     input: ResolveInput,
   ): Promise<Review> {
     const review = await this.resolveInStore(id, status, input)
+    // Work this answer owes vendors is in the outbox, committed with it: try it now, once. A failure
+    // or a restart leaves it there for the deliverer's next pass.
+    await Promise.allSettled([...this.owed.keys()].map((channel) => this.kicks.get(channel)?.()))
     if (this.listeners.size) {
       const decision = await this.store.getDecision(review.decisionId)
       if (decision) await Promise.allSettled([...this.listeners].map(async (l) => l(review, decision)))
@@ -249,58 +368,92 @@ export class Remit {
     return this.store.resolveReview(
       id,
       { since: new Date(now.getTime() - policy.lookbackMs), now },
-      (review, decision, ledger) => {
-        // To a reviewer, another team's review does not exist: the answer must not tell it apart.
-        if (input.team !== undefined && review.team !== input.team) throw new NotFoundError('review', id)
-        if (review.status !== 'pending') {
-          throw new ReviewStateError('REVIEW_RESOLVED', `review ${id} is already ${review.status}`)
-        }
-        if (status !== 'expired' && now >= review.expiresAt) {
-          throw new ReviewStateError(
-            'REVIEW_EXPIRED',
-            `review ${id} expired at ${review.expiresAt.toISOString()}`,
-          )
-        }
-        const resolved: Review = { ...review, status, resolvedAt: now }
-        if (input.by) resolved.resolvedBy = input.by
-        if (input.note) resolved.note = input.note
-        if (status !== 'approved') {
-          resolved.outcome = 'stop'
-          resolved.outcomeReasons = [
-            {
-              rule: status === 'expired' ? 'review-expired' : 'review-rejected',
-              sort: 'default',
-              message:
-                status === 'expired'
-                  ? `no one answered within ${policy.document.review.expiresAfter}: stopped (review.onExpiry)`
-                  : `rejected by ${input.by ?? review.team}${input.note ? `: ${input.note}` : ''}`,
-            },
-          ]
-          return { review: resolved }
-        }
-        const recheck = this.recheck(policy, decision, now, ledger.touches, ledger.commitments)
-        if (recheck.verdict === 'stop') {
-          resolved.outcome = 'stop'
-          resolved.outcomeReasons = recheck.reasons.map((r) => ({
-            ...r,
-            message: `approved, but a stop now holds: ${r.message}`,
-          }))
-          return { review: resolved }
-        }
-        const touch = reserve(decision, recheck.channel, recheck.outbound, now)
-        resolved.outcome = 'go'
-        resolved.touchId = touch.id
-        resolved.outcomeReasons = [
-          {
-            rule: 'review-approved',
-            sort: 'default',
-            message: `approved by ${input.by ?? review.team}${input.note ? `: ${input.note}` : ''}`,
-          },
-        ]
-        const commitment = commitmentFor(policy, decision, now)
-        return { review: resolved, touch, ...(commitment ? { commitment } : {}) }
-      },
+      (review, decision, ledger) =>
+        // Owed work is due by the clock, whatever time the answer is dated (expiry sweeps may date later).
+        this.withOwedWork(
+          this.answer(policy, id, status, input, now, review, decision, ledger),
+          decision,
+          this.clock(),
+        ),
     )
+  }
+
+  /** The outbox messages a resolved review owes each channel, added to what resolving it writes. */
+  private withOwedWork(write: ReviewWrite, decision: Decision, now: Date): ReviewWrite {
+    const outbox: OutboxMessage[] = []
+    for (const [channel, owed] of this.owed) {
+      const payload = owed(write.review, decision)
+      if (payload) {
+        outbox.push(
+          outboxMessage(newId('obx'), channel, payload, now, {
+            reviewId: write.review.id,
+            decisionId: decision.id,
+          }),
+        )
+      }
+    }
+    return outbox.length ? { ...write, outbox } : write
+  }
+
+  private answer(
+    policy: Policy,
+    id: string,
+    status: 'approved' | 'rejected' | 'expired',
+    input: ResolveInput,
+    now: Date,
+    review: Review,
+    decision: Decision,
+    ledger: LedgerView,
+  ): ReviewWrite {
+    // To a reviewer, another team's review does not exist: the answer must not tell it apart.
+    if (input.team !== undefined && review.team !== input.team) throw new NotFoundError('review', id)
+    if (review.status !== 'pending') {
+      throw new ReviewStateError('REVIEW_RESOLVED', `review ${id} is already ${review.status}`)
+    }
+    if (status !== 'expired' && now >= review.expiresAt) {
+      throw new ReviewStateError(
+        'REVIEW_EXPIRED',
+        `review ${id} expired at ${review.expiresAt.toISOString()}`,
+      )
+    }
+    const resolved: Review = { ...review, status, resolvedAt: now }
+    if (input.by) resolved.resolvedBy = input.by
+    if (input.note) resolved.note = input.note
+    if (status !== 'approved') {
+      resolved.outcome = 'stop'
+      resolved.outcomeReasons = [
+        {
+          rule: status === 'expired' ? 'review-expired' : 'review-rejected',
+          sort: 'default',
+          message:
+            status === 'expired'
+              ? `no one answered within ${policy.document.review.expiresAfter}: stopped (review.onExpiry)`
+              : `rejected by ${input.by ?? review.team}${input.note ? `: ${input.note}` : ''}`,
+        },
+      ]
+      return { review: resolved }
+    }
+    const recheck = this.recheck(policy, decision, now, ledger.touches, ledger.commitments)
+    if (recheck.verdict === 'stop') {
+      resolved.outcome = 'stop'
+      resolved.outcomeReasons = recheck.reasons.map((r) => ({
+        ...r,
+        message: `approved, but a stop now holds: ${r.message}`,
+      }))
+      return { review: resolved }
+    }
+    const touch = reserve(decision, recheck.channel, recheck.outbound, now)
+    resolved.outcome = 'go'
+    resolved.touchId = touch.id
+    resolved.outcomeReasons = [
+      {
+        rule: 'review-approved',
+        sort: 'default',
+        message: `approved by ${input.by ?? review.team}${input.note ? `: ${input.note}` : ''}`,
+      },
+    ]
+    const commitment = commitmentFor(policy, decision, now)
+    return { review: resolved, touch, ...(commitment ? { commitment } : {}) }
   }
 
   /** Stop-producing rules only, at approval time, for the decision as it was asked. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { ReviewStateError } from '../src/index.ts'
-import { acme, at, engine, globex, rules } from './helpers.ts'
+import { openRemit, openSqliteStore, ReviewStateError } from '../src/index.ts'
+import { acme, at, engine, globex, rules, seedPolicy } from './helpers.ts'
 
 async function flagged(customer = acme, kind = 'email.positioning', agent = 'marketing-agent') {
   const remit = await engine()
@@ -119,5 +119,91 @@ describe('reviews', () => {
     expect(queue.map((r) => r.decisionId)).toEqual([d.id])
     expect(await remit.reviews.list({ status: 'pending', team: 'marketing' })).toEqual([])
     expect(rules(d)).toContain('renewal-flag')
+  })
+})
+
+describe('the outbox: work an answer owes a vendor', () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+  async function setup() {
+    let now = Date.parse(at(1))
+    const remit = await openRemit({
+      policy: seedPolicy,
+      store: openSqliteStore(':memory:'),
+      clock: () => new Date(now),
+    })
+    remit.outbox.route('vendor', (review) => ({ review: review.id, outcome: review.outcome }))
+    const d = await remit.decide('marketing-agent', {
+      action: { kind: 'email.positioning' },
+      customer: acme,
+      at: at(0),
+    })
+    return { remit, reviewId: d.reviewId as string, advance: (ms: number) => (now += ms) }
+  }
+
+  it('is delivered at least once, retried with backoff while the vendor is down, then never again', async () => {
+    const { remit, reviewId, advance } = await setup()
+    let up = false
+    const got: string[] = []
+    const stop = remit.outbox.deliver(
+      'vendor',
+      async (m) => {
+        if (!up) throw new Error('vendor down')
+        got.push(m.id)
+      },
+      { everyMs: 10, baseDelayMs: 1000 },
+    )
+    await remit.reviews.approve(reviewId)
+    const [m] = await remit.outbox.list({ channel: 'vendor' })
+    expect(m).toMatchObject({
+      status: 'pending',
+      attempts: 1,
+      lastError: 'vendor down',
+      payload: { outcome: 'go' },
+    })
+    up = true
+    await sleep(60)
+    expect(got).toEqual([]) // not due: the backoff runs on Remit's clock
+    advance(2000)
+    for (let i = 0; i < 100 && !got.length; i++) await sleep(10)
+    expect(got).toEqual([m?.id])
+    advance(3600e3)
+    await sleep(60)
+    expect(got).toHaveLength(1)
+    expect((await remit.outbox.list())[0]).toMatchObject({ status: 'delivered', attempts: 2 })
+    stop()
+  })
+
+  it('is set aside as dead after its attempts, and an operator can put it back', async () => {
+    const { remit, reviewId, advance } = await setup()
+    let fail = true
+    const got: string[] = []
+    const stop = remit.outbox.deliver(
+      'vendor',
+      async (m) => {
+        if (fail) throw new Error('401 Unauthorized')
+        got.push(m.id)
+      },
+      { everyMs: 5, baseDelayMs: 1, maxDelayMs: 1, maxAttempts: 3 },
+    )
+    await remit.reviews.reject(reviewId)
+    for (let i = 0; i < 100 && !(await remit.outbox.list({ status: 'dead' })).length; i++) {
+      advance(10)
+      await sleep(5)
+    }
+    const [dead] = await remit.outbox.list({ status: 'dead' })
+    expect(dead).toMatchObject({ attempts: 3, lastError: '401 Unauthorized', payload: { outcome: 'stop' } })
+    fail = false
+    await remit.outbox.retry(dead?.id as string)
+    for (let i = 0; i < 100 && !got.length; i++) await sleep(5)
+    expect(got).toEqual([dead?.id])
+    stop()
+  })
+
+  it('owes nothing to a channel whose route returns nothing, and nothing before the answer', async () => {
+    const { remit, reviewId } = await setup()
+    remit.outbox.route('other', () => undefined)
+    expect(await remit.outbox.list()).toEqual([])
+    await remit.reviews.approve(reviewId)
+    expect((await remit.outbox.list()).map((m) => m.channel)).toEqual(['vendor'])
   })
 })

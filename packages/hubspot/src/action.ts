@@ -1,5 +1,12 @@
 import type { Client } from '@hubspot/api-client'
-import { type Decision, InputError, type Remit, type Review } from '@remit/core'
+import {
+  type Decision,
+  type DeliverOptions,
+  InputError,
+  type OutboxMessage,
+  type Remit,
+  type Review,
+} from '@remit/core'
 import type { HubSpotContext } from './context.ts'
 import { verifyHubSpotSignature } from './signature.ts'
 
@@ -178,40 +185,64 @@ export function hubspotAction(o: HubSpotActionOptions) {
     }
   }
 
-  /** Completes the parked workflow when its review is answered, so it resumes and branches. */
-  async function complete(review: Review, decision: Decision): Promise<void> {
+  /**
+   * What an answered review owes HubSpot: completing the parked workflow's callback with the final
+   * verdict, so it resumes and branches. Undefined for reviews of other tools' decisions.
+   */
+  function owed(review: Review, decision: Decision): Record<string, unknown> | undefined {
     const callbackId = decision.idempotencyKey?.startsWith('hubspot:')
       ? decision.idempotencyKey.slice('hubspot:'.length)
       : undefined
-    if (!callbackId || !o.hubspot) return
-    const verdict = review.outcome ?? 'stop'
-    const outputFields = {
-      hs_execution_state: 'SUCCESS',
-      remit_verdict: verdict,
-      remit_reason: (review.outcomeReasons ?? []).map((r) => `${r.rule}: ${r.message}`).join(' | '),
-      remit_retry_after: '',
-    }
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await o.hubspot.automation.actions.callbacksApi.complete(callbackId, { outputFields })
-        log.info({ callbackId, verdict }, 'hubspot callback completed')
-        return
-      } catch (error) {
-        if (attempt >= 4) {
-          log.error(
-            { callbackId, verdict, err: error },
-            'hubspot callback could not be completed; the workflow stays blocked until it expires',
-          )
-          return
-        }
-        await new Promise((r) => setTimeout(r, 500 * 2 ** attempt))
-      }
+    if (!callbackId) return undefined
+    return {
+      callbackId,
+      outputFields: {
+        hs_execution_state: 'SUCCESS',
+        remit_verdict: review.outcome ?? 'stop',
+        remit_reason: (review.outcomeReasons ?? []).map((r) => `${r.rule}: ${r.message}`).join(' | '),
+        remit_retry_after: '',
+      },
     }
   }
 
-  /** Starts completing callbacks on review answers; returns the function that stops it. */
-  function listen(): () => void {
-    return o.remit.onReview(complete)
+  /** Completes one callback (an outbox message); throws when HubSpot refuses, for a retry. */
+  async function complete(message: OutboxMessage): Promise<void> {
+    const { callbackId, outputFields } = message.payload as {
+      callbackId: string
+      outputFields: Record<string, string>
+    }
+    if (!o.hubspot) throw new Error('no HubSpot client to complete callbacks with')
+    await o.hubspot.automation.actions.callbacksApi.complete(callbackId, { outputFields })
+    log.info(
+      { callbackId, verdict: outputFields.remit_verdict, message: message.id },
+      'hubspot callback completed',
+    )
+  }
+
+  /**
+   * Completes callbacks when reviews are answered, through Remit's outbox: each completion is
+   * written with the answer, survives a restart, is retried with backoff while HubSpot is away, and
+   * is set aside as dead (see `remit.outbox.list`) if it never succeeds. Returns the function that
+   * stops it.
+   */
+  function listen(options: DeliverOptions = {}): () => void {
+    if (!o.hubspot) {
+      log.warn({}, 'no HubSpot client: blocked workflows are not completed when reviews are answered')
+      return () => {}
+    }
+    const unroute = o.remit.outbox.route('hubspot', owed)
+    const stop = o.remit.outbox.deliver('hubspot', complete, {
+      onError: (message, error) =>
+        log.warn(
+          { message: message?.id, err: error },
+          'hubspot callback not completed yet; it will be retried',
+        ),
+      ...options,
+    })
+    return () => {
+      stop()
+      unroute()
+    }
   }
 
   return { handle, options, complete, listen }

@@ -64,7 +64,7 @@ beforeEach(async () => {
     properties: { lifecycle: 'lifecyclestage', tier: 'tier', lastTicketOpenedAt: 'last_ticket_opened_at' },
     now: () => now,
   })
-  action.listen()
+  action.listen({ everyMs: 50, baseDelayMs: 50 })
   url = await remit.listen({ port: 0 })
 })
 afterEach(async () => {
@@ -187,6 +187,30 @@ describe('the "Check with Remit" action endpoint', () => {
         outputFields: expect.objectContaining({ hs_execution_state: 'SUCCESS', remit_verdict: 'go' }),
       },
     ])
+  })
+
+  it('a HubSpot outage at approval time is caught up: the callback is completed once, later', async () => {
+    const body = execution(1001, 'email.positioning', { lifecyclestage: 'renewal', tier: 'enterprise' })
+    await post(body)
+    const [review] = await remit.remit.reviews.list({ status: 'pending' })
+    fake.failCompletions(2)
+    await fetch(`${url}/v1/reviews/${review?.id}/approve`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${reviewerKey}` },
+    })
+    expect(fake.completions()).toEqual([])
+    // Retries back off on Remit's clock, which this test moves.
+    for (let i = 0; i < 100 && fake.completions().length === 0; i++) {
+      now += 1000
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    expect(fake.completions()).toEqual([
+      { callbackId: body.callbackId, outputFields: expect.objectContaining({ remit_verdict: 'go' }) },
+    ])
+    await new Promise((r) => setTimeout(r, 300))
+    expect(fake.completions()).toHaveLength(1)
+    const [m] = await remit.remit.outbox.list({ channel: 'hubspot' })
+    expect(m).toMatchObject({ status: 'delivered', attempts: 3 })
   })
 
   it('rejection completes the callback with stop', async () => {

@@ -13,6 +13,8 @@ export interface FakeRequest {
   path: string
   query: URLSearchParams
   body: unknown
+  /** Answered with an error (the fake was told to fail it). */
+  failed?: boolean
 }
 
 export interface CrmObject {
@@ -35,6 +37,7 @@ export async function fakeHubSpot() {
   }
   const byType = objects as Record<string, CrmObject[]>
   let throttle = 0
+  let failCompletions = 0
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = []
     for await (const c of req) chunks.push(c as Buffer)
@@ -47,6 +50,7 @@ export async function fakeHubSpot() {
       body: text ? JSON.parse(text) : undefined,
     }
     requests.push(r)
+    if (r.path.endsWith('/complete') && failCompletions > 0) r.failed = true
     const send = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
       res.writeHead(status, { 'content-type': 'application/json', ...headers })
       res.end(body === undefined ? '' : JSON.stringify(body))
@@ -59,8 +63,13 @@ export async function fakeHubSpot() {
         { 'retry-after': '1' },
       )
     }
-    if (/^\/automation\/v4\/actions\/callbacks\/([^/]+)\/complete$/.test(r.path) && r.method === 'POST')
+    if (/^\/automation\/v4\/actions\/callbacks\/([^/]+)\/complete$/.test(r.path) && r.method === 'POST') {
+      if (r.failed) {
+        failCompletions--
+        return send(503, { status: 'error', message: 'Service unavailable', category: 'SERVICE_UNAVAILABLE' })
+      }
       return send(204)
+    }
     if (/^\/automation\/v4\/actions\/(\d+)$/.test(r.path)) {
       if (r.method === 'GET') return send(200, { results: definitions })
       const created = { ...(r.body as object), id: String(1000 + definitions.length), revisionId: '1' }
@@ -133,9 +142,13 @@ export async function fakeHubSpot() {
     throttleNext: (n: number) => {
       throttle = n
     },
+    /** The next n callback completions fail with 503 (HubSpot down). */
+    failCompletions: (n: number) => {
+      failCompletions = n
+    },
     completions: () =>
       requests
-        .filter((r) => r.path.endsWith('/complete'))
+        .filter((r) => r.path.endsWith('/complete') && !r.failed)
         .map((r) => ({
           callbackId: r.path.split('/').at(-2),
           outputFields: (r.body as { outputFields: Record<string, string> }).outputFields,

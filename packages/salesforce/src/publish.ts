@@ -1,4 +1,4 @@
-import type { Decision, Remit, Review } from '@remit/core'
+import type { Decision, DeliverOptions, Remit, Review } from '@remit/core'
 import type { Connection } from '@salesforce/core'
 
 export const REVIEW_EVENT = 'Remit_Review__e'
@@ -20,8 +20,11 @@ export function reviewEvent(review: Review, decision: Decision) {
 
 /**
  * Publishes `Remit_Review__e` (REST: POST /services/data/vXX.X/sobjects/Remit_Review__e) when a
- * review of a `salesforce:` tool's flag is answered, so the paused interview resumes. Returns the
- * function that stops listening.
+ * review of a `salesforce:` tool's flag is answered, so the paused interview resumes. Through
+ * Remit's outbox: the event is written with the answer, survives a restart, is retried with backoff
+ * while the org is away, and is set aside as dead if it never goes. The event carries `ReviewId__c`,
+ * which a flow waiting on it matches (a repeated event for the same review finds no waiting
+ * interview). Returns the function that stops it.
  */
 export function publishReviews(
   remit: Remit,
@@ -30,26 +33,30 @@ export function publishReviews(
     info() {},
     error() {},
   },
+  options: DeliverOptions = {},
 ): () => void {
-  return remit.onReview(async (review, decision) => {
-    if (!decision.tool?.startsWith('salesforce:')) return
-    const event = reviewEvent(review, decision)
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const result = await connection.sobject(REVIEW_EVENT).create(event)
-        if (!(result as { success?: boolean }).success) throw new Error(JSON.stringify(result))
-        log.info({ review: review.id, verdict: event.Verdict__c }, 'Remit_Review__e published')
-        return
-      } catch (error) {
-        if (attempt >= 4) {
-          log.error(
-            { review: review.id, err: error },
-            'Remit_Review__e could not be published; the flow waits until its timeout',
-          )
-          return
-        }
-        await new Promise((r) => setTimeout(r, 500 * 2 ** attempt))
-      }
-    }
-  })
+  const unroute = remit.outbox.route('salesforce', (review, decision) =>
+    decision.tool?.startsWith('salesforce:') ? { event: reviewEvent(review, decision) } : undefined,
+  )
+  const stop = remit.outbox.deliver(
+    'salesforce',
+    async (message) => {
+      const event = (message.payload as { event: ReturnType<typeof reviewEvent> }).event
+      const result = await connection.sobject(REVIEW_EVENT).create(event)
+      if (!(result as { success?: boolean }).success) throw new Error(JSON.stringify(result))
+      log.info({ review: event.ReviewId__c, verdict: event.Verdict__c }, 'Remit_Review__e published')
+    },
+    {
+      onError: (message, error) =>
+        log.error(
+          { message: message?.id, err: error },
+          'Remit_Review__e not published yet; it will be retried',
+        ),
+      ...options,
+    },
+  )
+  return () => {
+    stop()
+    unroute()
+  }
 }

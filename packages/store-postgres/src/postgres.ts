@@ -5,6 +5,9 @@ import type {
   DecisionFilter,
   DecisionWrite,
   LedgerView,
+  OutboxFilter,
+  OutboxMessage,
+  OutboxSettlement,
   Review,
   ReviewFilter,
   ReviewWrite,
@@ -92,6 +95,11 @@ async function migrate(pool: pg.Pool, schema: string): Promise<void> {
         await client.query('INSERT INTO remit_migrations (version) VALUES ($1)', [v + 1])
         await client.query('COMMIT')
       }
+    } catch (error) {
+      // Out of a failed migration's transaction first: an unlock inside it would fail too, and its
+      // "current transaction is aborted" would hide the migration's own error.
+      await client.query('ROLLBACK').catch(() => {})
+      throw error
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK])
     }
@@ -136,11 +144,22 @@ function lit(client: Client, v: unknown): string {
  * with 22008, which `storeError` makes an `InputError`.
  */
 function timestamp(date: Date): string {
-  if (Number.isNaN(date.getTime())) throw new InputError('AT_OUT_OF_RANGE', 'not a valid time', ['at'])
+  checkTime(date)
   const year = date.getUTCFullYear()
   if (year >= 1 && year <= 9999) return date.toISOString() // the common case, already PostgreSQL's
   const text = date.toISOString().replace(/^[+-]?\d+/, String(year < 1 ? 1 - year : year).padStart(4, '0'))
   return year < 1 ? `${text} BC` : text
+}
+
+/** Refuses a `Date` that is no time at all as the caller's error. */
+function checkTime(date: Date): void {
+  if (Number.isNaN(date.getTime())) throw new InputError('AT_OUT_OF_RANGE', 'not a valid time', ['at'])
+}
+
+/** Fields to merge into a jsonb body, times as JS's ISO strings like the whole bodies written. */
+function bodyFields(fields: Row): string {
+  for (const v of Object.values(fields)) if (v instanceof Date) checkTime(v)
+  return JSON.stringify(fields)
 }
 
 /** Parameters with times written as `lit` writes them: one representation, one range check. */
@@ -409,8 +428,101 @@ class PostgresStore implements Store {
       }
       if (write.commitment) await insertCommitment(client, write.commitment)
       await upsertReview(client, write.review)
+      for (const message of write.outbox ?? []) await insertOutbox(client, message)
       return write.review
     })
+  }
+
+  /**
+   * One statement: the due messages are locked `FOR UPDATE SKIP LOCKED`, so a claim running at the
+   * same moment (here or on another instance) passes them by instead of waiting for them, and pushed
+   * out by the lease, so a later claim passes them by until it runs out. A claim takes at most 1000.
+   */
+  async claimOutbox(channel: string, now: Date, leaseMs: number, limit: number): Promise<OutboxMessage[]> {
+    const nextAt = new Date(now.getTime() + leaseMs)
+    const { rows } = await this.query(
+      `WITH due AS MATERIALIZED (
+         SELECT id, next_at FROM remit_outbox WHERE channel = $1 AND status = 'pending' AND next_at <= $2
+         ORDER BY next_at, id LIMIT $3 FOR UPDATE SKIP LOCKED),
+       claimed AS (
+         UPDATE remit_outbox o SET next_at = $4, attempts = o.attempts + 1,
+           body = o.body || $5::jsonb || jsonb_build_object('attempts', o.attempts + 1)
+         FROM due WHERE o.id = due.id RETURNING o.id, o.body, due.next_at AS due_at)
+       SELECT body FROM claimed ORDER BY due_at, id`,
+      [channel, now, Math.min(Math.max(limit, 1), 1000), nextAt, bodyFields({ nextAt })],
+    )
+    return rows.map((r) => parseOutbox((r as Row).body))
+  }
+
+  /** By the rule core's `settle` applies: delivered drops the last error; dead is due no more. */
+  async settleOutbox(id: string, settlement: OutboxSettlement): Promise<OutboxMessage> {
+    if (settlement.status === 'delivered')
+      return this.changeOutbox(id, { status: 'delivered', deliveredAt: settlement.at }, ['lastError'])
+    // Delivered is final: a late failure report (from a deliverer whose lease ran out) changes nothing.
+    if (settlement.status === 'pending')
+      return this.changeOutbox(id, { nextAt: settlement.retryAt, lastError: settlement.error }, [], true)
+    return this.changeOutbox(
+      id,
+      { status: 'dead', nextAt: settlement.at, lastError: settlement.error },
+      [],
+      true,
+    )
+  }
+
+  async listOutbox(filter: OutboxFilter = {}): Promise<OutboxMessage[]> {
+    const where: string[] = []
+    const args: unknown[] = []
+    for (const [column, value] of [
+      ['channel', filter.channel],
+      ['status', filter.status],
+    ] as const) {
+      if (value === undefined) continue
+      args.push(value)
+      where.push(`${column} = $${args.length}`)
+    }
+    const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000)
+    const { rows } = await this.query(
+      `SELECT body FROM remit_outbox ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id LIMIT ${limit}`,
+      args,
+    )
+    return rows.map((r) => parseOutbox((r as Row).body))
+  }
+
+  async retryOutbox(id: string, now: Date): Promise<OutboxMessage> {
+    return this.changeOutbox(id, { status: 'pending', attempts: 0, nextAt: now }, [
+      'lastError',
+      'deliveredAt',
+    ])
+  }
+
+  /**
+   * Sets `fields` of a message and removes `removed`, in one statement: in its body, and in the
+   * columns that mirror them, from the same values.
+   */
+  private async changeOutbox(
+    id: string,
+    fields: Partial<OutboxMessage>,
+    removed: (keyof OutboxMessage)[],
+    unlessDelivered = false,
+  ): Promise<OutboxMessage> {
+    const { rows } = await this.query(
+      `UPDATE remit_outbox SET status = coalesce($2, status), next_at = coalesce($3, next_at),
+         attempts = coalesce($4, attempts), body = (body - $5::text[]) || $6::jsonb
+       WHERE id = $1 AND NOT ($7::boolean AND status = 'delivered') RETURNING body`,
+      [
+        id,
+        fields.status ?? null,
+        fields.nextAt ?? null,
+        fields.attempts ?? null,
+        removed,
+        bodyFields(fields),
+        unlessDelivered,
+      ],
+    )
+    if (rows[0]) return parseOutbox((rows[0] as Row).body)
+    const current = await this.query('SELECT body FROM remit_outbox WHERE id = $1', [id])
+    if (!current.rows[0]) throw new NotFoundError('outbox message', id)
+    return parseOutbox((current.rows[0] as Row).body)
   }
 
   async timeline(accountId: string, limit = 1000): Promise<Timeline> {
@@ -491,6 +603,14 @@ async function upsertReview(client: Client, r: Review): Promise<void> {
   )
 }
 
+async function insertOutbox(client: Client, m: OutboxMessage): Promise<void> {
+  await client.query(
+    `INSERT INTO remit_outbox (id, channel, status, next_at, created_at, attempts, body)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+    params([m.id, m.channel, m.status, m.nextAt, m.createdAt, m.attempts, JSON.stringify(m)]),
+  )
+}
+
 const parseTimestamptz = pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ) as (text: string) => Date
 
 /**
@@ -514,6 +634,12 @@ function parseReview(body: unknown): Review {
   const r = (typeof body === 'string' ? JSON.parse(body) : { ...(body as Row) }) as Row
   for (const k of ['createdAt', 'expiresAt', 'resolvedAt']) if (r[k] !== undefined) r[k] = date(r[k])
   return r as unknown as Review
+}
+
+function parseOutbox(body: unknown): OutboxMessage {
+  const m = (typeof body === 'string' ? JSON.parse(body) : { ...(body as Row) }) as Row
+  for (const k of ['createdAt', 'nextAt', 'deliveredAt']) if (m[k] !== undefined) m[k] = date(m[k])
+  return m as unknown as OutboxMessage
 }
 
 function rowToTouch(r: Row): Touch {

@@ -26,4 +26,11 @@ CREATE INDEX remit_reviews_account ON remit_reviews (account_id);
 `,
   // Idempotency keys bound to the request they were sent with (NULL for decisions made before).
   'ALTER TABLE remit_decisions ADD COLUMN request_hash text',
+  // The outbox: the body holds the whole message; the columns are what claims and lists select on.
+  `
+CREATE TABLE remit_outbox (
+  id text PRIMARY KEY, channel text NOT NULL, status text NOT NULL, next_at timestamptz NOT NULL,
+  created_at timestamptz NOT NULL, attempts int NOT NULL, body jsonb NOT NULL);
+CREATE INDEX remit_outbox_due ON remit_outbox (channel, status, next_at);
+`,
 ]

@@ -36,6 +36,19 @@ describe('migrations', () => {
     await (await openPostgresStore(url, { schema })).close()
   })
 
+  it('a migration that fails says why, and those before it stay applied', async () => {
+    const schema = fresh()
+    // A table in the way of the outbox's migration.
+    await sql((client) =>
+      client.query(`CREATE SCHEMA ${schema}; CREATE TABLE ${schema}.remit_outbox (id int)`),
+    )
+    await expect(openPostgresStore(url, { schema })).rejects.toThrow(/relation "remit_outbox" already exists/)
+    const { rows } = await sql((client) =>
+      client.query(`SELECT max(version) AS v FROM ${schema}.remit_migrations`),
+    )
+    expect(rows).toEqual([{ v: MIGRATIONS.findIndex((m) => m.includes('CREATE TABLE remit_outbox')) }])
+  })
+
   it('refuses a schema name that is not a plain identifier', async () => {
     await expect(openPostgresStore(url, { schema: 'x; DROP TABLE y' })).rejects.toThrow(/invalid schema name/)
   })

@@ -69,11 +69,12 @@ describe('idempotency keys on PostgreSQL', () => {
     const first = await before.store.decide(request('acme', { idempotencyKey: 'old' }), () =>
       goWrite('acme', { key: 'old' }),
     )
-    // Back to the schema as it was before the migration that added request_hash.
+    // Back to the schema as it was before the migration that added request_hash (and those after).
     await before.store.close()
     await sql((client) =>
       client.query(
-        `ALTER TABLE ${schema}.remit_decisions DROP COLUMN request_hash;
+        `DROP TABLE ${schema}.remit_outbox;
+         ALTER TABLE ${schema}.remit_decisions DROP COLUMN request_hash;
          DELETE FROM ${schema}.remit_migrations WHERE version > 1`,
       ),
     )

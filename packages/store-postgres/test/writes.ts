@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { DecideRequest, Decision, DecisionWrite } from '@remit/core'
+import type { DecideRequest, Decision, DecisionWrite, Review } from '@remit/core'
 
 // Decisions as a policy would plan them, for tests that are about the store, not the policy.
 
@@ -41,6 +41,30 @@ export function goWrite(accountId: string, o: { at?: Date; key?: string } = {}):
       status: 'reserved',
       decisionId: decision.id,
       source: 'decision',
+    },
+  }
+}
+
+/** A flag for `accountId` at AT, with its review pending in sales' queue. */
+export function flagWrite(accountId: string): DecisionWrite & { review: Review } {
+  const reviewId = `rev_${randomUUID()}`
+  const decision: Decision = {
+    ...goWrite(accountId).decision,
+    verdict: 'flag',
+    reviewId,
+    reviewTeam: 'sales',
+  }
+  return {
+    decision,
+    review: {
+      id: reviewId,
+      decisionId: decision.id,
+      accountId,
+      agent: decision.agent,
+      team: 'sales',
+      status: 'pending',
+      createdAt: AT,
+      expiresAt: new Date(AT.getTime() + 72 * 3600e3),
     },
   }
 }

@@ -115,7 +115,11 @@ async function hubspotRoutes(o: ServeOptions) {
   if (config.context && !token) {
     throw new UsageError('hubspot.yaml has `context:`, which reads the CRM: set REMIT_HUBSPOT_ACCESS_TOKEN')
   }
-  const client = token ? new Client({ accessToken: token, numberOfApiCallRetries: 3 }) : undefined
+  // REMIT_HUBSPOT_API_URL: another base URL for HubSpot's API (a proxy, or a test double).
+  const basePath = process.env.REMIT_HUBSPOT_API_URL
+  const client = token
+    ? new Client({ accessToken: token, numberOfApiCallRetries: 3, ...(basePath ? { basePath } : {}) })
+    : undefined
   let action: ReturnType<typeof hubspotAction> | undefined
   const handle =
     (which: 'handle' | 'options') =>

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Decision } from '../decision/decision.ts'
 import type { Verdict } from '../decision/schema.ts'
 import type { Commitment, Touch } from '../ledger/types.ts'
+import { outboxMessage } from '../outbox/outbox.ts'
 import type { Review } from '../review/review.ts'
 import type { DecisionWrite, Store } from './store.ts'
 
@@ -327,8 +328,108 @@ export function storeContract(
       expect(t.commitments).toEqual([go.commitment])
     })
 
+    describe('the outbox', () => {
+      /** A flag answered with a message owed to `channel`, written with the answer. */
+      const answered = async (account: string, channel: string, payload: Record<string, unknown> = {}) => {
+        const w = flagWrite(account, hours(0), 'sales')
+        await store.decide(request(account, hours(0)), () => w)
+        const id = `obx_${randomUUID()}`
+        await store.resolveReview((w.review as Review).id, { since: hours(-1), now: hours(1) }, (r) => ({
+          review: { ...r, status: 'rejected', outcome: 'stop', resolvedAt: hours(1) },
+          outbox: [
+            outboxMessage(id, channel, payload, hours(1), { reviewId: r.id, decisionId: r.decisionId }),
+          ],
+        }))
+        return id
+      }
+
+      it('keeps a message written with a review answer, in the same transaction', async () => {
+        const id = await answered('acme', 'hubspot', { callbackId: 'cb-1' })
+        const [m] = await store.listOutbox({ channel: 'hubspot' })
+        expect(m).toMatchObject({
+          id,
+          channel: 'hubspot',
+          payload: { callbackId: 'cb-1' },
+          status: 'pending',
+          attempts: 0,
+        })
+        expect(m?.nextAt).toEqual(hours(1))
+      })
+
+      it('writes no message when the answer is refused', async () => {
+        const w = flagWrite('acme', hours(0), 'sales')
+        await store.decide(request('acme', hours(0)), () => w)
+        await expect(
+          store.resolveReview((w.review as Review).id, { since: hours(-1), now: hours(1) }, () => {
+            throw new Error('no longer pending')
+          }),
+        ).rejects.toThrow('no longer pending')
+        expect(await store.listOutbox()).toEqual([])
+      })
+
+      it('gives a due message to one claim at a time, until its lease runs out', async () => {
+        const id = await answered('acme', 'hubspot')
+        await answered('globex', 'salesforce')
+        const lease = 60_000
+        const claims = await Promise.all(
+          [1, 2, 3].map(() => store.claimOutbox('hubspot', hours(2), lease, 10)),
+        )
+        expect(claims.flat().map((m) => m.id)).toEqual([id])
+        expect(claims.flat()[0]).toMatchObject({ attempts: 1, nextAt: new Date(hours(2).getTime() + lease) })
+        expect(
+          await store.claimOutbox('hubspot', new Date(hours(2).getTime() + lease - 1), lease, 10),
+        ).toEqual([])
+        const again = await store.claimOutbox('hubspot', new Date(hours(2).getTime() + lease), lease, 10)
+        expect(again.map((m) => [m.id, m.attempts])).toEqual([[id, 2]])
+        // Not yet due: nothing.
+        expect(await store.claimOutbox('salesforce', hours(0), lease, 10)).toEqual([])
+      })
+
+      it('settles a message as delivered, to be retried, or dead; a dead one can be retried', async () => {
+        const a = await answered('acme', 'hubspot')
+        const b = await answered('globex', 'hubspot')
+        const c = await answered('initech', 'hubspot')
+        await store.claimOutbox('hubspot', hours(2), 1000, 10)
+        expect(await store.settleOutbox(a, { status: 'delivered', at: hours(2) })).toMatchObject({
+          status: 'delivered',
+          deliveredAt: hours(2),
+        })
+        // A late failure report cannot undo a delivery.
+        expect(
+          await store.settleOutbox(a, { status: 'pending', error: 'late', retryAt: hours(2) }),
+        ).toMatchObject({ status: 'delivered' })
+        await store.settleOutbox(b, { status: 'pending', error: 'HubSpot 503', retryAt: hours(3) })
+        await store.settleOutbox(c, { status: 'dead', error: 'HubSpot 401', at: hours(2) })
+        expect(await store.claimOutbox('hubspot', hours(2.5), 1000, 10)).toEqual([])
+        // Claimed again with a long lease, so it is not due when c is retried below.
+        expect(
+          (await store.claimOutbox('hubspot', hours(3), 10 * 3600e3, 10)).map((m) => [m.id, m.lastError]),
+        ).toEqual([[b, 'HubSpot 503']])
+        expect((await store.listOutbox({ status: 'dead' })).map((m) => m.id)).toEqual([c])
+        expect(await store.retryOutbox(c, hours(4))).toMatchObject({ status: 'pending', attempts: 0 })
+        expect((await store.claimOutbox('hubspot', hours(4), 1000, 10)).map((m) => m.id)).toEqual([c])
+        await expect(
+          store.settleOutbox('obx_missing', { status: 'delivered', at: hours(4) }),
+        ).rejects.toThrow(/not found/)
+      })
+    })
+
     if (factory.reopen) {
       const reopen = factory.reopen
+      it('keeps a pending message across a reopen, due as it was', async () => {
+        const w = flagWrite('acme', hours(0), 'sales')
+        await store.decide(request('acme', hours(0)), () => w)
+        await store.resolveReview((w.review as Review).id, { since: hours(-1), now: hours(1) }, (r) => ({
+          review: { ...r, status: 'approved', outcome: 'stop', resolvedAt: hours(1) },
+          outbox: [outboxMessage('obx_durable', 'hubspot', { callbackId: 'cb' }, hours(1))],
+        }))
+        const again = await reopen(store)
+        opened.push(again)
+        expect((await again.claimOutbox('hubspot', hours(1), 1000, 10)).map((m) => m.id)).toEqual([
+          'obx_durable',
+        ])
+      })
+
       it('has every go on disk once decide resolves', async () => {
         const write = goWrite('acme', hours(0))
         await store.decide(request('acme', hours(0)), () => write)

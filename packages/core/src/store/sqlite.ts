@@ -9,6 +9,14 @@ import {
   type Touch,
   type TouchStatus,
 } from '../ledger/types.ts'
+import {
+  type OutboxFilter,
+  type OutboxMessage,
+  type OutboxSettlement,
+  parseOutbox,
+  retried,
+  settle,
+} from '../outbox/outbox.ts'
 import type { Review } from '../review/review.ts'
 import { addTouch, LedgerCache } from './ledger-cache.ts'
 import { checkTransition, replayOf, timelineLimit } from './rules.ts'
@@ -73,6 +81,10 @@ CREATE TABLE IF NOT EXISTS reviews (
   status TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS reviews_queue ON reviews(status, team, expires_at);
 CREATE INDEX IF NOT EXISTS reviews_account ON reviews(account_id);
+CREATE TABLE IF NOT EXISTS outbox (
+  id TEXT PRIMARY KEY, channel TEXT NOT NULL, status TEXT NOT NULL, next_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox(channel, status, next_at);
 `
 
 type Row = Record<string, string | number | null>
@@ -358,7 +370,70 @@ class SqliteStore implements Store {
       }
       if (write.commitment) this.insertCommitment(write.commitment)
       this.upsertReview(write.review)
+      for (const m of write.outbox ?? []) this.putOutbox(m)
       return write.review
+    })
+  }
+
+  private putOutbox(m: OutboxMessage): void {
+    this.q.putOutbox.run(
+      m.id,
+      m.channel,
+      m.status,
+      m.nextAt.getTime(),
+      m.createdAt.getTime(),
+      JSON.stringify(m),
+    )
+  }
+
+  private outboxMessage(id: string): OutboxMessage {
+    const row = this.q.outboxById.get(id) as Row | undefined
+    if (!row) throw new NotFoundError('outbox message', id)
+    return parseOutbox(row.body as string)
+  }
+
+  async claimOutbox(channel: string, now: Date, leaseMs: number, limit: number): Promise<OutboxMessage[]> {
+    // One write transaction (BEGIN IMMEDIATE): no other connection claims in between.
+    return this.write(() => {
+      const due = this.q.outboxDue.all(channel, now.getTime(), Math.min(Math.max(limit, 1), 1000)) as Row[]
+      return due.map((row) => {
+        const m = parseOutbox(row.body as string)
+        const claimed = { ...m, attempts: m.attempts + 1, nextAt: new Date(now.getTime() + leaseMs) }
+        this.putOutbox(claimed)
+        return claimed
+      })
+    })
+  }
+
+  async settleOutbox(id: string, settlement: OutboxSettlement): Promise<OutboxMessage> {
+    return this.write(() => {
+      const settled = settle(this.outboxMessage(id), settlement)
+      this.putOutbox(settled)
+      return settled
+    })
+  }
+
+  async listOutbox(filter: OutboxFilter = {}): Promise<OutboxMessage[]> {
+    const where: string[] = []
+    const args: (string | number)[] = []
+    if (filter.channel !== undefined) {
+      where.push('channel = ?')
+      args.push(filter.channel)
+    }
+    if (filter.status !== undefined) {
+      where.push('status = ?')
+      args.push(filter.status)
+    }
+    const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000)
+    const sql = `SELECT body FROM outbox ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id LIMIT ${limit}`
+    return (this.db.prepare(sql).all(...args) as Row[]).map((r) => parseOutbox(r.body as string))
+  }
+
+  async retryOutbox(id: string, now: Date): Promise<OutboxMessage> {
+    return this.write(() => {
+      const again = retried(this.outboxMessage(id), now)
+      this.putOutbox(again)
+      return again
     })
   }
 
@@ -467,6 +542,14 @@ function statements(db: DatabaseSync) {
     review: p('SELECT body FROM reviews WHERE id = ?'),
     expiring: p(`SELECT body FROM reviews WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at`),
     // The newest `limit` of each, oldest first.
+    putOutbox: p(
+      `INSERT INTO outbox (id, channel, status, next_at, created_at, body) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET status = excluded.status, next_at = excluded.next_at, body = excluded.body`,
+    ),
+    outboxById: p('SELECT body FROM outbox WHERE id = ?'),
+    outboxDue: p(
+      `SELECT body FROM outbox WHERE channel = ? AND status = 'pending' AND next_at <= ? ORDER BY next_at, id LIMIT ?`,
+    ),
     timelineTouches: p(
       'SELECT * FROM (SELECT * FROM touches WHERE account_id = ? ORDER BY at DESC, id DESC LIMIT ?) ORDER BY at, id',
     ),

@@ -1,6 +1,7 @@
 import type { Decision } from '../decision/decision.ts'
 import type { Verdict } from '../decision/schema.ts'
 import type { Commitment, LedgerView, Touch, TouchStatus } from '../ledger/types.ts'
+import type { OutboxFilter, OutboxMessage, OutboxSettlement } from '../outbox/outbox.ts'
 import type { Review, ReviewStatus } from '../review/review.ts'
 
 // The contract every store implements (SQLite embedded, PostgreSQL shared), and the one contract
@@ -15,11 +16,15 @@ export interface DecisionWrite {
   review?: Review
 }
 
-/** What resolving a review writes: the review's new state; on a go, the touch (and commitment). */
+/**
+ * What resolving a review writes: the review's new state; on a go, the touch (and commitment); and
+ * the work it owes vendors, in the same transaction.
+ */
 export interface ReviewWrite {
   review: Review
   touch?: Touch
   commitment?: Commitment
+  outbox?: OutboxMessage[]
 }
 
 export interface DecideRequest {
@@ -112,5 +117,16 @@ export interface Store {
    * have written to it.
    */
   timeline(accountId: string, limit?: number): Promise<Timeline>
+  /**
+   * Claims up to `limit` pending messages of `channel` due at `now` (oldest first): each one's
+   * attempts go up by one and its `nextAt` moves to `now + leaseMs`, atomically, so no other claim —
+   * in this process or another instance — takes it until the lease runs out. Returns them as claimed.
+   */
+  claimOutbox(channel: string, now: Date, leaseMs: number, limit: number): Promise<OutboxMessage[]>
+  /** Records how a claimed message's attempt ended. Unknown ids throw NotFoundError. */
+  settleOutbox(id: string, settlement: OutboxSettlement): Promise<OutboxMessage>
+  listOutbox(filter?: OutboxFilter): Promise<OutboxMessage[]>
+  /** Puts a dead (or pending) message back to be tried at `now`, its attempts reset. */
+  retryOutbox(id: string, now: Date): Promise<OutboxMessage>
   close(): Promise<void>
 }

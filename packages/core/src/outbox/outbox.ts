@@ -1,0 +1,87 @@
+// The outbox: work Remit owes a vendor because of a state change (a review answered: complete a
+// HubSpot callback, publish a Salesforce platform event). Each message is written in the same
+// transaction as the change that causes it, so a crash can never keep one without the other, and is
+// delivered at least once, with backoff, until it succeeds or is given up as dead.
+
+export type OutboxStatus = 'pending' | 'delivered' | 'dead'
+
+export interface OutboxMessage {
+  /** Unique and stable across retries: receivers deduplicate on it. */
+  id: string
+  /** Which adapter delivers it, e.g. `hubspot`, `salesforce`. */
+  channel: string
+  /** What the adapter needs to deliver it (JSON). */
+  payload: Record<string, unknown>
+  /** The review (and decision) whose change caused it. */
+  reviewId?: string
+  decisionId?: string
+  status: OutboxStatus
+  createdAt: Date
+  /** Attempts so far (a claim counts as one). */
+  attempts: number
+  /** When it may next be claimed; a claim pushes it out by the lease. */
+  nextAt: Date
+  lastError?: string
+  deliveredAt?: Date
+}
+
+/** How a claimed message ended this attempt. */
+export type OutboxSettlement =
+  | { status: 'delivered'; at: Date }
+  | { status: 'pending'; error: string; retryAt: Date }
+  | { status: 'dead'; error: string; at: Date }
+
+export interface OutboxFilter {
+  channel?: string
+  status?: OutboxStatus
+  /** At most this many, oldest first (default 100, max 1000). */
+  limit?: number
+}
+
+/** A new message for `channel`, due now. */
+export function outboxMessage(
+  id: string,
+  channel: string,
+  payload: Record<string, unknown>,
+  at: Date,
+  cause: { reviewId?: string; decisionId?: string } = {},
+): OutboxMessage {
+  return {
+    id,
+    channel,
+    payload,
+    ...(cause.reviewId ? { reviewId: cause.reviewId } : {}),
+    ...(cause.decisionId ? { decisionId: cause.decisionId } : {}),
+    status: 'pending',
+    createdAt: at,
+    attempts: 0,
+    nextAt: at,
+  }
+}
+
+/** A message as it stands after `settlement` (the same rule for every store). */
+export function settle(m: OutboxMessage, settlement: OutboxSettlement): OutboxMessage {
+  // Delivered is final: a late failure report (from a deliverer whose lease ran out) changes nothing.
+  if (m.status === 'delivered' && settlement.status !== 'delivered') return m
+  if (settlement.status === 'delivered') {
+    const { lastError: _e, ...rest } = m
+    return { ...rest, status: 'delivered', deliveredAt: settlement.at }
+  }
+  if (settlement.status === 'pending')
+    return { ...m, nextAt: settlement.retryAt, lastError: settlement.error }
+  return { ...m, status: 'dead', nextAt: settlement.at, lastError: settlement.error }
+}
+
+/** A message put back to be tried at `now`, attempts reset. */
+export function retried(m: OutboxMessage, now: Date): OutboxMessage {
+  const { lastError: _e, deliveredAt: _d, ...rest } = m
+  return { ...rest, status: 'pending', attempts: 0, nextAt: now }
+}
+
+/** A message from its stored JSON (times back to Dates). */
+export function parseOutbox(body: string | Record<string, unknown>): OutboxMessage {
+  const m = (typeof body === 'string' ? JSON.parse(body) : { ...body }) as Record<string, unknown>
+  for (const k of ['createdAt', 'nextAt', 'deliveredAt'])
+    if (m[k] !== undefined) m[k] = new Date(m[k] as string)
+  return m as unknown as OutboxMessage
+}
