@@ -21,7 +21,7 @@ async function route(): Promise<void> {
     if (path.startsWith('/timeline'))
       await timelinePage(decodeURIComponent(path.split('/')[2] ?? '') || undefined)
     else if (path === '/log') await logPage(params)
-    else if (path === '/policy') await policyPage()
+    else if (path === '/policy') await policyPage(who)
     else await queuePage()
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {

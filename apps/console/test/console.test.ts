@@ -203,4 +203,47 @@ describe('the console', () => {
     await accessible(page, 'phone')
     await page.close()
   })
+
+  it('an admin sees work owed to a vendor that was given up, and sends it again', async () => {
+    const remit = demo.server.remit
+    let vendorUp = false
+    const delivered: string[] = []
+    const unroute = remit.outbox.route('hubspot', (review) => ({ review: review.id }))
+    const stop = remit.outbox.deliver(
+      'hubspot',
+      async (m) => {
+        if (!vendorUp) throw new Error('401 Unauthorized: the access token was revoked')
+        delivered.push(m.id)
+      },
+      { maxAttempts: 1, everyMs: 50 },
+    )
+    try {
+      const d = await remit.decide(
+        { tool: 'hubspot:workflow/1001' },
+        {
+          action: { kind: 'email.positioning' },
+          customer: { accountId: 'pied-piper', facts: { lifecycle: 'renewal', tier: 'smb' } },
+        },
+      )
+      await remit.reviews.reject(d.reviewId as string, { by: 'ops' })
+      const page = await signedIn(demo.keys.admin)
+      await page.goto(`${demo.url}/console/#/policy`)
+      const section = page.getByRole('alert').filter({ hasText: 'given up' })
+      await section.waitFor()
+      expect(await section.textContent()).toContain('401 Unauthorized: the access token was revoked')
+      await accessible(page, 'policy with dead letters')
+      vendorUp = true
+      await section
+        .getByRole('button', { name: /Send again: obx_/ })
+        .first()
+        .click()
+      await page.locator('#status', { hasText: 'again' }).waitFor()
+      for (let i = 0; i < 100 && !delivered.length; i++) await new Promise((r) => setTimeout(r, 50))
+      expect(delivered).toHaveLength(1)
+      await page.close()
+    } finally {
+      stop()
+      unroute()
+    }
+  })
 })

@@ -8,6 +8,7 @@ import {
   decisionToWire,
   InputError,
   NotFoundError,
+  type OutboxMessage,
   outcomeRequestSchema,
   PolicyError,
   type Remit,
@@ -127,6 +128,40 @@ const adminDecisionRequest = decisionRequestSchema
     message: 'name exactly one of agent or tool',
     path: ['agent'],
   })
+
+const outboxQuery = z.strictObject({
+  status: z.enum(['pending', 'delivered', 'dead']).optional(),
+  channel: z.string().trim().min(1).max(100).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+})
+const outboxMessageSchema = z.object({
+  id: z.string(),
+  channel: z.string(),
+  status: z.enum(['pending', 'delivered', 'dead']),
+  reviewId: z.string().optional(),
+  decisionId: z.string().optional(),
+  attempts: z.number(),
+  createdAt: z.string(),
+  nextAt: z.string(),
+  deliveredAt: z.string().optional(),
+  lastError: z.string().optional(),
+})
+
+/** An outbox message as operators see it (the payload, vendor-specific, stays inside). */
+function outboxToWire(m: OutboxMessage): z.infer<typeof outboxMessageSchema> {
+  return {
+    id: m.id,
+    channel: m.channel,
+    status: m.status,
+    ...(m.reviewId ? { reviewId: m.reviewId } : {}),
+    ...(m.decisionId ? { decisionId: m.decisionId } : {}),
+    attempts: m.attempts,
+    createdAt: m.createdAt.toISOString(),
+    nextAt: m.nextAt.toISOString(),
+    ...(m.deliveredAt ? { deliveredAt: m.deliveredAt.toISOString() } : {}),
+    ...(m.lastError ? { lastError: m.lastError } : {}),
+  }
+}
 
 /** Which team's reviews a principal may see or answer; undefined means all (admin). */
 function reviewTeam(p: Principal): string | undefined {
@@ -367,6 +402,31 @@ export function routes(d: RouteDeps): Route[] {
         c.request.log.info({ decision: decision.id, at: request.at, reserve }, 'admin decision')
         return decisionToWire(decision)
       },
+    },
+    {
+      method: 'GET',
+      url: '/v1/admin/outbox',
+      operationId: 'listOutbox',
+      summary: 'Work Remit owes vendors (callbacks, events), oldest first: pending, delivered or dead',
+      tag: 'admin',
+      roles: ['admin'],
+      query: outboxQuery,
+      response: z.object({ messages: z.array(outboxMessageSchema) }),
+      handler: async (c) => {
+        const q = c.query as z.infer<typeof outboxQuery>
+        return { messages: (await remit.outbox.list(q)).map(outboxToWire) }
+      },
+    },
+    {
+      method: 'POST',
+      url: '/v1/admin/outbox/:id/retry',
+      operationId: 'retryOutboxMessage',
+      summary: 'Put a dead message back to be delivered now',
+      tag: 'admin',
+      roles: ['admin'],
+      params: { id: 'The message id (obx_…)' },
+      response: outboxMessageSchema,
+      handler: async (c) => outboxToWire(await remit.outbox.retry(c.params.id as string)),
     },
     {
       method: 'GET',

@@ -432,3 +432,33 @@ describe('shutting down', () => {
     socket.destroy()
   }, 10_000)
 })
+
+describe('the outbox over HTTP', () => {
+  it("is an admin's to list and retry; others are refused, unknown ids are 404", async () => {
+    h = await harness()
+    h.server.remit.outbox.route('vendor', (review) => ({ review: review.id }))
+    const stop = h.server.remit.outbox.deliver(
+      'vendor',
+      async () => {
+        throw new Error('vendor refused')
+      },
+      { maxAttempts: 1 },
+    )
+    const flag = await h.call('POST', '/v1/decisions', h.key.marketing, positioning(acme))
+    await h.call('POST', `/v1/reviews/${flag.body.reviewId}/reject`, h.key.salesReviewer, {})
+    stop()
+    const dead = await h.call('GET', '/v1/admin/outbox?status=dead', h.key.admin)
+    expect(dead.body.messages).toMatchObject([
+      { channel: 'vendor', status: 'dead', lastError: 'vendor refused' },
+    ])
+    expect(dead.body.messages[0].payload).toBeUndefined()
+    for (const key of [h.key.salesReviewer, h.key.marketing])
+      expect((await h.call('GET', '/v1/admin/outbox', key)).status).toBe(403)
+    const id = dead.body.messages[0].id
+    expect((await h.call('POST', `/v1/admin/outbox/${id}/retry`, h.key.salesReviewer, {})).status).toBe(403)
+    const retried = await h.call('POST', `/v1/admin/outbox/${id}/retry`, h.key.admin, {})
+    expect(retried.body).toMatchObject({ id, status: 'pending', attempts: 0 })
+    expect((await h.call('POST', '/v1/admin/outbox/obx_none/retry', h.key.admin, {})).status).toBe(404)
+    expect((await h.call('GET', '/v1/admin/outbox?status=lost', h.key.admin)).status).toBe(400)
+  })
+})

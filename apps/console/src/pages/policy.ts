@@ -1,5 +1,15 @@
-import { api } from '../api.ts'
-import { h, page, when } from '../ui.ts'
+import { api, type Principal } from '../api.ts'
+import { h, page, say, when } from '../ui.ts'
+
+interface OutboxMessage {
+  id: string
+  channel: string
+  status: 'pending' | 'delivered' | 'dead'
+  reviewId?: string
+  attempts: number
+  nextAt: string
+  lastError?: string
+}
 
 interface PolicyStats {
   version: string
@@ -12,10 +22,16 @@ interface PolicyStats {
   }
 }
 
-export async function policyPage(): Promise<void> {
+export async function policyPage(who?: Principal): Promise<void> {
   const p = await api<PolicyStats>('GET', '/v1/console/policy')
+  // Operators see the work owed to vendors that was given up, and can send it again.
+  const dead =
+    who?.kind === 'admin'
+      ? (await api<{ messages: OutboxMessage[] }>('GET', '/v1/admin/outbox?status=dead')).messages
+      : []
   page(
     'Policy in service',
+    dead.length ? outboxSection(dead, who) : '',
     h('p', {}, `Version ${p.version}, from ${p.file}, loaded ${when(p.loadedAt)}.`),
     p.lastRefusal
       ? h(
@@ -76,5 +92,66 @@ export async function policyPage(): Promise<void> {
           ),
         ),
       ),
+  )
+}
+
+function outboxSection(dead: OutboxMessage[], who: Principal | undefined): HTMLElement {
+  return h(
+    'section',
+    { class: 'refusal', role: 'alert', 'aria-labelledby': 'outbox-heading' },
+    h('h2', { id: 'outbox-heading' }, `${dead.length} message(s) to vendors were given up`),
+    h(
+      'p',
+      {},
+      'Each is work an answered review owed a vendor (a HubSpot callback, a Salesforce event) that failed every attempt. Fix the cause (a revoked token, a removed workflow), then send it again.',
+    ),
+    h(
+      'table',
+      { class: 'rules' },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          h('th', { scope: 'col' }, 'Message'),
+          h('th', { scope: 'col' }, 'Vendor'),
+          h('th', { scope: 'col' }, 'Last error'),
+          h('th', { scope: 'col' }, 'Attempts'),
+          h('th', { scope: 'col' }, ''),
+        ),
+      ),
+      h(
+        'tbody',
+        {},
+        ...dead.map((m) =>
+          h(
+            'tr',
+            {},
+            h('th', { scope: 'row' }, h('code', {}, m.id)),
+            h('td', {}, m.channel),
+            h('td', {}, m.lastError ?? ''),
+            h('td', { class: 'num' }, String(m.attempts)),
+            h(
+              'td',
+              {},
+              h(
+                'button',
+                {
+                  type: 'button',
+                  'aria-label': `Send again: ${m.id}`,
+                  onclick: async () => {
+                    await api('POST', `/v1/admin/outbox/${encodeURIComponent(m.id)}/retry`)
+                    say(`Sending ${m.id} again`)
+                    await policyPage(who)
+                  },
+                },
+                'Send again',
+              ),
+            ),
+          ),
+        ),
+      ),
+    ),
   )
 }
