@@ -60,7 +60,7 @@ export function consoleRoutes(d: {
       tag: 'console',
       roles: ['reviewer', 'admin'],
       handler: async (c) => {
-        const s = d.sessions.fromCookie(c.request.headers.cookie)
+        const s = d.sessions.fromCookie(c.request.headers.cookie as string | undefined)
         return { principal: c.principal, ...(s ? { csrf: s.csrf } : {}) }
       },
     },
@@ -72,7 +72,7 @@ export function consoleRoutes(d: {
       tag: 'console',
       roles: ['reviewer', 'admin'],
       handler: async (c) => {
-        const s = d.sessions.fromCookie(c.request.headers.cookie)
+        const s = d.sessions.fromCookie(c.request.headers.cookie as string | undefined)
         if (s) d.sessions.end(s.id)
         c.reply.header('set-cookie', sessionCookie('', 0, d.secureCookies))
         return { ok: true }

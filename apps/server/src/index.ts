@@ -1,3 +1,4 @@
+export { openApiDocument } from '@remit/core/adapter'
 export { ForbiddenError, toHttpError } from './errors.ts'
 export {
   generateKey,
@@ -9,7 +10,6 @@ export {
   type Principal,
   readKeysFile,
 } from './keys.ts'
-export { openApiDocument } from './openapi.ts'
 export { PolicyService, type ReloadResult } from './policy-service.ts'
 export type { Route } from './route.ts'
 export { createServer, type RawRoute, type RemitServer, type ServerOptions } from './server.ts'

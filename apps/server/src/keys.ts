@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { type FSWatcher, readFileSync, watch } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
+import type { Principal } from '@remit/core/adapter'
 import { parse } from 'yaml'
 import { z } from 'zod'
 
@@ -26,10 +27,7 @@ const entrySchema = z
 export const keysFileSchema = z.array(entrySchema)
 export type KeyEntry = z.infer<typeof entrySchema>
 
-export type Principal =
-  | { kind: 'agent'; name: string; agent: string; tool?: string }
-  | { kind: 'reviewer'; name: string; team: string }
-  | { kind: 'admin'; name: string }
+export type { Principal } from '@remit/core/adapter'
 
 export class KeysError extends Error {
   readonly code = 'KEYS_INVALID'

@@ -10,6 +10,7 @@ import {
   resolveCaller,
   type Store,
 } from '@remit/core'
+import { openApiDocument } from '@remit/core/adapter'
 import Fastify, {
   type FastifyInstance,
   type FastifyReply,
@@ -31,7 +32,6 @@ import {
   readKeysFile,
 } from './keys.ts'
 import { createMetrics } from './metrics.ts'
-import { openApiDocument } from './openapi.ts'
 import { PolicyService } from './policy-service.ts'
 import type { Route } from './route.ts'
 import { routes } from './routes.ts'

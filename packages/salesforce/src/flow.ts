@@ -1,6 +1,5 @@
 import { type Caller, type Decision, InputError, type Policy, type Remit } from '@remit/core'
-import type { Route } from '@remit/server'
-import { openApiDocument } from '@remit/server'
+import { openApiDocument, type Route } from '@remit/core/adapter'
 import { z } from 'zod'
 
 // What Flow Builder sees. External Services turns each operation into an invocable action, but it

@@ -1,5 +1,5 @@
-import { errorSchema } from '@remit/core/api'
 import { z } from 'zod'
+import { errorSchema } from '../api/wire.ts'
 import type { Route } from './route.ts'
 
 type Json = Record<string, unknown>
@@ -9,7 +9,9 @@ const ERRORS: Record<string, string> = {
   '401': 'Missing or unknown key',
   '403': 'The key may not do this',
   '404': 'Not found',
-  '409': 'The review is no longer pending',
+  '409':
+    'Conflicts with what is recorded: a review no longer pending, an idempotency key sent with another request, an outcome after a final one',
+  '503': 'The store is away for a moment: retry after Retry-After, with the same idempotency key',
 }
 
 /** OpenAPI 3.0.3 for the routes, from their zod schemas (Salesforce External Services imports 3.0). */
@@ -48,7 +50,9 @@ export function openApiDocument(routes: Route[], info: { version: string; server
     }
     const codes = r.roles.length ? ['400', '401', '403'] : []
     if (r.params) codes.push('404')
-    if (r.operationId.endsWith('Review')) codes.push('409')
+    if (r.operationId.endsWith('Review') || ['createDecision', 'reportOutcome'].includes(r.operationId))
+      codes.push('409')
+    if (r.roles.length) codes.push('503')
     for (const code of codes) {
       responses[code] = {
         description: ERRORS[code],
