@@ -7,6 +7,7 @@ import {
   type Remit,
   type Review,
 } from '@remit/core'
+import { valueFromText } from '@remit/core/adapter'
 import type { HubSpotContext } from './context.ts'
 import { verifyHubSpotSignature } from './signature.ts'
 
@@ -271,13 +272,10 @@ function actionOf(policy: Remit['policy'], inputs: Record<string, unknown>) {
   const attributes: Record<string, unknown> = {}
   for (const [name, t] of Object.entries(declared)) {
     const v = inputs[name]
-    if (v === undefined || v === null || v === '') continue
-    attributes[name] =
-      t.type === 'number' && typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v))
-        ? Number(v)
-        : t.type === 'boolean' && (v === 'true' || v === 'false')
-          ? v === 'true'
-          : v
+    if (v === undefined || v === null) continue
+    // HubSpot sends input fields as text (a number field may arrive as a number).
+    const value = typeof v === 'string' ? valueFromText(v, t.type, ['inputFields', name]) : v
+    if (value !== undefined) attributes[name] = value
   }
   return { kind, attributes }
 }
@@ -291,17 +289,11 @@ async function customerOf(o: HubSpotActionOptions, b: ExecutionRequest) {
   const facts: Record<string, unknown> = {}
   for (const [fact, property] of Object.entries(o.properties ?? {})) {
     const v = props[property]
-    if (v === null || v === undefined || v === '') continue
-    // HubSpot properties are strings; the policy says what each fact is.
-    const type = declared[fact]?.type
-    facts[fact] =
-      type === 'number' && !Number.isNaN(Number(v))
-        ? Number(v)
-        : type === 'boolean'
-          ? v === 'true'
-          : type === 'list'
-            ? v.split(';')
-            : v
+    if (v === null || v === undefined) continue
+    // HubSpot properties are text; the policy says what each fact is.
+    const type = Object.hasOwn(declared, fact) ? declared[fact]?.type : undefined
+    const value = valueFromText(String(v), type, ['object', 'properties', property])
+    if (value !== undefined) facts[fact] = value
   }
   const accountId = o.account?.(b.object)
   return type === 'COMPANY'

@@ -1,5 +1,5 @@
 import { type Caller, type Decision, InputError, type Policy, type Remit } from '@remit/core'
-import { openApiDocument, type Route } from '@remit/core/adapter'
+import { openApiDocument, type Route, valueFromText } from '@remit/core/adapter'
 import { z } from 'zod'
 
 // What Flow Builder sees. External Services turns each operation into an invocable action, but it
@@ -48,14 +48,6 @@ export const flowDecisionSchema = z.object({
 
 export type FlowDecisionRequest = z.infer<typeof flowDecisionRequestSchema>
 
-/** Text from a flow, typed by what the policy declares. */
-function typed(value: string, type: string | undefined): unknown {
-  if (type === 'number' && value.trim() !== '' && !Number.isNaN(Number(value))) return Number(value)
-  if (type === 'boolean' && (value === 'true' || value === 'false')) return value === 'true'
-  if (type === 'list') return value === '' ? [] : value.split(';')
-  return value
-}
-
 export function toDecisionRequest(policy: Policy, r: FlowDecisionRequest) {
   if (!r.accountId && !r.contactId && !r.email) {
     throw new InputError('BAD_REQUEST', 'name the customer: accountId, contactId or email', ['accountId'])
@@ -64,10 +56,14 @@ export function toDecisionRequest(policy: Policy, r: FlowDecisionRequest) {
   return {
     action: {
       kind: r.kind,
-      ...Object.fromEntries(
+      // Flow variables arrive as text; the policy's declarations type them (@remit/core/adapter).
+      ...present(
         (r.attributes ?? []).map((a) => [
           a.name,
-          typed(a.value, Object.hasOwn(declared, a.name) ? declared[a.name]?.type : undefined),
+          valueFromText(a.value, Object.hasOwn(declared, a.name) ? declared[a.name]?.type : undefined, [
+            'action',
+            a.name,
+          ]),
         ]),
       ),
     },
@@ -75,15 +71,24 @@ export function toDecisionRequest(policy: Policy, r: FlowDecisionRequest) {
       ...(r.accountId ? { accountId: r.accountId } : {}),
       ...(r.contactId ? { contactId: r.contactId } : {}),
       ...(r.email ? { email: r.email } : {}),
-      facts: Object.fromEntries(
+      facts: present(
         (r.facts ?? []).map((f) => [
           f.name,
-          typed(f.value, Object.hasOwn(policy.facts, f.name) ? policy.facts[f.name]?.type : undefined),
+          valueFromText(
+            f.value,
+            Object.hasOwn(policy.facts, f.name) ? policy.facts[f.name]?.type : undefined,
+            ['customer', 'facts', f.name],
+          ),
         ]),
       ),
     },
     ...(r.idempotencyKey ? { idempotencyKey: r.idempotencyKey } : {}),
   }
+}
+
+/** The named values that are there: empty text is a value the flow did not have. */
+function present(entries: [string, unknown][]): Record<string, unknown> {
+  return Object.fromEntries(entries.filter(([, v]) => v !== undefined))
 }
 
 export function toFlowDecision(d: Decision) {

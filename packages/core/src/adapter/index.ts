@@ -1,4 +1,6 @@
-// @remit/core/adapter: what an adapter needs to add HTTP operations to a Remit server — the route
-// description the server serves and documents, and the OpenAPI document made from it.
+// @remit/core/adapter: what an adapter needs — the value a vendor's text stands for (one truth
+// table for every adapter), and, to add HTTP operations to a Remit server, the route description
+// the server serves and documents and the OpenAPI document made from it.
 export { openApiDocument } from './openapi.ts'
 export type { Context, Principal, Role, Route, RouteReply, RouteRequest } from './route.ts'
+export { valueFromText } from './text.ts'

@@ -1,0 +1,50 @@
+import { InputError } from '../errors.ts'
+import type { ValueType } from '../policy/schema.ts'
+
+/**
+ * The value a vendor's text stands for, by the type the policy declares for it. Vendors hand Remit
+ * text (HubSpot properties and input fields, Salesforce Flow variables); this is the one place it
+ * becomes a typed value, for every adapter:
+ *
+ * | declared    | accepted text                                         | value            |
+ * | ----------- | ----------------------------------------------------- | ---------------- |
+ * | (none)      | anything                                              | the text         |
+ * | `string`    | anything                                              | the text         |
+ * | `number`    | a decimal number: `20`, `-1.5`, `1e3` (trimmed)       | the number       |
+ * | `boolean`   | `true` / `false`, any case (trimmed)                  | true / false     |
+ * | `timestamp` | ISO 8601 (`2026-04-06T09:00:00Z`) or epoch milliseconds (HubSpot's dates) | ISO 8601 text |
+ * | `list`      | items separated by `;` (HubSpot multi-checkbox, Salesforce multi-select) | the trimmed items |
+ *
+ * Empty (or all-blank) text is no value: `undefined`, as if the vendor had not sent it. Any other
+ * text that is not such a value is an `InputError('BAD_TYPE')` naming `path` — never a guess (before,
+ * any text but `true` became `false`).
+ */
+export function valueFromText(text: string, type: ValueType | undefined, path: (string | number)[]): unknown {
+  const t = text.trim()
+  if (t === '') return undefined
+  const refuse = (expected: string): never => {
+    throw new InputError('BAD_TYPE', `expected ${expected}, got ${JSON.stringify(text.slice(0, 100))}`, path)
+  }
+  switch (type) {
+    case undefined:
+    case 'string':
+      return text
+    case 'number': {
+      const n = Number(t)
+      return /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t) && Number.isFinite(n) ? n : refuse('a number')
+    }
+    case 'boolean': {
+      const b = t.toLowerCase()
+      return b === 'true' ? true : b === 'false' ? false : refuse('true or false')
+    }
+    case 'timestamp': {
+      const d = /^\d{1,15}$/.test(t) ? new Date(Number(t)) : new Date(t)
+      return Number.isNaN(d.getTime()) ? refuse('an ISO 8601 time or epoch milliseconds') : d.toISOString()
+    }
+    case 'list':
+      return t
+        .split(';')
+        .map((item) => item.trim())
+        .filter((item) => item !== '')
+  }
+}

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest'
+import { valueFromText } from '../src/adapter/index.ts'
+
+// One truth table for vendor text, whatever adapter it comes through.
+describe('the value a vendor text stands for', () => {
+  const cases: [string, Parameters<typeof valueFromText>[1], unknown][] = [
+    ['renewal', 'string', 'renewal'],
+    [' padded ', 'string', ' padded '],
+    ['anything', undefined, 'anything'],
+    ['20', 'number', 20],
+    [' -1.5 ', 'number', -1.5],
+    ['1e3', 'number', 1000],
+    ['true', 'boolean', true],
+    ['FALSE', 'boolean', false],
+    ['2026-04-06T09:00:00Z', 'timestamp', '2026-04-06T09:00:00.000Z'],
+    ['1775466000000', 'timestamp', '2026-04-06T09:00:00.000Z'],
+    ['a; b;;c', 'list', ['a', 'b', 'c']],
+    ['', 'number', undefined],
+    ['   ', 'boolean', undefined],
+  ]
+  for (const [text, type, value] of cases) {
+    it(`${JSON.stringify(text)} as ${type ?? 'undeclared'} is ${JSON.stringify(value)}`, () => {
+      expect(valueFromText(text, type, ['x'])).toEqual(value)
+    })
+  }
+
+  const refused: [string, Parameters<typeof valueFromText>[1], string][] = [
+    ['yes', 'boolean', 'true or false'],
+    ['1', 'boolean', 'true or false'],
+    ['lots', 'number', 'a number'],
+    ['0x10', 'number', 'a number'],
+    ['Infinity', 'number', 'a number'],
+    ['next tuesday', 'timestamp', 'an ISO 8601 time or epoch milliseconds'],
+  ]
+  for (const [text, type, expected] of refused) {
+    it(`${JSON.stringify(text)} is no ${type}: refused, naming the field, never guessed`, () => {
+      expect(() => valueFromText(text, type, ['action', 'discountPct'])).toThrow(
+        expect.objectContaining({
+          code: 'BAD_TYPE',
+          path: ['action', 'discountPct'],
+          message: expect.stringContaining(expected),
+        }),
+      )
+    })
+  }
+})
