@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { valueFromText } from '../src/adapter/index.ts'
+import { customerCache, valueFromText } from '../src/adapter/index.ts'
 
 // One truth table for vendor text, whatever adapter it comes through.
 describe('the value a vendor text stands for', () => {
@@ -43,4 +43,47 @@ describe('the value a vendor text stands for', () => {
       )
     })
   }
+})
+
+describe('the customer cache adapters share', () => {
+  it('answers repeated and concurrent asks for one record with one lookup while fresh', async () => {
+    let now = 0
+    let loads = 0
+    const get = customerCache(
+      async (key) => {
+        loads++
+        return { accountId: key, facts: {} }
+      },
+      { ttlMs: 1000, now: () => now },
+    )
+    await Promise.all([get('a'), get('a'), get('a')])
+    expect(loads).toBe(1)
+    now = 999
+    await get('a')
+    expect(loads).toBe(1)
+    now = 1000
+    await get('a')
+    expect(loads).toBe(2)
+  })
+
+  it('forgets a failed lookup at once, and keeps at most `max` records', async () => {
+    let fail = true
+    const loaded: string[] = []
+    const get = customerCache(
+      async (key) => {
+        loaded.push(key)
+        if (fail) throw new Error('vendor down')
+        return { accountId: key, facts: {} }
+      },
+      { max: 2 },
+    )
+    await expect(get('a')).rejects.toThrow('vendor down')
+    fail = false
+    await get('a')
+    await get('b')
+    await get('c') // drops a, the oldest
+    await get('b')
+    await get('a')
+    expect(loaded).toEqual(['a', 'a', 'b', 'c', 'a'])
+  })
 })

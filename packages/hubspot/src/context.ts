@@ -1,5 +1,6 @@
 import type { Client } from '@hubspot/api-client'
 import type { Remit } from '@remit/core'
+import { customerCache, type VendorCustomer } from '@remit/core/adapter'
 
 // Facts from HubSpot's CRM for the record a workflow enrolled (the "context provider"):
 // - CRM objects: https://developers.hubspot.com/docs/api/crm/understanding-the-crm
@@ -27,12 +28,8 @@ export interface HubSpotContextOptions {
   now?: () => number
 }
 
-export interface CustomerContext {
-  accountId: string
-  contactId?: string
-  email?: string
-  facts: Record<string, unknown>
-}
+/** The customer a HubSpot record stands for (one shape for every adapter). */
+export type CustomerContext = VendorCustomer
 
 export interface HubSpotContext {
   customer(type: 'contact' | 'company', id: string): Promise<CustomerContext>
@@ -43,7 +40,13 @@ type Props = Record<string, string | null | undefined>
 export function hubspotContext(o: HubSpotContextOptions): HubSpotContext {
   const cacheMs = o.cacheMs ?? 30_000
   const now = o.now ?? Date.now
-  const cache = new Map<string, { until: number; value: Promise<CustomerContext> }>()
+  const cached = customerCache(
+    (key) => {
+      const [type, id] = key.split(/:(.*)/s) as ['contact' | 'company', string]
+      return load(type, id)
+    },
+    { ttlMs: cacheMs, now },
+  )
   const recorded = new Set<string>()
   const mapping = Object.entries(o.properties ?? {}).map(([fact, m]) => ({
     fact,
@@ -184,15 +187,7 @@ export function hubspotContext(o: HubSpotContextOptions): HubSpotContext {
   }
 
   return {
-    customer(type, id) {
-      const key = `${type}:${id}`
-      const hit = cache.get(key)
-      if (hit && hit.until > now()) return hit.value
-      const value = load(type, id)
-      cache.set(key, { until: now() + cacheMs, value })
-      value.catch(() => cache.delete(key))
-      return value
-    },
+    customer: (type, id) => cached(`${type}:${id}`),
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Remit } from '@remit/core'
 import { InputError } from '@remit/core'
+import { customerCache, type VendorCustomer } from '@remit/core/adapter'
 import type { Connection } from '@salesforce/core'
 
 // Facts for an Account or Contact, read with SOQL
@@ -43,19 +44,21 @@ export interface SalesforceContextOptions {
   now?: () => number
 }
 
-export interface SalesforceCustomer {
-  accountId: string
-  contactId?: string
-  email?: string
-  facts: Record<string, unknown>
-}
+/** The customer a Salesforce record stands for (one shape for every adapter). */
+export type SalesforceCustomer = VendorCustomer
 
 type Rec = Record<string, unknown> & { Id: string }
 
 export function salesforceContext(o: SalesforceContextOptions) {
   const cacheMs = o.cacheMs ?? 30_000
   const now = o.now ?? Date.now
-  const cache = new Map<string, { until: number; value: Promise<SalesforceCustomer> }>()
+  const cached = customerCache(
+    (key) => {
+      const [type, id] = key.split(/:(.*)/s) as ['account' | 'contact', string]
+      return load(type, id)
+    },
+    { ttlMs: cacheMs, now },
+  )
   const seen = new Set<string>()
   const mapping = Object.entries(o.fields ?? {}).map(([fact, m]) => ({
     fact,
@@ -153,14 +156,7 @@ export function salesforceContext(o: SalesforceContextOptions) {
   }
 
   return {
-    customer(type: 'account' | 'contact', id: string): Promise<SalesforceCustomer> {
-      const k = `${type}:${id}`
-      const hit = cache.get(k)
-      if (hit && hit.until > now()) return hit.value
-      const value = load(type, id)
-      cache.set(k, { until: now() + cacheMs, value })
-      value.catch(() => cache.delete(k))
-      return value
-    },
+    customer: (type: 'account' | 'contact', id: string): Promise<SalesforceCustomer> =>
+      cached(`${type}:${id}`),
   }
 }
