@@ -1,5 +1,11 @@
 export { ACTION_FIELD, type ExecutionRequest, type HubSpotActionOptions, hubspotAction } from './action.ts'
 export {
+  type HubSpotConfig,
+  HubSpotConfigError,
+  hubspotConfigSchema,
+  readHubSpotConfig,
+} from './config.ts'
+export {
   type CustomerContext,
   type HubSpotContext,
   type HubSpotContextOptions,

@@ -1,11 +1,8 @@
 import { existsSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Store } from '@remit/core'
 import { openSqliteStore, parseDuration } from '@remit/core'
-import { parse } from 'yaml'
-import { z } from 'zod'
 import { type Io, UsageError } from '../output.ts'
 
 export interface ServeOptions {
@@ -43,63 +40,17 @@ export async function openStore(spec: string): Promise<Store> {
   return openSqliteStore(spec)
 }
 
-/**
- * hubspot.yaml (`--hubspot-config`): how HubSpot records become customers.
- *   properties: { lifecycle: lifecyclestage, tier: tier }   # facts from the enrolled object
- *   account: account_id                                       # property holding the shared account id
- *   context:                                                  # or read the CRM (needs the access token)
- *     properties: { tier: { property: tier, from: company } }
- *     ticketFact: lastTicketOpenedAt
- *     renewal: { pipeline: renewals, stages: [negotiation], fact: lifecycle, value: renewal }
- *     engagements: { team: sales, owners: ["900"], sinceHours: 72 }
- */
-const mappedProperty = z.union([
-  z.string(),
-  z.strictObject({
-    property: z.string(),
-    from: z.enum(['contact', 'company']).optional(),
-    values: z.record(z.string(), z.string()).optional(),
-  }),
-])
-const hubspotConfigSchema = z.strictObject({
-  properties: z.record(z.string(), z.string()).optional(),
-  account: z.string().optional(),
-  context: z
-    .strictObject({
-      properties: z.record(z.string(), mappedProperty).optional(),
-      ticketFact: z.string().optional(),
-      closedTicketStages: z.array(z.string()).optional(),
-      renewal: z
-        .strictObject({
-          pipeline: z.string().optional(),
-          stages: z.array(z.string()),
-          fact: z.string(),
-          value: z.union([z.string(), z.boolean()]),
-        })
-        .optional(),
-      engagements: z
-        .strictObject({
-          team: z.string(),
-          owners: z.array(z.string()).optional(),
-          sinceHours: z.number().optional(),
-        })
-        .optional(),
-      cacheMs: z.number().optional(),
-    })
-    .optional(),
-})
-
+/** hubspot.yaml, read and checked by @remit/hubspot; its errors become usage errors here. */
 async function hubspotConfig(path: string | undefined) {
   if (!path) return {}
-  const parsed = hubspotConfigSchema.safeParse(parse(await readFile(path, 'utf8')) ?? {})
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    throw new UsageError(
-      `${path}: ${issue?.path.join('.') || '(file)'}: ${issue?.message}`,
-      'see packages/hubspot/README.md for the hubspot.yaml shape',
-    )
+  const { readHubSpotConfig, HubSpotConfigError } = await import('@remit/hubspot')
+  try {
+    return await readHubSpotConfig(path)
+  } catch (error) {
+    if (error instanceof HubSpotConfigError)
+      throw new UsageError(error.message, 'see the @remit/hubspot README for the hubspot.yaml shape')
+    throw error
   }
-  return parsed.data
 }
 
 /** HubSpot's action endpoints, mounted when the app's client secret is in the environment. */
