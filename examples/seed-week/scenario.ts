@@ -1,4 +1,4 @@
-// The seed article's week as data: what each agent tried, what happened around it, and how the
+// The example week as data: what each agent tried, what happened around it, and how the
 // reviewers answered. `runWeek` plays it through a Remit engine and returns every step.
 import type { Decision, Remit, Review, Touch } from '@remit/core'
 

@@ -3,8 +3,8 @@ import { loadPolicyFile, openRemit, openSqliteStore } from '@remit/core'
 import { describe, expect, it } from 'vitest'
 import { runWeek, type Step } from './scenario.ts'
 
-// The seed article's scenarios are Remit's acceptance tests.
-describe("the seed article's week", async () => {
+// The example week's scenarios (docs/concepts.md) are Remit's acceptance tests.
+describe('the example week', async () => {
   const policy = await loadPolicyFile(fileURLToPath(new URL('remit.yaml', import.meta.url)))
   const remit = await openRemit({ policy, store: openSqliteStore(':memory:') })
   const steps = await runWeek(remit)

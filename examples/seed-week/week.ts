@@ -1,4 +1,4 @@
-// The main job: the seed article's week, end to end, with Remit in the middle, on the embedded
+// The main job: the example week (docs/concepts.md), end to end, with Remit in the middle, on the embedded
 // SQLite store. Run it with `./dev demo` from the repository root.
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'

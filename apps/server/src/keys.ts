@@ -6,7 +6,7 @@ import type { Principal } from '@remit/core/adapter'
 import { parse } from 'yaml'
 import { z } from 'zod'
 
-// keys.yaml holds only SHA-256 hashes of keys (DESIGN.md, "Running it"). A key is one of:
+// keys.yaml holds only SHA-256 hashes of keys (SECURITY.md). A key is one of:
 //   { name, sha256, agent: <agent id>, tool?: <tool> }  decides as that agent, and only as it
 //   { name, sha256, reviewer: <team> }                   acts on that team's reviews
 //   { name, sha256, admin: true }                        reloads policy, manages keys, sees all

@@ -39,7 +39,7 @@ function at(issue: PolicyIssue) {
 }
 
 describe('loading a policy', () => {
-  it('loads the DESIGN.md policy of the seed week with no issues', () => {
+  it("loads the example week's policy with no issues", () => {
     const result = checkPolicy(seed, { file: 'remit.yaml' })
     expect(result.issues).toEqual([])
     const policy = result.policy

@@ -7,7 +7,7 @@ import { expect, it } from 'vitest'
 import { runWeek, week } from '../../../examples/seed-week/scenario.ts'
 import { hubspotAction, signV3 } from '../src/index.ts'
 
-// The seed article's week again, but every HubSpot agent's attempt arrives as a signed custom
+// The example week again, but every HubSpot agent's attempt arrives as a signed custom
 // workflow action execution, facts as the enrolled contact's properties. Same verdicts as the core.
 it("the seed's week through HubSpot-shaped requests gives the core's verdicts", async () => {
   const policyPath = new URL('../../../examples/seed-week/remit.yaml', import.meta.url)

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { id, label, reasonSchema, text, time, verdictSchema } from '../decision/schema.ts'
 
-// The rest of the decision API's wire format (DESIGN.md, "Decision API"): one source for the
+// The rest of the decision API's wire format (documented in apps/server's README and /openapi.json): one source for the
 // server's validation, its OpenAPI document and @remit/client's types. Times are ISO 8601 strings.
 // Requests are bounded as decision/schema.ts explains (lengths, well-formed text, years 1970–9999);
 // responses are what Remit wrote, so they are not.

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 
-// The decision API's wire format (DESIGN.md, "Decision API"). The server validates requests and
+// The decision API's wire format (documented in apps/server's README and /openapi.json). The server validates requests and
 // documents responses with these very schemas; OpenAPI is generated from them.
 //
 // Every caller is untrusted, so everything a request carries is bounded: here each string in length

@@ -3,7 +3,7 @@ import { EvaluationAbort, Meter } from './meter.ts'
 import { RegexSyntaxError, registerMatches } from './regex.ts'
 import type { PolicyDocument, TypedValue, ValueType } from './schema.ts'
 
-// CEL is the condition language (DESIGN.md). @marcbachmann/cel-js: zero dependencies, a type checker
+// CEL is the condition language (see this package's README). @marcbachmann/cel-js: zero dependencies, a type checker
 // that takes declared variables and object types (so `customer.lifecyle` and `'a' < 1` fail at load
 // time), and fast evaluation of a pre-parsed expression. @bufbuild/cel needs protobuf descriptors
 // for every object type, which a YAML-declared fact list does not have.

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { parseDuration } from '../time/duration.ts'
 
-// The policy file's shape (DESIGN.md, "Policy file"). Types are derived from these schemas; the
+// The policy file's shape (reference: this package's README). Types are derived from these schemas; the
 // loader adds what zod cannot see: positions, cross-references, CEL type checks and warnings.
 
 const ruleId = z
