@@ -1,14 +1,6 @@
-import {
-  decisionLogQuerySchema,
-  decisionRecordToWire,
-  explain,
-  InputError,
-  NotFoundError,
-  type Remit,
-  resolveRequest,
-  reviewToWire,
-  touchToWire,
-} from '@remit/core'
+import { explain, InputError, NotFoundError, type Remit } from '@remit/core'
+import { decisionLogQuerySchema } from '@remit/core/api'
+import { decisionRecordToWire, resolveRequest, reviewToWire, touchToWire } from '@remit/core/internal'
 import { z } from 'zod'
 import { ForbiddenError, toHttpError, UnauthorizedError } from './errors.ts'
 import { hashKey, type KeyRing, type Principal } from './keys.ts'

@@ -1,28 +1,32 @@
 import {
   type Caller,
-  decisionLogQuerySchema,
-  decisionRecordSchema,
-  decisionRecordToWire,
-  decisionRequestSchema,
-  decisionSchema,
-  decisionToWire,
   InputError,
   NotFoundError,
   type OutboxMessage,
-  outcomeRequestSchema,
   PolicyError,
   type Remit,
-  resolveCaller,
+} from '@remit/core'
+import {
+  decisionLogQuerySchema,
+  decisionRecordSchema,
+  decisionRequestSchema,
+  decisionSchema,
+  outcomeRequestSchema,
   resolveRequestSchema,
   reviewQuerySchema,
   reviewSchema,
-  reviewToWire,
   timelineSchema,
-  timelineToWire,
   touchRequestSchema,
   touchSchema,
+} from '@remit/core/api'
+import {
+  decisionRecordToWire,
+  decisionToWire,
+  resolveCaller,
+  reviewToWire,
+  timelineToWire,
   touchToWire,
-} from '@remit/core'
+} from '@remit/core/internal'
 import { z } from 'zod'
 import { ForbiddenError } from './errors.ts'
 import type { KeyRing, Principal } from './keys.ts'

@@ -1,16 +1,8 @@
 import { readFile, rename, writeFile } from 'node:fs/promises'
 import fastifyStatic from '@fastify/static'
-import {
-  type Caller,
-  InputError,
-  inputErrorFromZod,
-  loadPolicyFile,
-  openRemit,
-  type Remit,
-  resolveCaller,
-  type Store,
-} from '@remit/core'
+import { type Caller, InputError, loadPolicyFile, openRemit, type Remit, type Store } from '@remit/core'
 import { openApiDocument } from '@remit/core/adapter'
+import { inputErrorFromZod, resolveCaller } from '@remit/core/internal'
 import Fastify, {
   type FastifyInstance,
   type FastifyReply,

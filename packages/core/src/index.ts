@@ -1,26 +1,9 @@
-export {
-  commitmentToWire,
-  decisionRecordToWire,
-  reviewToWire,
-  timelineToWire,
-  touchToWire,
-} from './api/convert.ts'
-export * from './api/wire.ts'
-export { type Decision, decisionToWire } from './decision/decision.ts'
-export { type Caller, inputErrorFromZod, resolveCaller, resolveRequest } from './decision/request.ts'
-export {
-  actionInputSchema,
-  customerInputSchema,
-  type DecisionRequest,
-  type DecisionWire,
-  decisionRequestSchema,
-  decisionSchema,
-  type Reason,
-  type ReasonSort,
-  reasonSchema,
-  type Verdict,
-  verdictSchema,
-} from './decision/schema.ts'
+// The main entry: what users call. Wire schemas are in `@remit/core/api`; what adapters need in
+// `@remit/core/adapter`; the store contract's tests in `@remit/core/testing`; Remit's own plumbing
+// in `@remit/core/internal`.
+export type { Decision } from './decision/decision.ts'
+export type { Caller } from './decision/request.ts'
+export type { DecisionRequest, DecisionWire, Reason, ReasonSort, Verdict } from './decision/schema.ts'
 export {
   ConflictError,
   formatIssue,
@@ -35,16 +18,7 @@ export {
 export { type AbortedRule, type Evaluation, type EvaluationInput, evaluate } from './evaluate/evaluate.ts'
 export { type Explanation, explain, type RuleTrace } from './evaluate/explain.ts'
 export type { Commitment, LedgerView, Touch, TouchStatus } from './ledger/types.ts'
-export {
-  type OutboxFilter,
-  type OutboxMessage,
-  type OutboxSettlement,
-  type OutboxStatus,
-  outboxMessage,
-  parseOutbox,
-  retried,
-  settle,
-} from './outbox/outbox.ts'
+export type { OutboxFilter, OutboxMessage, OutboxSettlement, OutboxStatus } from './outbox/outbox.ts'
 export { type AnalysisOptions, analyzePolicy } from './policy/analysis.ts'
 export { type CheckResult, checkPolicy, loadPolicy, loadPolicyFile } from './policy/load.ts'
 export { DECISION_BUDGET, EVALUATION_BUDGET } from './policy/meter.ts'
@@ -68,7 +42,6 @@ export {
   replayEventSchema,
 } from './replay/replay.ts'
 export type { Review, ReviewStatus } from './review/review.ts'
-export { checkTransition, replayOf, timelineLimit } from './store/rules.ts'
 export { openSqliteStore, type SqliteStoreOptions } from './store/sqlite.ts'
 export type {
   DecideRequest,

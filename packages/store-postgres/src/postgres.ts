@@ -16,7 +16,8 @@ import type {
   Touch,
   TouchStatus,
 } from '@remit/core'
-import { checkTransition, InputError, NotFoundError, replayOf, timelineLimit } from '@remit/core'
+import { InputError, NotFoundError } from '@remit/core'
+import { checkTransition, replayOf, timelineLimit } from '@remit/core/internal'
 import pg from 'pg'
 import { isConnectionError, storeError } from './errors.ts'
 import { MIGRATIONS } from './schema.ts'

@@ -1,4 +1,5 @@
-import { type OutboxMessage, outboxMessage, type Store } from '@remit/core'
+import type { OutboxMessage, Store } from '@remit/core'
+import { outboxMessage } from '@remit/core/internal'
 import { afterEach, describe, expect, it } from 'vitest'
 import { openPostgresStore, type PostgresStoreOptions } from '../src/index.ts'
 import { schemas, sql, url } from './database.ts'

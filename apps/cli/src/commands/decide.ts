@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
-import { decisionToWire, loadPolicyFile, openRemit, openSqliteStore, type Policy } from '@remit/core'
+import { loadPolicyFile, openRemit, openSqliteStore, type Policy } from '@remit/core'
+import { decisionToWire } from '@remit/core/internal'
 import { type Io, printDecision, UsageError } from '../output.ts'
 
 export interface DecideOptions {

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
-import { explain as explainDecision, loadPolicyFile, openSqliteStore, resolveRequest } from '@remit/core'
+import { explain as explainDecision, loadPolicyFile, openSqliteStore } from '@remit/core'
+import { resolveRequest } from '@remit/core/internal'
 import { type Io, paint, UsageError } from '../output.ts'
 import { type DecideOptions, fromFlags } from './decide.ts'
 

@@ -1,0 +1,18 @@
+/**
+ * `@remit/core/internal` — @internal. What Remit's own server, stores and adapters share with the
+ * engine: the wire converters, request resolution, the rules every store applies alike. Not for
+ * users' code: it may change in any release.
+ *
+ * @internal
+ */
+export {
+  commitmentToWire,
+  decisionRecordToWire,
+  reviewToWire,
+  timelineToWire,
+  touchToWire,
+} from './api/convert.ts'
+export { decisionToWire } from './decision/decision.ts'
+export { inputErrorFromZod, resolveCaller, resolveRequest } from './decision/request.ts'
+export { outboxMessage, parseOutbox, retried, settle } from './outbox/outbox.ts'
+export { checkTransition, replayOf, timelineLimit } from './store/rules.ts'
