@@ -1,7 +1,7 @@
 import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { signV3 } from '@remit/hubspot'
+import { signV3 } from '@remit/hubspot/testing'
 import { generateKey, keyLine } from '@remit/server'
 import { expect, it } from 'vitest'
 import { startServe } from './serve-process.ts'

@@ -15,7 +15,5 @@ export { actionDefinition, type RegisterOptions, registerAction } from './regist
 export {
   type SignatureCheck,
   type SignedRequest,
-  signV2,
-  signV3,
   verifyHubSpotSignature,
 } from './signature.ts'

@@ -5,14 +5,8 @@ import { Client, Signature } from '@hubspot/api-client'
 import { openSqliteStore } from '@remit/core'
 import { createServer, generateKey, keyLine, type RemitServer } from '@remit/server'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import {
-  type actionDefinition,
-  hubspotAction,
-  registerAction,
-  signV2,
-  signV3,
-  verifyHubSpotSignature,
-} from '../src/index.ts'
+import { type actionDefinition, hubspotAction, registerAction, verifyHubSpotSignature } from '../src/index.ts'
+import { signV2, signV3 } from '../src/testing.ts'
 import { fakeHubSpot } from './fake-hubspot.ts'
 
 // Execution requests shaped as HubSpot documents them

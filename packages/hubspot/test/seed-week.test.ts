@@ -5,7 +5,8 @@ import { loadPolicyFile, openRemit, openSqliteStore } from '@remit/core'
 import { createServer, generateKey, keyLine } from '@remit/server'
 import { expect, it } from 'vitest'
 import { runWeek, week } from '../../../examples/seed-week/scenario.ts'
-import { hubspotAction, signV3 } from '../src/index.ts'
+import { hubspotAction } from '../src/index.ts'
+import { signV3 } from '../src/testing.ts'
 
 // The example week again, but every HubSpot agent's attempt arrives as a signed custom
 // workflow action execution, facts as the enrolled contact's properties. Same verdicts as the core.

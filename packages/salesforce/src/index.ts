@@ -1,10 +1,4 @@
-export {
-  assertId,
-  type SalesforceContextOptions,
-  type SalesforceCustomer,
-  salesforceContext,
-  soqlString,
-} from './context.ts'
+export { type SalesforceContextOptions, type SalesforceCustomer, salesforceContext } from './context.ts'
 export { type ComponentStatus, connectionFor, deployPackage, SalesforceError } from './deploy.ts'
 export {
   type FlowDecisionRequest,

@@ -6,6 +6,7 @@ import SwaggerParser from '@apidevtools/swagger-parser'
 import { loadPolicy, openRemit, openSqliteStore } from '@remit/core'
 import { createServer, generateKey, keyLine } from '@remit/server'
 import { afterEach, describe, expect, it } from 'vitest'
+import { soqlString } from '../src/context.ts'
 import {
   API_VERSION,
   apiName,
@@ -16,7 +17,6 @@ import {
   salesforceContext,
   salesforceOpenApi,
   salesforceRoutes,
-  soqlString,
   writePackage,
 } from '../src/index.ts'
 import { fakeSalesforce } from './fake-salesforce.ts'
