@@ -50,19 +50,19 @@ describe('the customer cache adapters share', () => {
     let now = 0
     let loads = 0
     const get = customerCache(
-      async (key) => {
+      async (type: 'account', id: string) => {
         loads++
-        return { accountId: key, facts: {} }
+        return { accountId: `${type}:${id}`, facts: {} }
       },
       { ttlMs: 1000, now: () => now },
     )
-    await Promise.all([get('a'), get('a'), get('a')])
+    await Promise.all([get('account', 'a'), get('account', 'a'), get('account', 'a')])
     expect(loads).toBe(1)
     now = 999
-    await get('a')
+    await get('account', 'a')
     expect(loads).toBe(1)
     now = 1000
-    await get('a')
+    await get('account', 'a')
     expect(loads).toBe(2)
   })
 
@@ -70,20 +70,20 @@ describe('the customer cache adapters share', () => {
     let fail = true
     const loaded: string[] = []
     const get = customerCache(
-      async (key) => {
-        loaded.push(key)
+      async (_type: 'contact', id: string) => {
+        loaded.push(id)
         if (fail) throw new Error('vendor down')
-        return { accountId: key, facts: {} }
+        return { accountId: id, facts: {} }
       },
       { max: 2 },
     )
-    await expect(get('a')).rejects.toThrow('vendor down')
+    await expect(get('contact', 'a')).rejects.toThrow('vendor down')
     fail = false
-    await get('a')
-    await get('b')
-    await get('c') // drops a, the oldest
-    await get('b')
-    await get('a')
+    await get('contact', 'a')
+    await get('contact', 'b')
+    await get('contact', 'c') // drops a, the oldest
+    await get('contact', 'b')
+    await get('contact', 'a')
     expect(loaded).toEqual(['a', 'a', 'b', 'c', 'a'])
   })
 })

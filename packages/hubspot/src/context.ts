@@ -38,15 +38,11 @@ export interface HubSpotContext {
 type Props = Record<string, string | null | undefined>
 
 export function hubspotContext(o: HubSpotContextOptions): HubSpotContext {
-  const cacheMs = o.cacheMs ?? 30_000
   const now = o.now ?? Date.now
-  const cached = customerCache(
-    (key) => {
-      const [type, id] = key.split(/:(.*)/s) as ['contact' | 'company', string]
-      return load(type, id)
-    },
-    { ttlMs: cacheMs, now },
-  )
+  const cached = customerCache((type: 'contact' | 'company', id: string) => load(type, id), {
+    ttlMs: o.cacheMs ?? 30_000,
+    now,
+  })
   const recorded = new Set<string>()
   const mapping = Object.entries(o.properties ?? {}).map(([fact, m]) => ({
     fact,
@@ -187,7 +183,7 @@ export function hubspotContext(o: HubSpotContextOptions): HubSpotContext {
   }
 
   return {
-    customer: (type, id) => cached(`${type}:${id}`),
+    customer: (type, id) => cached(type, id),
   }
 }
 

@@ -50,15 +50,11 @@ export type SalesforceCustomer = VendorCustomer
 type Rec = Record<string, unknown> & { Id: string }
 
 export function salesforceContext(o: SalesforceContextOptions) {
-  const cacheMs = o.cacheMs ?? 30_000
   const now = o.now ?? Date.now
-  const cached = customerCache(
-    (key) => {
-      const [type, id] = key.split(/:(.*)/s) as ['account' | 'contact', string]
-      return load(type, id)
-    },
-    { ttlMs: cacheMs, now },
-  )
+  const cached = customerCache((type: 'account' | 'contact', id: string) => load(type, id), {
+    ttlMs: o.cacheMs ?? 30_000,
+    now,
+  })
   const seen = new Set<string>()
   const mapping = Object.entries(o.fields ?? {}).map(([fact, m]) => ({
     fact,
@@ -156,7 +152,6 @@ export function salesforceContext(o: SalesforceContextOptions) {
   }
 
   return {
-    customer: (type: 'account' | 'contact', id: string): Promise<SalesforceCustomer> =>
-      cached(`${type}:${id}`),
+    customer: (type: 'account' | 'contact', id: string): Promise<SalesforceCustomer> => cached(type, id),
   }
 }

@@ -15,24 +15,25 @@ export interface CustomerCacheOptions {
 }
 
 /**
- * Lookups of vendor records, shared while fresh: concurrent and repeated asks for one record within
+ * Lookups of vendor records (by type and id), shared while fresh: concurrent and repeated asks for one record within
  * `ttlMs` cost one `load`. A failed load is forgotten at once (the next ask tries again). The first
  * inserted entry is the oldest, so a Map in insertion order is the eviction queue.
  */
-export function customerCache<T = VendorCustomer>(
-  load: (key: string) => Promise<T>,
+export function customerCache<K extends string, T = VendorCustomer>(
+  load: (type: K, id: string) => Promise<T>,
   o: CustomerCacheOptions = {},
-): (key: string) => Promise<T> {
+): (type: K, id: string) => Promise<T> {
   const ttlMs = o.ttlMs ?? 30_000
   const max = Math.max(1, o.max ?? 10_000)
   const now = o.now ?? Date.now
   const entries = new Map<string, { until: number; value: Promise<T> }>()
-  return (key) => {
+  return (type, id) => {
+    const key = `${type}:${id}`
     const hit = entries.get(key)
     if (hit && hit.until > now()) return hit.value
     entries.delete(key)
     while (entries.size >= max) entries.delete(entries.keys().next().value as string)
-    const value = load(key)
+    const value = load(type, id)
     entries.set(key, { until: now() + ttlMs, value })
     value.catch(() => {
       if (entries.get(key)?.value === value) entries.delete(key)
