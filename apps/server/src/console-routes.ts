@@ -1,6 +1,6 @@
 import { explain, InputError, NotFoundError, type Remit } from '@remit/core'
 import { decisionLogQuerySchema } from '@remit/core/api'
-import { decisionRecordToWire, resolveRequest, reviewToWire, touchToWire } from '@remit/core/internal'
+import { decisionRecordToWire, requestOf, reviewToWire, touchToWire } from '@remit/core/internal'
 import { z } from 'zod'
 import { ForbiddenError, toHttpError, UnauthorizedError } from './errors.ts'
 import { hashKey, type KeyRing, type Principal } from './keys.ts'
@@ -192,22 +192,9 @@ export function consoleRoutes(d: {
         const decision = await remit.decisions.get(c.params.id as string)
         if (!decision) throw new NotFoundError('decision', c.params.id as string)
         const policy = remit.policy
-        let req: ReturnType<typeof resolveRequest>
+        let req: ReturnType<typeof requestOf>
         try {
-          req = resolveRequest(
-            policy,
-            decision.tool ? { tool: decision.tool } : { agent: decision.agent },
-            {
-              action: { kind: decision.action.kind, ...decision.action.attributes },
-              customer: {
-                accountId: decision.accountId,
-                ...(decision.contactId ? { contactId: decision.contactId } : {}),
-                facts: decision.facts,
-              },
-              at: decision.at.toISOString(),
-            },
-            () => decision.at,
-          )
+          req = requestOf(policy, decision, decision.at)
         } catch (error) {
           if (error instanceof InputError)
             return {

@@ -13,6 +13,6 @@ export {
   touchToWire,
 } from './api/convert.ts'
 export { decisionToWire } from './decision/decision.ts'
-export { inputErrorFromZod, resolveCaller, resolveRequest } from './decision/request.ts'
+export { inputErrorFromZod, requestOf, resolveCaller, resolveRequest } from './decision/request.ts'
 export { outboxMessage, parseOutbox, retried, settle } from './outbox/outbox.ts'
 export { checkTransition, replayOf, timelineLimit } from './store/rules.ts'

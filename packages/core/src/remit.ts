@@ -1,6 +1,12 @@
 import { randomFillSync } from 'node:crypto'
 import type { Decision } from './decision/decision.ts'
-import { type Caller, type ResolvedRequest, resolveCaller, resolveRequest } from './decision/request.ts'
+import {
+  type Caller,
+  type ResolvedRequest,
+  requestOf,
+  resolveCaller,
+  resolveRequest,
+} from './decision/request.ts'
 import type { DecisionRequest, Reason } from './decision/schema.ts'
 import { InputError, NotFoundError, ReviewStateError } from './errors.ts'
 import { evaluate } from './evaluate/evaluate.ts'
@@ -477,22 +483,8 @@ export class Remit {
       ]
       return { verdict: 'stop' as const, reasons, channel: undefined, outbound: true }
     }
-    const req = resolveRequest(
-      policy,
-      { agent: decision.agent },
-      {
-        action: { kind: decision.action.kind, ...decision.action.attributes },
-        customer: {
-          accountId: decision.accountId,
-          ...(decision.contactId ? { contactId: decision.contactId } : {}),
-          ...(decision.email ? { email: decision.email } : {}),
-          facts: decision.facts,
-        },
-        at: now.toISOString(),
-      },
-      this.clock,
-    )
-    req.customer.accountId = decision.accountId
+    // Re-checked as the agent asked it (its tool's name is kept for rules that read agent.tool).
+    const req = requestOf(policy, { ...decision, tool: undefined }, now)
     const e = evaluate(
       policy,
       { ...req, ...(decision.tool ? { tool: decision.tool } : {}), touches, commitments },

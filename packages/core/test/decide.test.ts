@@ -530,3 +530,27 @@ describe('bad requests are InputErrors naming the field', () => {
     })
   })
 })
+
+describe('a logged decision asked again', () => {
+  it('rebuilds the same request for approval and for explanations: ids, e-mail, facts, tool', async () => {
+    const { requestOf } = await import('../src/internal.ts')
+    const remit = await engine()
+    const d = await remit.decide(
+      { tool: 'hubspot:workflow/1001' },
+      {
+        action: { kind: 'email.positioning' },
+        customer: {
+          accountId: 'acme',
+          contactId: 'jane',
+          email: 'Jane@Acme.example',
+          facts: { lifecycle: 'renewal', tier: 'enterprise' },
+        },
+        at: at(0),
+      },
+    )
+    const req = requestOf(remit.policy, d, new Date(at(1)))
+    expect(req.customer).toMatchObject({ accountId: 'acme', contactId: 'jane', email: 'Jane@Acme.example' })
+    expect(req.tool).toBe('hubspot:workflow/1001')
+    expect(req.now).toEqual(new Date(at(1)))
+  })
+})

@@ -4,6 +4,7 @@ import { InputError } from '../errors.ts'
 import { closest } from '../policy/load.ts'
 import type { ActionKind, Agent, Policy } from '../policy/model.ts'
 import type { TypedValue } from '../policy/schema.ts'
+import type { Decision } from './decision.ts'
 import {
   decisionRequestSchema,
   MAX_LIST_ITEMS,
@@ -33,6 +34,36 @@ export interface ResolvedRequest {
    */
   requestHash?: string
   dryRun: boolean
+}
+
+/**
+ * A logged decision's request, resolved again against `policy` as if asked at `at`: what approval
+ * re-checks and what an explanation replays. One rebuild, so the two cannot drift (the explanation
+ * used to drop the e-mail). Throws InputError when the policy no longer reads the decision.
+ */
+export function requestOf(
+  policy: Policy,
+  decision: Pick<Decision, 'agent' | 'tool' | 'action' | 'accountId' | 'contactId' | 'email' | 'facts'>,
+  at: Date,
+): ResolvedRequest {
+  const req = resolveRequest(
+    policy,
+    decision.tool ? { tool: decision.tool } : { agent: decision.agent },
+    {
+      action: { kind: decision.action.kind, ...decision.action.attributes },
+      customer: {
+        accountId: decision.accountId,
+        ...(decision.contactId ? { contactId: decision.contactId } : {}),
+        ...(decision.email ? { email: decision.email } : {}),
+        facts: decision.facts,
+      },
+      at: at.toISOString(),
+    },
+    () => at,
+  )
+  // The account the decision was made for, whatever the request would derive today.
+  req.customer.accountId = decision.accountId
+  return req
 }
 
 export function resolveCaller(policy: Policy, caller: Caller): { agent: Agent; tool?: string } {
