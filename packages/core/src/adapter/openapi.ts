@@ -50,7 +50,7 @@ export function openApiDocument(routes: Route[], info: { version: string; server
     }
     const codes = r.roles.length ? ['400', '401', '403'] : []
     if (r.params) codes.push('404')
-    if (r.operationId.endsWith('Review') || ['createDecision', 'reportOutcome'].includes(r.operationId))
+    if (['approveReview', 'rejectReview', 'createDecision', 'reportOutcome'].includes(r.operationId))
       codes.push('409')
     if (r.roles.length) codes.push('503')
     for (const code of codes) {
