@@ -1,4 +1,3 @@
-import { randomFillSync } from 'node:crypto'
 import type { Decision } from './decision/decision.ts'
 import {
   type Caller,
@@ -10,6 +9,8 @@ import {
 import type { DecisionRequest, Reason } from './decision/schema.ts'
 import { InputError, NotFoundError, ReviewStateError } from './errors.ts'
 import { evaluate } from './evaluate/evaluate.ts'
+import { newId } from './ids.ts'
+import { commitmentFor, reserve } from './ledger/entries.ts'
 import type { Commitment, LedgerView, Touch, TouchStatus } from './ledger/types.ts'
 import { type OutboxFilter, type OutboxMessage, outboxMessage } from './outbox/outbox.ts'
 import { loadPolicyFile } from './policy/load.ts'
@@ -517,57 +518,3 @@ export async function openRemit(options: RemitOptions): Promise<Remit> {
   const policy = typeof options.policy === 'string' ? await loadPolicyFile(options.policy) : options.policy
   return new Remit(policy, options.store, options.clock)
 }
-
-function reserve(decision: Decision, channel: string | undefined, outbound: boolean, at: Date): Touch {
-  const touch: Touch = {
-    id: newId('tch'),
-    accountId: decision.accountId,
-    agent: decision.agent,
-    team: decision.team,
-    kind: decision.action.kind,
-    outbound,
-    at,
-    status: 'reserved',
-    decisionId: decision.id,
-    source: 'decision',
-  }
-  if (decision.contactId) touch.contactId = decision.contactId
-  if (decision.tool) touch.tool = decision.tool
-  if (channel) touch.channel = channel
-  return touch
-}
-
-function commitmentFor(policy: Policy, decision: Decision, at: Date): Commitment | undefined {
-  const action = policy.actions.get(decision.action.kind)
-  if (!action?.commitment) return undefined
-  const c: Commitment = {
-    id: newId('cmt'),
-    accountId: decision.accountId,
-    kind: action.commitment,
-    value: decision.action.attributes,
-    team: decision.team,
-    agent: decision.agent,
-    at,
-    decisionId: decision.id,
-  }
-  if (decision.contactId) c.contactId = decision.contactId
-  if (action.commitmentLastsMs) c.expiresAt = new Date(at.getTime() + action.commitmentLastsMs)
-  return c
-}
-
-/**
- * Time-ordered ids (48-bit ms clock, then 80 random bits, like UUIDv7): new rows land at the end of
- * each id index instead of on a random B-tree page, which keeps commits small. The random part comes
- * from a pool filled 4 KiB at a time (a crypto call per id costs more than the rest of the id).
- */
-export function newId(prefix: string): string {
-  if (poolOffset + 10 > pool.length) {
-    randomFillSync(pool)
-    poolOffset = 0
-  }
-  const random = pool.toString('hex', poolOffset, poolOffset + 10)
-  poolOffset += 10
-  return `${prefix}_${Date.now().toString(16).padStart(12, '0')}${random}`
-}
-const pool = Buffer.alloc(4096)
-let poolOffset = pool.length
