@@ -239,3 +239,32 @@ describe('policy warnings: rules that load but can never change a decision', () 
     expect(policy.warnings.map((w) => w.code)).toEqual(['UNTIL_IGNORED'])
   })
 })
+
+describe('a type that is not one', () => {
+  it('names the valid types and the nearest, at the type', () => {
+    const result = checkPolicy(
+      'version: 1\nteams: { sales: {} }\nagents:\n  a: { team: sales }\nfacts:\n  vip: { type: bool }\n  tier: strng\nactions:\n  offer.discount: { channel: email, attributes: { pct: integer } }\nreview: { defaultTeam: sales }\n',
+      { file: 'remit.yaml' },
+    )
+    expect(result.issues.map((i) => [i.position?.line, i.position?.column, i.message, i.hint])).toEqual([
+      [
+        6,
+        16,
+        'unknown type "bool": the types are string, number, boolean, timestamp, list',
+        'did you mean "boolean"?',
+      ],
+      [
+        7,
+        9,
+        'unknown type "strng": the types are string, number, boolean, timestamp, list',
+        'did you mean "string"?',
+      ],
+      [
+        9,
+        56,
+        'unknown type "integer": the types are string, number, boolean, timestamp, list',
+        'did you mean "number"?',
+      ],
+    ])
+  })
+})

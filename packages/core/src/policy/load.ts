@@ -19,7 +19,14 @@ import type {
   Scope,
 } from './model.ts'
 import { reservedNameIssues } from './reserved.ts'
-import { type PolicyDocument, policySchema, type RuleSort, scopeKeys, type TypedValue } from './schema.ts'
+import {
+  type PolicyDocument,
+  policySchema,
+  type RuleSort,
+  scopeKeys,
+  type TypedValue,
+  valueTypes,
+} from './schema.ts'
 import { scopeMatches } from './scope.ts'
 import { PolicySource } from './source.ts'
 
@@ -397,16 +404,73 @@ function zodIssues(src: PolicySource, error: z.ZodError): PolicyIssue[] {
     }
     const missing = issue.code === 'invalid_type' && /received undefined/.test(issue.message)
     const where = missing ? path.slice(0, -1) : path
+    const typed = !missing && typedValueAt(src, path)
     out.push({
       severity: 'error',
       code: missing ? 'MISSING_FIELD' : 'INVALID_VALUE',
-      message: missing ? `missing required field "${String(path.at(-1))}"` : expectation(issue),
-      path,
-      position: src.position(where),
-      hint: missing ? `add "${String(path.at(-1))}:" here` : undefined,
+      message: missing
+        ? `missing required field "${String(path.at(-1))}"`
+        : typed
+          ? typed.message
+          : expectation(issue),
+      path: typed ? typed.path : path,
+      position: src.position(typed ? typed.path : where),
+      hint: missing ? `add "${String(path.at(-1))}:" here` : typed ? typed.hint : undefined,
     } as PolicyIssue)
   }
   return out
+}
+
+/** Names other languages give Remit's types. */
+const TYPE_ALIASES: Record<string, string> = {
+  bool: 'boolean',
+  int: 'number',
+  integer: 'number',
+  float: 'number',
+  double: 'number',
+  decimal: 'number',
+  str: 'string',
+  text: 'string',
+  date: 'timestamp',
+  datetime: 'timestamp',
+  time: 'timestamp',
+  array: 'list',
+}
+
+/**
+ * A fact's or an attribute's type that is not one (`type: bool`, `tier: strng`): named with the
+ * valid types, and the nearest one. Undefined when `path` is not such a declaration.
+ */
+function typedValueAt(
+  src: PolicySource,
+  path: (string | number)[],
+): { message: string; path: (string | number)[]; hint: string } | undefined {
+  const declaration =
+    (path.length === 2 && path[0] === 'facts') ||
+    (path.length === 4 && path[0] === 'actions' && path[2] === 'attributes')
+  if (!declaration) return undefined
+  const node = src.nodeAt(path)
+  const value = node && 'toJSON' in node ? (node as { toJSON(): unknown }).toJSON() : undefined
+  const given = typeof value === 'string' ? value : (value as { type?: unknown } | undefined)?.type
+  const at = typeof value === 'string' ? path : [...path, 'type']
+  const valid = valueTypes.join(', ')
+  if (typeof given !== 'string') {
+    return {
+      message: `expected a type (${valid}) or { type, enum?, optional?, description? }`,
+      path,
+      hint: 'e.g. tier: { type: string, enum: [smb, enterprise] }',
+    }
+  }
+  if ((valueTypes as readonly string[]).includes(given)) return undefined // something else is wrong
+  const near =
+    TYPE_ALIASES[given.toLowerCase()] ??
+    valueTypes.find((t) => t.startsWith(given.toLowerCase())) ??
+    closest(given, valueTypes)
+  return {
+    message: `unknown type "${given}": the types are ${valid}`,
+    path: at,
+    hint: near ? `did you mean "${near}"?` : `use one of ${valid}`,
+  }
 }
 
 function expectation(issue: z.core.$ZodIssue): string {
