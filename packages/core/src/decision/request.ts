@@ -1,9 +1,9 @@
 import { hash } from 'node:crypto'
 import type { z } from 'zod'
 import { InputError } from '../errors.ts'
-import { closest } from '../policy/load.ts'
 import type { ActionKind, Agent, Policy } from '../policy/model.ts'
 import type { TypedValue } from '../policy/schema.ts'
+import { didYouMean } from '../policy/suggest.ts'
 import type { Decision } from './decision.ts'
 import {
   decisionRequestSchema,
@@ -240,12 +240,11 @@ function typed(declared: TypedValue, v: unknown, path: (string | number)[]): unk
 }
 
 function unknownName(code: string, what: string, name: string, known: string[], path: (string | number)[]) {
-  const near = closest(name, known)
   return new InputError(
     code,
     `unknown ${what} "${name}"`,
     path,
-    near ? `did you mean "${near}"?` : `known: ${known.join(', ') || 'none'}`,
+    didYouMean(name, known) ?? `known: ${known.join(', ') || 'none'}`,
   )
 }
 

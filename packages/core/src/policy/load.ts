@@ -29,6 +29,7 @@ import {
 } from './schema.ts'
 import { scopeMatches } from './scope.ts'
 import { PolicySource } from './source.ts'
+import { closest, didYouMean } from './suggest.ts'
 
 export interface CheckResult {
   /** The policy, when there were no errors. */
@@ -260,7 +261,6 @@ function referenceIssues(src: PolicySource, doc: PolicyDocument): PolicyIssue[] 
   const agents = Object.keys(doc.agents)
   const kinds = Object.keys(doc.actions)
   const unknown = (what: string, name: string, known: string[], path: (string | number)[], rule?: string) => {
-    const near = closest(name, known)
     issues.push({
       severity: 'error',
       code: `UNKNOWN_${what.toUpperCase().replace(/ /g, '_')}`,
@@ -268,7 +268,7 @@ function referenceIssues(src: PolicySource, doc: PolicyDocument): PolicyIssue[] 
       path,
       ...(rule ? { rule } : {}),
       position: src.position(path),
-      hint: near ? `did you mean "${near}"?` : `declared ${what}s: ${known.join(', ') || 'none'}`,
+      hint: didYouMean(name, known) ?? `declared ${what}s: ${known.join(', ') || 'none'}`,
     })
   }
   const tools = new Map<string, string>()
@@ -386,18 +386,13 @@ function zodIssues(src: PolicySource, error: z.ZodError): PolicyIssue[] {
     if (issue.code === 'unrecognized_keys') {
       const known = knownKeys(path)
       for (const key of issue.keys) {
-        const near = closest(key, known)
         out.push({
           severity: 'error',
           code: 'UNKNOWN_KEY',
           message: `unknown key "${key}"`,
           path: [...path, key],
           position: src.keyPosition(path, key),
-          hint: near
-            ? `did you mean "${near}"?`
-            : known.length
-              ? `expected one of: ${known.join(', ')}`
-              : undefined,
+          hint: didYouMean(key, known) ?? (known.length ? `expected one of: ${known.join(', ')}` : undefined),
         } as PolicyIssue)
       }
       continue
@@ -469,7 +464,7 @@ function typedValueAt(
   return {
     message: `unknown type "${given}": the types are ${valid}`,
     path: at,
-    hint: near ? `did you mean "${near}"?` : `use one of ${valid}`,
+    hint: near ? `did you mean "${near}"?` : `use one of ${valid}`, // aliases first, then the nearest
   }
 }
 
@@ -518,9 +513,10 @@ function celHint(message: string, doc: PolicyDocument, attributes: Record<string
       'contactId',
       'email',
     ]
-    const near = closest(key, names)
-    if (near) return `did you mean "${near}"?`
-    return `declare it under facts: (customer.${key}) or under the action's attributes: (action.${key})`
+    return (
+      didYouMean(key, names) ??
+      `declare it under facts: (customer.${key}) or under the action's attributes: (action.${key})`
+    )
   }
   if (/Unknown variable/.test(message)) {
     return 'rules can read agent, action, customer, touches, commitments and now'
@@ -529,34 +525,6 @@ function celHint(message: string, doc: PolicyDocument, attributes: Record<string
     return 'the two sides have different types: compare numbers with numbers (15.0), strings with quoted strings, times with now and duration("48h")'
   }
   return 'see the CEL language definition; conditions must yield true or false'
-}
-
-/** The nearest name by edit distance, if it is near enough to be a likely typo. */
-export function closest(name: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined
-  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1
-  for (const c of candidates) {
-    const d = editDistance(name.toLowerCase(), c.toLowerCase())
-    if (d < bestDistance) {
-      best = c
-      bestDistance = d
-    }
-  }
-  return best
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0] as number
-    row[0] = i
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j] as number
-      row[j] = Math.min(tmp + 1, (row[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1))
-      prev = tmp
-    }
-  }
-  return row[b.length] as number
 }
 
 function sortIssues(issues: PolicyIssue[]): PolicyIssue[] {
