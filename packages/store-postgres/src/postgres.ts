@@ -17,7 +17,14 @@ import type {
   TouchStatus,
 } from '@remit/core'
 import { InputError, NotFoundError } from '@remit/core'
-import { checkTransition, replayOf, timelineLimit } from '@remit/core/internal'
+import {
+  checkTransition,
+  commitmentFromRow,
+  type RowReader,
+  replayOf,
+  timelineLimit,
+  touchFromRow,
+} from '@remit/core/internal'
 import pg from 'pg'
 import { isConnectionError, storeError } from './errors.ts'
 import { MIGRATIONS } from './schema.ts'
@@ -643,38 +650,12 @@ function parseOutbox(body: unknown): OutboxMessage {
   return m as unknown as OutboxMessage
 }
 
-function rowToTouch(r: Row): Touch {
-  const t: Touch = {
-    id: r.id as string,
-    accountId: r.account_id as string,
-    kind: r.kind as string,
-    outbound: r.outbound as boolean,
-    at: date(r.at),
-    status: r.status as TouchStatus,
-    source: r.source as Touch['source'],
-  }
-  if (r.contact_id != null) t.contactId = r.contact_id as string
-  if (r.agent != null) t.agent = r.agent as string
-  if (r.team != null) t.team = r.team as string
-  if (r.tool != null) t.tool = r.tool as string
-  if (r.channel != null) t.channel = r.channel as string
-  if (r.decision_id != null) t.decisionId = r.decision_id as string
-  if (r.note != null) t.note = r.note as string
-  return t
+/** pg hands times over as Dates (or ISO text inside JSON), booleans as booleans, jsonb parsed. */
+const POSTGRES: RowReader = {
+  date,
+  bool: (v) => v as boolean,
+  json: (v) => (typeof v === 'string' ? JSON.parse(v) : v) as Record<string, unknown>,
 }
+const rowToTouch = (r: Row): Touch => touchFromRow(r, POSTGRES)
 
-function rowToCommitment(r: Row): Commitment {
-  const c: Commitment = {
-    id: r.id as string,
-    accountId: r.account_id as string,
-    kind: r.kind as string,
-    value: (typeof r.value === 'string' ? JSON.parse(r.value) : r.value) as Record<string, unknown>,
-    team: r.team as string,
-    agent: r.agent as string,
-    at: date(r.at),
-    decisionId: r.decision_id as string,
-  }
-  if (r.contact_id != null) c.contactId = r.contact_id as string
-  if (r.expires_at != null) c.expiresAt = date(r.expires_at)
-  return c
-}
+const rowToCommitment = (r: Row): Commitment => commitmentFromRow(r, POSTGRES)

@@ -19,6 +19,7 @@ import {
 } from '../outbox/outbox.ts'
 import type { Review } from '../review/review.ts'
 import { addTouch, LedgerCache } from './ledger-cache.ts'
+import { commitmentFromRow, type RowReader, touchFromRow } from './rows.ts'
 import { checkTransition, replayOf, timelineLimit } from './rules.ts'
 import type {
   DecideRequest,
@@ -581,38 +582,12 @@ export function parseReview(body: string): Review {
   return r
 }
 
-function rowToTouch(r: Row): Touch {
-  const t: Touch = {
-    id: r.id as string,
-    accountId: r.account_id as string,
-    kind: r.kind as string,
-    outbound: r.outbound === 1,
-    at: new Date(r.at as number),
-    status: r.status as TouchStatus,
-    source: r.source as Touch['source'],
-  }
-  if (r.contact_id !== null) t.contactId = r.contact_id as string
-  if (r.agent !== null) t.agent = r.agent as string
-  if (r.team !== null) t.team = r.team as string
-  if (r.tool !== null) t.tool = r.tool as string
-  if (r.channel !== null) t.channel = r.channel as string
-  if (r.decision_id !== null) t.decisionId = r.decision_id as string
-  if (r.note !== null) t.note = r.note as string
-  return t
+/** node:sqlite hands times over as epoch ms, booleans as 0/1, JSON as text. */
+const SQLITE: RowReader = {
+  date: (v) => new Date(v as number),
+  bool: (v) => v === 1,
+  json: (v) => JSON.parse(v as string),
 }
+const rowToTouch = (r: Row): Touch => touchFromRow(r, SQLITE)
 
-function rowToCommitment(r: Row): Commitment {
-  const c: Commitment = {
-    id: r.id as string,
-    accountId: r.account_id as string,
-    kind: r.kind as string,
-    value: JSON.parse(r.value as string),
-    team: r.team as string,
-    agent: r.agent as string,
-    at: new Date(r.at as number),
-    decisionId: r.decision_id as string,
-  }
-  if (r.contact_id !== null) c.contactId = r.contact_id as string
-  if (r.expires_at !== null) c.expiresAt = new Date(r.expires_at as number)
-  return c
-}
+const rowToCommitment = (r: Row): Commitment => commitmentFromRow(r, SQLITE)
