@@ -1,20 +1,15 @@
 import type { Decision } from './decision/decision.ts'
-import {
-  type Caller,
-  type ResolvedRequest,
-  requestOf,
-  resolveCaller,
-  resolveRequest,
-} from './decision/request.ts'
-import type { DecisionRequest, Reason } from './decision/schema.ts'
+import { type Caller, type ResolvedRequest, resolveCaller, resolveRequest } from './decision/request.ts'
+import type { DecisionRequest } from './decision/schema.ts'
 import { InputError, NotFoundError, ReviewStateError } from './errors.ts'
 import { evaluate } from './evaluate/evaluate.ts'
 import { newId } from './ids.ts'
 import { commitmentFor, reserve } from './ledger/entries.ts'
-import type { Commitment, LedgerView, Touch, TouchStatus } from './ledger/types.ts'
+import type { Commitment, Touch, TouchStatus } from './ledger/types.ts'
 import { type OutboxFilter, type OutboxMessage, outboxMessage } from './outbox/outbox.ts'
 import { loadPolicyFile } from './policy/load.ts'
 import type { Policy } from './policy/model.ts'
+import { answerReview } from './review/answer.ts'
 import type { Review } from './review/review.ts'
 import type { DecisionFilter, ReviewFilter, ReviewWrite, Store, Timeline } from './store/store.ts'
 import { toDate } from './time/duration.ts'
@@ -378,7 +373,7 @@ export class Remit {
       (review, decision, ledger) =>
         // Owed work is due by the clock, whatever time the answer is dated (expiry sweeps may date later).
         this.withOwedWork(
-          this.answer(policy, id, status, input, now, review, decision, ledger),
+          answerReview(policy, id, status, input, now, review, decision, ledger),
           decision,
           this.clock(),
         ),
@@ -400,103 +395,6 @@ export class Remit {
       }
     }
     return outbox.length ? { ...write, outbox } : write
-  }
-
-  private answer(
-    policy: Policy,
-    id: string,
-    status: 'approved' | 'rejected' | 'expired',
-    input: ResolveInput,
-    now: Date,
-    review: Review,
-    decision: Decision,
-    ledger: LedgerView,
-  ): ReviewWrite {
-    // To a reviewer, another team's review does not exist: the answer must not tell it apart.
-    if (input.team !== undefined && review.team !== input.team) throw new NotFoundError('review', id)
-    if (review.status !== 'pending') {
-      throw new ReviewStateError('REVIEW_RESOLVED', `review ${id} is already ${review.status}`)
-    }
-    if (status !== 'expired' && now >= review.expiresAt) {
-      throw new ReviewStateError(
-        'REVIEW_EXPIRED',
-        `review ${id} expired at ${review.expiresAt.toISOString()}`,
-      )
-    }
-    const resolved: Review = { ...review, status, resolvedAt: now }
-    if (input.by) resolved.resolvedBy = input.by
-    if (input.note) resolved.note = input.note
-    if (status !== 'approved') {
-      resolved.outcome = 'stop'
-      resolved.outcomeReasons = [
-        {
-          rule: status === 'expired' ? 'review-expired' : 'review-rejected',
-          sort: 'default',
-          message:
-            status === 'expired'
-              ? `no one answered within ${policy.document.review.expiresAfter}: stopped (review.onExpiry)`
-              : `rejected by ${input.by ?? review.team}${input.note ? `: ${input.note}` : ''}`,
-        },
-      ]
-      return { review: resolved }
-    }
-    const recheck = this.recheck(policy, decision, now, ledger.touches, ledger.commitments)
-    if (recheck.verdict === 'stop') {
-      resolved.outcome = 'stop'
-      resolved.outcomeReasons = recheck.reasons.map((r) => ({
-        ...r,
-        message: `approved, but a stop now holds: ${r.message}`,
-      }))
-      return { review: resolved }
-    }
-    const touch = reserve(decision, recheck.channel, recheck.outbound, now)
-    resolved.outcome = 'go'
-    resolved.touchId = touch.id
-    resolved.outcomeReasons = [
-      {
-        rule: 'review-approved',
-        sort: 'default',
-        message: `approved by ${input.by ?? review.team}${input.note ? `: ${input.note}` : ''}`,
-      },
-    ]
-    const commitment = commitmentFor(policy, decision, now)
-    return { review: resolved, touch, ...(commitment ? { commitment } : {}) }
-  }
-
-  /** Stop-producing rules only, at approval time, for the decision as it was asked. */
-  private recheck(
-    policy: Policy,
-    decision: Decision,
-    now: Date,
-    touches: Touch[],
-    commitments: Commitment[],
-  ) {
-    const action = policy.actions.get(decision.action.kind)
-    const agent = policy.agents.get(decision.agent)
-    if (!action || !agent) {
-      // The policy changed under the review: the action or agent no longer exists, so nothing may go.
-      const reasons: Reason[] = [
-        {
-          rule: 'policy-changed',
-          sort: 'default',
-          message: `the policy in service no longer has ${action ? `agent ${decision.agent}` : `action ${decision.action.kind}`}`,
-        },
-      ]
-      return { verdict: 'stop' as const, reasons, channel: undefined, outbound: true }
-    }
-    // Re-checked as the agent asked it (its tool's name is kept for rules that read agent.tool).
-    const req = requestOf(policy, { ...decision, tool: undefined }, now)
-    const e = evaluate(
-      policy,
-      { ...req, ...(decision.tool ? { tool: decision.tool } : {}), touches, commitments },
-      'approve',
-    )
-    return {
-      verdict: e.verdict === 'stop' ? ('stop' as const) : ('go' as const),
-      reasons: e.reasons.filter((r) => r.sort !== 'permission'),
-      channel: action.channel,
-      outbound: action.outbound,
-    }
   }
 
   /** Every touch, decision, review and commitment of one account, across all agents and tools. */
