@@ -11,10 +11,12 @@ import {
   decisionRecordSchema,
   decisionRequestSchema,
   decisionSchema,
+  label,
   outcomeRequestSchema,
   resolveRequestSchema,
   reviewQuerySchema,
   reviewSchema,
+  time,
   timelineSchema,
   touchRequestSchema,
   touchSchema,
@@ -72,20 +74,12 @@ const keySchema = z.object({
   tool: z.string().optional(),
   team: z.string().optional(),
 })
-/** A name that goes into keys.yaml: bounded, and well-formed text. */
-const keyField = (max: number) =>
-  z
-    .string()
-    .trim()
-    .min(1)
-    .max(max)
-    .refine((v) => v.isWellFormed() && !v.includes('\u0000'), 'not well-formed text')
 const createKeyRequest = z
   .strictObject({
-    name: keyField(100),
-    agent: keyField(200).optional(),
-    tool: keyField(200).optional(),
-    reviewer: keyField(100).optional(),
+    name: label(100),
+    agent: label(200).optional(),
+    tool: label(200).optional(),
+    reviewer: label(100).optional(),
     admin: z.literal(true).optional(),
   })
   .refine((e) => [e.agent, e.reviewer, e.admin].filter((x) => x !== undefined).length === 1, {
@@ -93,38 +87,30 @@ const createKeyRequest = z
   })
 
 /**
- * An agent's `at` is accepted only near the server's clock, and then the server's clock is used: a
- * decision dated in the future would pass a limit twice, one dated 9999 would block the account.
+ * An agent's request as the server decides it: its `at`, when it is a time at all (the wire schema's
+ * own check), must be near the server's clock, and is then dropped, so the server's clock is used.
+ * A decision dated in the future would pass a limit twice; one dated 9999 would block the account.
+ * An `at` that is no time stays, for the request's schema to refuse with its own words.
  */
-function serverTime(at: unknown, now: Date, skewMs: number, path: string[]): void {
-  if (typeof at !== 'string' || Number.isNaN(Date.parse(at))) return // the schema says what is wrong
-  const t = Date.parse(at)
-  if (Math.abs(t - now.getTime()) > skewMs) {
+function atServerTime<T>(body: T, now: Date, skewMs: number): T {
+  if (!body || typeof body !== 'object' || Array.isArray(body) || !Object.hasOwn(body, 'at')) return body
+  const { at, ...rest } = body as T & { at?: unknown }
+  if (!time.safeParse(at).success) return body
+  if (Math.abs(Date.parse(at as string) - now.getTime()) > skewMs) {
     throw new InputError(
       'AT_OUT_OF_RANGE',
       `${at} is more than ${Math.round(skewMs / 1000)} s from the server's clock (${now.toISOString()}); the server's clock decides — omit "at", or ask an admin to record a backdated decision`,
-      path,
+      ['at'],
     )
   }
-}
-
-/**
- * The request without its `at`, once `at` is found near enough: the server's clock is used instead.
- * An `at` that is not a time at all stays, for the request's schema to refuse.
- */
-function withoutAt<T>(body: T): T {
-  if (!body || typeof body !== 'object' || Array.isArray(body) || !Object.hasOwn(body, 'at')) return body
-  const at = (body as { at?: unknown }).at
-  if (typeof at !== 'string' || Number.isNaN(Date.parse(at))) return body
-  const { at: _at, ...rest } = body as T & { at?: unknown }
   return rest as T
 }
 
 const adminDecisionRequest = decisionRequestSchema
   .extend({
     /** Decide as this agent (or as the agent owning `tool`). */
-    agent: z.string().trim().min(1).max(200).optional(),
-    tool: z.string().trim().min(1).max(200).optional(),
+    agent: label(200).optional(),
+    tool: label(200).optional(),
     /** Reserve in the live ledger (default false: evaluated against the ledger as it stood, nothing written). */
     reserve: z.boolean().default(false),
   })
@@ -204,11 +190,9 @@ export function routes(d: RouteDeps): Route[] {
       body: decisionRequestSchema,
       response: decisionSchema,
       handler: async (c) => {
-        const body = c.body as Record<string, unknown> | undefined
-        if (body && typeof body === 'object' && Object.hasOwn(body, 'at'))
-          serverTime(body.at, d.clock(), d.clockSkewMs, ['at'])
+        const body = atServerTime(c.body, d.clock(), d.clockSkewMs)
         const started = process.hrtime.bigint()
-        const decision = await remit.decide(c.caller as Caller, withoutAt(c.body) as never)
+        const decision = await remit.decide(c.caller as Caller, body as never)
         d.metrics.decisionSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9)
         if (!decision.replayed && !decision.dryRun)
           d.metrics.decisions.inc({ verdict: decision.verdict, team: decision.team })
@@ -283,7 +267,7 @@ export function routes(d: RouteDeps): Route[] {
         const body = c.body as z.infer<typeof touchRequestSchema>
         const p = c.principal
         if (p.kind === 'agent') {
-          serverTime(body.at, d.clock(), d.clockSkewMs, ['at'])
+          const own = atServerTime(body, d.clock(), d.clockSkewMs)
           const team = remit.policy.agents.get(p.agent)?.team
           if (body.team !== undefined && body.team !== team) {
             throw new ForbiddenError(
@@ -293,7 +277,7 @@ export function routes(d: RouteDeps): Route[] {
           c.reply.code(201)
           return touchToWire(
             await remit.recordTouch({
-              ...withoutAt(body),
+              ...own,
               at: d.clock(),
               agent: p.agent,
               ...(p.tool ? { tool: p.tool } : {}),

@@ -85,6 +85,16 @@ describe('the clock is the server’s', () => {
     expect(Date.parse(record.body.at)).toBeLessThan(before + 30_000)
   })
 
+  it('an at that is no ISO time with an offset is refused as the schema says, not quietly dropped', async () => {
+    h = await harness()
+    const local = new Date().toISOString().slice(0, 19) // now, but without its offset
+    for (const at of [local, 'garbage', 123, []]) {
+      const r = await h.call('POST', '/v1/decisions', h.key.marketing, positioning(customer, { at }))
+      expect(r.status, JSON.stringify(at)).toBe(400)
+      expect(r.body.error.path).toEqual(['at'])
+    }
+  })
+
   it('an agent cannot backdate a recorded touch; an admin can', async () => {
     h = await harness()
     const touch = { accountId: 'initech', kind: 'call', at: days(-10) }

@@ -7,9 +7,13 @@ export {
   type DecisionWire,
   decisionRequestSchema,
   decisionSchema,
+  /** Bounded, well-formed names and ISO times with an offset in 1970–9999: the wire's own checks. */
+  label,
   type Reason,
   type ReasonSort,
   reasonSchema,
+  text,
+  time,
   type Verdict,
   verdictSchema,
 } from '../decision/schema.ts'
