@@ -39,7 +39,7 @@ export function consoleRoutes(d: {
         if (!principal) throw new UnauthorizedError('that key is not in service')
         if (principal.kind === 'agent')
           throw new ForbiddenError('agent keys cannot sign in to the console; use a reviewer or admin key')
-        const s = d.sessions.create(principal, hashKey(key))
+        const s = d.sessions.create(hashKey(key))
         c.reply.header('set-cookie', sessionCookie(s.id, s.maxAgeSeconds, d.secureCookies))
         return { csrf: s.csrf, principal }
       },

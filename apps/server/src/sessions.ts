@@ -1,12 +1,10 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
-import type { Principal } from './keys.ts'
 
 export const SESSION_COOKIE = 'remit_session'
 
 interface Session {
-  /** The SHA-256 of the key that signed in: the session lives only while that key is in service. */
+  /** The SHA-256 of the key that signed in: who the session is, read from the keys in service. */
   keyHash: string
-  principal: Principal
   csrf: string
   expiresAt: number
 }
@@ -28,7 +26,7 @@ export class Sessions {
     this.ttlMs = ttlMs
   }
 
-  create(principal: Principal, keyHash: string): { id: string; csrf: string; maxAgeSeconds: number } {
+  create(keyHash: string): { id: string; csrf: string; maxAgeSeconds: number } {
     const now = Date.now()
     // Expired sessions are swept at most once a minute, not on every sign-in.
     if (now - this.sweptAt > 60_000) {
@@ -39,7 +37,7 @@ export class Sessions {
     if (this.sessions.size >= MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value as string)
     const id = randomBytes(32).toString('base64url')
     const csrf = randomBytes(24).toString('base64url')
-    this.sessions.set(id, { keyHash, principal, csrf, expiresAt: now + this.ttlMs })
+    this.sessions.set(id, { keyHash, csrf, expiresAt: now + this.ttlMs })
     return { id, csrf, maxAgeSeconds: Math.floor(this.ttlMs / 1000) }
   }
 
