@@ -6,7 +6,12 @@ import { evaluate } from './evaluate/evaluate.ts'
 import { newId } from './ids.ts'
 import { commitmentFor, reserve } from './ledger/entries.ts'
 import type { Commitment, Touch, TouchStatus } from './ledger/types.ts'
-import { type OutboxFilter, type OutboxMessage, outboxMessage } from './outbox/outbox.ts'
+import {
+  type OutboxFilter,
+  type OutboxMessage,
+  outboxMessage,
+  PermanentDeliveryError,
+} from './outbox/outbox.ts'
 import { loadPolicyFile } from './policy/load.ts'
 import type { Policy } from './policy/model.ts'
 import { answerReview } from './review/answer.ts'
@@ -58,10 +63,25 @@ export interface DeliverOptions {
   /** First retry delay, doubled each attempt up to `maxDelayMs` (defaults 1 s and 10 min), ±20 % jitter. */
   baseDelayMs?: number
   maxDelayMs?: number
+  /** How long one attempt may take before it counts as failed (default 30 s, at most half the lease). */
+  sendTimeoutMs?: number
   /** Messages claimed per pass (default 50). */
   batch?: number
   /** Told of each failed attempt (the message, or undefined when the pass itself failed). */
   onError?: (message: OutboxMessage | undefined, error: unknown) => void
+}
+
+/** How long answering a review waits for the first try of the work it owes (then it goes on alone). */
+const FIRST_TRY_WAIT_MS = 2000
+
+/** `promise`, or a rejection with `message` once `ms` have passed (the timer never holds the process). */
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms)
+    timer.unref()
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
 function backoff(attempts: number, o: DeliverOptions): number {
@@ -292,18 +312,21 @@ export class Remit {
   ): () => void {
     const leaseMs = o.leaseMs ?? 60_000
     const maxAttempts = o.maxAttempts ?? 20
+    // A vendor that never answers must not hold the channel: give up on the attempt well inside the
+    // lease, so no other deliverer takes the message while this one may still send it.
+    const sendTimeoutMs = o.sendTimeoutMs ?? Math.min(30_000, leaseMs / 2)
     const pass = async () => {
       const now = this.clock()
       for (const m of await this.store.claimOutbox(channel, now, leaseMs, o.batch ?? 50)) {
         try {
-          await send(m)
+          await withTimeout(send(m), sendTimeoutMs, `no answer within ${sendTimeoutMs} ms`)
           await this.store.settleOutbox(m.id, { status: 'delivered', at: this.clock() })
         } catch (error) {
           const message = error instanceof Error ? error.message : String(error)
           const at = this.clock()
           await this.store.settleOutbox(
             m.id,
-            m.attempts >= maxAttempts
+            m.attempts >= maxAttempts || error instanceof PermanentDeliveryError
               ? { status: 'dead', error: message, at }
               : {
                   status: 'pending',
@@ -352,7 +375,12 @@ export class Remit {
     const review = await this.resolveInStore(id, status, input)
     // Work this answer owes vendors is in the outbox, committed with it: try it now, once. A failure
     // or a restart leaves it there for the deliverer's next pass.
-    await Promise.allSettled([...this.owed.keys()].map((channel) => this.kicks.get(channel)?.()))
+    // Bounded: the one answering waits for a quick vendor, never for a slow one.
+    await withTimeout(
+      Promise.allSettled([...this.owed.keys()].map((channel) => this.kicks.get(channel)?.())),
+      FIRST_TRY_WAIT_MS,
+      '',
+    ).catch(() => {})
     if (this.listeners.size) {
       const decision = await this.store.getDecision(review.decisionId)
       if (decision) await Promise.allSettled([...this.listeners].map(async (l) => l(review, decision)))

@@ -207,3 +207,51 @@ describe('the outbox: work an answer owes a vendor', () => {
     expect((await remit.outbox.list()).map((m) => m.channel)).toEqual(['vendor'])
   })
 })
+
+describe('the outbox when a vendor hangs or refuses', () => {
+  it('an attempt with no answer fails after its timeout, and the channel goes on with the next', async () => {
+    const remit = await openRemit({ policy: seedPolicy, store: openSqliteStore(':memory:') })
+    remit.outbox.route('vendor', (review) => ({ review: review.id }))
+    const sent: string[] = []
+    let hang = true
+    const stop = remit.outbox.deliver(
+      'vendor',
+      async (m) => {
+        if (hang) {
+          hang = false
+          return new Promise<void>(() => {}) // never answers
+        }
+        sent.push(m.id)
+      },
+      { everyMs: 10, sendTimeoutMs: 50, baseDelayMs: 1, maxDelayMs: 1 },
+    )
+    const flag = async (account: string) =>
+      (
+        await remit.decide('marketing-agent', {
+          action: { kind: 'email.positioning' },
+          customer: { ...acme, accountId: account },
+        })
+      ).reviewId as string
+    await remit.reviews.reject(await flag('a1'))
+    await remit.reviews.reject(await flag('a2'))
+    for (let i = 0; i < 100 && sent.length < 2; i++) await new Promise((r) => setTimeout(r, 20))
+    expect(sent).toHaveLength(2)
+    expect((await remit.outbox.list()).map((m) => m.status)).toEqual(['delivered', 'delivered'])
+    stop()
+  })
+
+  it('a refusal the vendor will repeat is dead after one attempt', async () => {
+    const { PermanentDeliveryError } = await import('../src/adapter/index.ts')
+    const remit = await openRemit({ policy: seedPolicy, store: openSqliteStore(':memory:') })
+    remit.outbox.route('vendor', (review) => ({ review: review.id }))
+    const stop = remit.outbox.deliver('vendor', async () => {
+      throw new PermanentDeliveryError('vendor says 400')
+    })
+    const d = await remit.decide('marketing-agent', { action: { kind: 'email.positioning' }, customer: acme })
+    await remit.reviews.reject(d.reviewId as string)
+    expect(await remit.outbox.list()).toMatchObject([
+      { status: 'dead', attempts: 1, lastError: 'vendor says 400' },
+    ])
+    stop()
+  })
+})

@@ -7,7 +7,7 @@ import {
   type Remit,
   type Review,
 } from '@remit/core'
-import { valueFromText } from '@remit/core/adapter'
+import { PermanentDeliveryError, valueFromText } from '@remit/core/adapter'
 import type { HubSpotContext } from './context.ts'
 import { verifyHubSpotSignature } from './signature.ts'
 
@@ -213,7 +213,16 @@ export function hubspotAction(o: HubSpotActionOptions) {
       outputFields: Record<string, string>
     }
     if (!o.hubspot) throw new Error('no HubSpot client to complete callbacks with')
-    await o.hubspot.automation.actions.callbacksApi.complete(callbackId, { outputFields })
+    try {
+      await o.hubspot.automation.actions.callbacksApi.complete(callbackId, { outputFields })
+    } catch (error) {
+      // HubSpot refusing the completion itself (a 4xx other than an expired token, a timeout or a
+      // rate limit) will refuse it again: dead at once, not after every retry.
+      const status = (error as { code?: unknown }).code
+      if (typeof status === 'number' && status >= 400 && status < 500 && ![401, 408, 429].includes(status))
+        throw new PermanentDeliveryError(`HubSpot refused the completion (${status})`, { cause: error })
+      throw error
+    }
     log.info(
       { callbackId, verdict: outputFields.remit_verdict, message: message.id },
       'hubspot callback completed',

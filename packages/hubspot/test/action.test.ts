@@ -207,6 +207,23 @@ describe('the "Check with Remit" action endpoint', () => {
     expect(m).toMatchObject({ status: 'delivered', attempts: 3 })
   })
 
+  it('a completion HubSpot refuses outright (400) is set aside as dead at once, not retried', async () => {
+    const body = execution(1001, 'email.positioning', { lifecyclestage: 'renewal', tier: 'enterprise' })
+    await post(body)
+    const [review] = await remit.remit.reviews.list({ status: 'pending' })
+    fake.failCompletions(100, 400)
+    await fetch(`${url}/v1/reviews/${review?.id}/approve`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${reviewerKey}` },
+    })
+    const [m] = await remit.remit.outbox.list({ channel: 'hubspot' })
+    expect(m).toMatchObject({
+      status: 'dead',
+      attempts: 1,
+      lastError: 'HubSpot refused the completion (400)',
+    })
+  })
+
   it('rejection completes the callback with stop', async () => {
     const body = execution(1001, 'email.positioning', { lifecyclestage: 'renewal', tier: 'enterprise' })
     await post(body)

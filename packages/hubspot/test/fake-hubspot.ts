@@ -38,6 +38,7 @@ export async function fakeHubSpot() {
   const byType = objects as Record<string, CrmObject[]>
   let throttle = 0
   let failCompletions = 0
+  let failStatus = 503
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = []
     for await (const c of req) chunks.push(c as Buffer)
@@ -66,7 +67,9 @@ export async function fakeHubSpot() {
     if (/^\/automation\/v4\/actions\/callbacks\/([^/]+)\/complete$/.test(r.path) && r.method === 'POST') {
       if (r.failed) {
         failCompletions--
-        return send(503, { status: 'error', message: 'Service unavailable', category: 'SERVICE_UNAVAILABLE' })
+        return failStatus === 503
+          ? send(503, { status: 'error', message: 'Service unavailable', category: 'SERVICE_UNAVAILABLE' })
+          : send(failStatus, { status: 'error', message: 'Bad request', category: 'VALIDATION_ERROR' })
       }
       return send(204)
     }
@@ -142,9 +145,10 @@ export async function fakeHubSpot() {
     throttleNext: (n: number) => {
       throttle = n
     },
-    /** The next n callback completions fail with 503 (HubSpot down). */
-    failCompletions: (n: number) => {
+    /** The next n callback completions fail: 503 (HubSpot down) unless another status is given. */
+    failCompletions: (n: number, status = 503) => {
       failCompletions = n
+      failStatus = status
     },
     completions: () =>
       requests

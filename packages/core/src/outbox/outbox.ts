@@ -85,3 +85,15 @@ export function parseOutbox(body: string | Record<string, unknown>): OutboxMessa
     if (m[k] !== undefined) m[k] = new Date(m[k] as string)
   return m as unknown as OutboxMessage
 }
+
+/**
+ * Thrown by a deliverer's `send` when retrying cannot help (the vendor refused the message itself,
+ * not its own state: a 400, a 404): the message is set aside as dead at once, not after every
+ * attempt.
+ */
+export class PermanentDeliveryError extends Error {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'PermanentDeliveryError'
+  }
+}
