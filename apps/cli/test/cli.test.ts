@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -394,5 +394,9 @@ describe('remit outbox', () => {
     expect(bad.code).not.toBe(0)
     expect(bad.err).toContain('--status must be one of pending, delivered, dead')
     expect((await remit('outbox', 'retry', 'obx_missing', '--store', db)).code).not.toBe(0)
+    const typo = await remit('outbox', 'list', '--store', `${db}x`)
+    expect(typo.code).not.toBe(0)
+    expect(typo.err).toContain(`no store at ${db}x`)
+    expect(existsSync(`${db}x`)).toBe(false)
   })
 })

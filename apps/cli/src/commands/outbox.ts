@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import type { OutboxMessage, OutboxStatus } from '@remit/core'
 import { type Io, paint, UsageError } from '../output.ts'
 import { openStore } from './serve.ts'
@@ -12,6 +13,16 @@ export interface OutboxListOptions {
 
 const STATUSES: OutboxStatus[] = ['pending', 'delivered', 'dead']
 
+/** An existing store: reading the outbox must not create an empty SQLite file at a mistyped path. */
+async function existingStore(spec: string) {
+  if (!/^postgres(ql)?:\/\//.test(spec) && !existsSync(spec))
+    throw new UsageError(
+      `no store at ${spec}`,
+      'pass --store with the SQLite file or postgres:// URL remit serve uses',
+    )
+  return openStore(spec)
+}
+
 /** `remit outbox list`: the work Remit owes vendors, and what became of it. */
 export async function outboxList(io: Io, o: OutboxListOptions): Promise<number> {
   if (o.status !== undefined && !STATUSES.includes(o.status as OutboxStatus))
@@ -19,7 +30,7 @@ export async function outboxList(io: Io, o: OutboxListOptions): Promise<number> 
   const limit = o.limit === undefined ? 100 : Number(o.limit)
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
     throw new UsageError(`--limit must be 1–1000, got "${o.limit}"`)
-  const store = await openStore(o.store)
+  const store = await existingStore(o.store)
   try {
     const messages = await store.listOutbox({
       ...(o.status ? { status: o.status as OutboxStatus } : {}),
@@ -40,7 +51,7 @@ export async function outboxList(io: Io, o: OutboxListOptions): Promise<number> 
 
 /** `remit outbox retry <id>`: puts a dead message back; a running server delivers it within seconds. */
 export async function outboxRetry(io: Io, id: string, o: { store: string }): Promise<number> {
-  const store = await openStore(o.store)
+  const store = await existingStore(o.store)
   try {
     const m = await store.retryOutbox(id, new Date())
     io.out(`${m.id} is pending again; a running Remit server delivers it on its next pass`)
