@@ -14,6 +14,6 @@ export {
 } from './api/convert.ts'
 export { decisionToWire } from './decision/decision.ts'
 export { inputErrorFromZod, requestOf, resolveCaller, resolveRequest } from './decision/request.ts'
-export { outboxMessage, parseOutbox, retried, settle } from './outbox/outbox.ts'
+export { deliveredAlready, outboxMessage, parseOutbox, retried, settle } from './outbox/outbox.ts'
 export { commitmentFromRow, type Row, type RowReader, touchFromRow } from './store/rows.ts'
 export { checkTransition, replayOf, timelineLimit } from './store/rules.ts'

@@ -20,6 +20,7 @@ import { InputError, NotFoundError } from '@remit/core'
 import {
   checkTransition,
   commitmentFromRow,
+  deliveredAlready,
   type RowReader,
   replayOf,
   timelineLimit,
@@ -497,10 +498,15 @@ class PostgresStore implements Store {
   }
 
   async retryOutbox(id: string, now: Date): Promise<OutboxMessage> {
-    return this.changeOutbox(id, { status: 'pending', attempts: 0, nextAt: now }, [
-      'lastError',
-      'deliveredAt',
-    ])
+    const m = await this.changeOutbox(
+      id,
+      { status: 'pending', attempts: 0, nextAt: now },
+      ['lastError', 'deliveredAt'],
+      true,
+    )
+    // Not changed because it was delivered: a delivered message is not sent again.
+    if (m.status === 'delivered') throw deliveredAlready(id)
+    return m
   }
 
   /**

@@ -1,3 +1,5 @@
+import { ConflictError } from '../errors.ts'
+
 // The outbox: work Remit owes a vendor because of a state change (a review answered: complete a
 // HubSpot callback, publish a Salesforce platform event). Each message is written in the same
 // transaction as the change that causes it, so a crash can never keep one without the other, and is
@@ -72,8 +74,15 @@ export function settle(m: OutboxMessage, settlement: OutboxSettlement): OutboxMe
   return { ...m, status: 'dead', nextAt: settlement.at, lastError: settlement.error }
 }
 
-/** A message put back to be tried at `now`, attempts reset. */
+/** Retrying a message that was delivered. */
+export function deliveredAlready(id: string): ConflictError {
+  return new ConflictError('ILLEGAL_TRANSITION', `outbox message ${id} was delivered: it is not sent again`)
+}
+
+/** A message put back to be tried at `now`, attempts reset (a delivered one is refused). */
 export function retried(m: OutboxMessage, now: Date): OutboxMessage {
+  // A delivered message sent again would reach the vendor twice: only the undelivered come back.
+  if (m.status === 'delivered') throw deliveredAlready(m.id)
   const { lastError: _e, deliveredAt: _d, ...rest } = m
   return { ...rest, status: 'pending', attempts: 0, nextAt: now }
 }

@@ -408,6 +408,8 @@ export function storeContract(
         expect((await store.listOutbox({ status: 'dead' })).map((m) => m.id)).toEqual([c])
         expect(await store.retryOutbox(c, hours(4))).toMatchObject({ status: 'pending', attempts: 0 })
         expect((await store.claimOutbox('hubspot', hours(4), 1000, 10)).map((m) => m.id)).toEqual([c])
+        // A delivered message is never put back: the vendor would get it twice.
+        await expect(store.retryOutbox(a, hours(4))).rejects.toMatchObject({ code: 'ILLEGAL_TRANSITION' })
         await expect(
           store.settleOutbox('obx_missing', { status: 'delivered', at: hours(4) }),
         ).rejects.toThrow(/not found/)

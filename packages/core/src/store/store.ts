@@ -126,7 +126,10 @@ export interface Store {
   /** Records how a claimed message's attempt ended. Unknown ids throw NotFoundError. */
   settleOutbox(id: string, settlement: OutboxSettlement): Promise<OutboxMessage>
   listOutbox(filter?: OutboxFilter): Promise<OutboxMessage[]>
-  /** Puts a dead (or pending) message back to be tried at `now`, its attempts reset. */
+  /**
+   * Puts a dead (or pending) message back to be tried at `now`, its attempts reset. A delivered one
+   * is refused (`ConflictError('ILLEGAL_TRANSITION')`): it would reach the vendor twice.
+   */
   retryOutbox(id: string, now: Date): Promise<OutboxMessage>
   close(): Promise<void>
 }
