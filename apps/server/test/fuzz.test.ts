@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { describeFailure, type FuzzTarget, fuzzTarget, openStore } from '../bench/fuzz.bench.ts'
+import { describeFailure, type FuzzTarget, fuzzTarget, openStore } from './fuzz-requests.ts'
 import { type Harness, harness } from './helpers.ts'
 
 // Hostile requests to every route the server serves (read from Fastify's route table, so a new route
