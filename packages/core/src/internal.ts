@@ -15,5 +15,12 @@ export {
 export { decisionToWire } from './decision/decision.ts'
 export { inputErrorFromZod, requestOf, resolveCaller, resolveRequest } from './decision/request.ts'
 export { deliveredAlready, outboxMessage, parseOutbox, retried, settle } from './outbox/outbox.ts'
+export {
+  decisionFilterSql,
+  type FilterSql,
+  outboxFilterSql,
+  reviewFilterSql,
+  type SqlDialect,
+} from './store/filters.ts'
 export { commitmentFromRow, type Row, type RowReader, touchFromRow } from './store/rows.ts'
 export { checkTransition, replayOf, timelineLimit } from './store/rules.ts'

@@ -20,9 +20,13 @@ import { InputError, NotFoundError } from '@remit/core'
 import {
   checkTransition,
   commitmentFromRow,
+  decisionFilterSql,
   deliveredAlready,
+  outboxFilterSql,
   type RowReader,
   replayOf,
+  reviewFilterSql,
+  type SqlDialect,
   timelineLimit,
   touchFromRow,
 } from '@remit/core/internal'
@@ -352,27 +356,9 @@ class PostgresStore implements Store {
   }
 
   async listDecisions(filter: DecisionFilter = {}): Promise<Decision[]> {
-    const where: string[] = []
-    const args: unknown[] = []
-    const add = (sql: string, value: unknown) => {
-      args.push(value)
-      where.push(sql.replace('?', `$${args.length}`))
-    }
-    if (filter.accountId !== undefined) add('account_id = ?', filter.accountId)
-    if (filter.agent !== undefined) add('agent = ?', filter.agent)
-    if (filter.team !== undefined) add('team = ?', filter.team)
-    if (filter.verdict !== undefined) add('verdict = ?', filter.verdict)
-    if (filter.contactId !== undefined) add(`body->>'contactId' = ?`, filter.contactId)
-    if (filter.email !== undefined) add(`lower(body->>'email') = ?`, filter.email.toLowerCase())
-    if (filter.rule !== undefined) add(`body->'reasons' @> ?::jsonb`, JSON.stringify([{ rule: filter.rule }]))
-    if (filter.since) add('at >= ?', filter.since)
-    if (filter.until) add('at < ?', filter.until)
-    if (filter.before) add('at < ?', filter.before)
-    const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000)
-    const { rows } = await this.query(
-      `SELECT body FROM remit_decisions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT ${limit}`,
-      args,
-    )
+    const f = decisionFilterSql(filter, POSTGRES)
+    const sql = `SELECT body FROM remit_decisions ${f.where} ORDER BY at DESC, id DESC LIMIT ${f.limit}`
+    const { rows } = await this.query(sql, f.args)
     return rows.map((r) => parseDecision((r as Row).body))
   }
 
@@ -382,22 +368,9 @@ class PostgresStore implements Store {
   }
 
   async listReviews(filter: ReviewFilter = {}): Promise<Review[]> {
-    const where: string[] = []
-    const args: unknown[] = []
-    for (const [column, value] of [
-      ['status', filter.status],
-      ['team', filter.team],
-      ['account_id', filter.accountId],
-    ] as const) {
-      if (value === undefined) continue
-      args.push(value)
-      where.push(`${column} = $${args.length}`)
-    }
-    const limit = Math.min(Math.max(filter.limit ?? 500, 1), 5000)
-    const { rows } = await this.query(
-      `SELECT body FROM remit_reviews ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id LIMIT ${limit}`,
-      args,
-    )
+    const f = reviewFilterSql(filter, POSTGRES)
+    const sql = `SELECT body FROM remit_reviews ${f.where} ORDER BY created_at, id LIMIT ${f.limit}`
+    const { rows } = await this.query(sql, f.args)
     return rows.map((r) => parseReview((r as Row).body))
   }
 
@@ -479,21 +452,9 @@ class PostgresStore implements Store {
   }
 
   async listOutbox(filter: OutboxFilter = {}): Promise<OutboxMessage[]> {
-    const where: string[] = []
-    const args: unknown[] = []
-    for (const [column, value] of [
-      ['channel', filter.channel],
-      ['status', filter.status],
-    ] as const) {
-      if (value === undefined) continue
-      args.push(value)
-      where.push(`${column} = $${args.length}`)
-    }
-    const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000)
-    const { rows } = await this.query(
-      `SELECT body FROM remit_outbox ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id LIMIT ${limit}`,
-      args,
-    )
+    const f = outboxFilterSql(filter, POSTGRES)
+    const sql = `SELECT body FROM remit_outbox ${f.where} ORDER BY created_at, id LIMIT ${f.limit}`
+    const { rows } = await this.query(sql, f.args)
     return rows.map((r) => parseOutbox((r as Row).body))
   }
 
@@ -657,11 +618,20 @@ function parseOutbox(body: unknown): OutboxMessage {
 }
 
 /** pg hands times over as Dates (or ISO text inside JSON), booleans as booleans, jsonb parsed. */
-const POSTGRES: RowReader = {
+const READ: RowReader = {
   date,
   bool: (v) => v as boolean,
   json: (v) => (typeof v === 'string' ? JSON.parse(v) : v) as Record<string, unknown>,
 }
-const rowToTouch = (r: Row): Touch => touchFromRow(r, POSTGRES)
+/** Numbered parameters; times bound as Dates; the body is jsonb. */
+const POSTGRES: SqlDialect = {
+  param: (n) => `$${n}`,
+  time: (at) => at,
+  bodyText: (field) => `body->>'${field}'`,
+  hasRule: `body->'reasons' @> ?::jsonb`,
+  ruleArg: (rule) => JSON.stringify([{ rule }]),
+}
 
-const rowToCommitment = (r: Row): Commitment => commitmentFromRow(r, POSTGRES)
+const rowToTouch = (r: Row): Touch => touchFromRow(r, READ)
+
+const rowToCommitment = (r: Row): Commitment => commitmentFromRow(r, READ)

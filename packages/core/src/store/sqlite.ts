@@ -1,4 +1,4 @@
-import { DatabaseSync, type StatementSync } from 'node:sqlite'
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite'
 import { Worker } from 'node:worker_threads'
 import type { Decision } from '../decision/decision.ts'
 import { NotFoundError } from '../errors.ts'
@@ -18,6 +18,7 @@ import {
   settle,
 } from '../outbox/outbox.ts'
 import type { Review } from '../review/review.ts'
+import { decisionFilterSql, outboxFilterSql, reviewFilterSql, type SqlDialect } from './filters.ts'
 import { addTouch, LedgerCache } from './ledger-cache.ts'
 import { commitmentFromRow, type RowReader, touchFromRow } from './rows.ts'
 import { checkTransition, replayOf, timelineLimit } from './rules.ts'
@@ -89,6 +90,15 @@ CREATE INDEX IF NOT EXISTS outbox_due ON outbox(channel, status, next_at);
 `
 
 type Row = Record<string, string | number | null>
+
+/** Times are epoch milliseconds; the body is JSON text. */
+const SQLITE: SqlDialect = {
+  param: () => '?',
+  time: (at) => at.getTime(),
+  bodyText: (field) => `json_extract(body, '$.${field}')`,
+  hasRule: `EXISTS (SELECT 1 FROM json_each(body, '$.reasons') r WHERE json_extract(r.value, '$.rule') = ?)`,
+  ruleArg: (rule) => rule,
+}
 
 /**
  * The embedded store: one SQLite file (or `:memory:`) through `node:sqlite`, no set-up. Several
@@ -281,46 +291,9 @@ class SqliteStore implements Store {
   }
 
   async listDecisions(filter: DecisionFilter = {}): Promise<Decision[]> {
-    const where: string[] = []
-    const args: (string | number)[] = []
-    const eq = (column: string, value: string | undefined) => {
-      if (value === undefined) return
-      where.push(`${column} = ?`)
-      args.push(value)
-    }
-    eq('account_id', filter.accountId)
-    eq('agent', filter.agent)
-    eq('team', filter.team)
-    eq('verdict', filter.verdict)
-    if (filter.contactId !== undefined) {
-      where.push(`json_extract(body, '$.contactId') = ?`)
-      args.push(filter.contactId)
-    }
-    if (filter.email !== undefined) {
-      where.push(`lower(json_extract(body, '$.email')) = ?`)
-      args.push(filter.email.toLowerCase())
-    }
-    if (filter.rule !== undefined) {
-      where.push(
-        `EXISTS (SELECT 1 FROM json_each(body, '$.reasons') r WHERE json_extract(r.value, '$.rule') = ?)`,
-      )
-      args.push(filter.rule)
-    }
-    if (filter.since) {
-      where.push('at >= ?')
-      args.push(filter.since.getTime())
-    }
-    if (filter.until) {
-      where.push('at < ?')
-      args.push(filter.until.getTime())
-    }
-    if (filter.before) {
-      where.push('at < ?')
-      args.push(filter.before.getTime())
-    }
-    const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000)
-    const sql = `SELECT body FROM decisions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT ${limit}`
-    return (this.db.prepare(sql).all(...args) as Row[]).map((r) => parseDecision(r.body as string))
+    const f = decisionFilterSql(filter, SQLITE)
+    const sql = `SELECT body FROM decisions ${f.where} ORDER BY at DESC, id DESC LIMIT ${f.limit}`
+    return this.all(sql, f.args).map((r) => parseDecision(r.body as string))
   }
 
   async getReview(id: string): Promise<Review | undefined> {
@@ -329,20 +302,9 @@ class SqliteStore implements Store {
   }
 
   async listReviews(filter: ReviewFilter = {}): Promise<Review[]> {
-    const where: string[] = []
-    const args: string[] = []
-    for (const [column, value] of [
-      ['status', filter.status],
-      ['team', filter.team],
-      ['account_id', filter.accountId],
-    ] as const) {
-      if (value === undefined) continue
-      where.push(`${column} = ?`)
-      args.push(value)
-    }
-    const limit = Math.min(Math.max(filter.limit ?? 500, 1), 5000)
-    const sql = `SELECT body FROM reviews ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id LIMIT ${limit}`
-    return (this.db.prepare(sql).all(...args) as Row[]).map((r) => parseReview(r.body as string))
+    const f = reviewFilterSql(filter, SQLITE)
+    const sql = `SELECT body FROM reviews ${f.where} ORDER BY created_at, id LIMIT ${f.limit}`
+    return this.all(sql, f.args).map((r) => parseReview(r.body as string))
   }
 
   async expiringReviews(at: Date): Promise<Review[]> {
@@ -415,19 +377,13 @@ class SqliteStore implements Store {
   }
 
   async listOutbox(filter: OutboxFilter = {}): Promise<OutboxMessage[]> {
-    const where: string[] = []
-    const args: (string | number)[] = []
-    if (filter.channel !== undefined) {
-      where.push('channel = ?')
-      args.push(filter.channel)
-    }
-    if (filter.status !== undefined) {
-      where.push('status = ?')
-      args.push(filter.status)
-    }
-    const limit = Math.min(Math.max(filter.limit ?? 100, 1), 1000)
-    const sql = `SELECT body FROM outbox ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id LIMIT ${limit}`
-    return (this.db.prepare(sql).all(...args) as Row[]).map((r) => parseOutbox(r.body as string))
+    const f = outboxFilterSql(filter, SQLITE)
+    const sql = `SELECT body FROM outbox ${f.where} ORDER BY created_at, id LIMIT ${f.limit}`
+    return this.all(sql, f.args).map((r) => parseOutbox(r.body as string))
+  }
+
+  private all(sql: string, args: unknown[]): Row[] {
+    return this.db.prepare(sql).all(...(args as SQLInputValue[])) as Row[]
   }
 
   async retryOutbox(id: string, now: Date): Promise<OutboxMessage> {
@@ -583,11 +539,11 @@ export function parseReview(body: string): Review {
 }
 
 /** node:sqlite hands times over as epoch ms, booleans as 0/1, JSON as text. */
-const SQLITE: RowReader = {
+const READ: RowReader = {
   date: (v) => new Date(v as number),
   bool: (v) => v === 1,
   json: (v) => JSON.parse(v as string),
 }
-const rowToTouch = (r: Row): Touch => touchFromRow(r, SQLITE)
+const rowToTouch = (r: Row): Touch => touchFromRow(r, READ)
 
-const rowToCommitment = (r: Row): Commitment => commitmentFromRow(r, SQLITE)
+const rowToCommitment = (r: Row): Commitment => commitmentFromRow(r, READ)
