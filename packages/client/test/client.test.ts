@@ -1,37 +1,26 @@
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { createServer as createHttpServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { openSqliteStore } from '@remit/core'
-import { createServer, generateKey, keyLine, type RemitServer } from '@remit/server'
+import { startTestServer, type TestServer } from '@remit/server/testing'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createClient, RemitError } from '../src/index.ts'
 
 const globex = { accountId: 'globex', facts: { lifecycle: 'customer', tier: 'smb' } }
 const positioning = { action: { kind: 'email.positioning' }, customer: globex }
 
-let remit: RemitServer
+let remit: TestServer
 let url: string
-const key = generateKey()
-const reviewerKey = generateKey()
+let key: string
+let reviewerKey: string
 const extra: Server[] = []
 
 beforeEach(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'remit-client-'))
-  copyFileSync(new URL('../../../examples/seed-week/remit.yaml', import.meta.url), join(dir, 'remit.yaml'))
-  writeFileSync(
-    join(dir, 'keys.yaml'),
-    `${keyLine({ name: 'mkt', agent: 'marketing-agent' }, key)}\n${keyLine({ name: 'sales', reviewer: 'sales' }, reviewerKey)}\n`,
-  )
-  remit = await createServer({
-    policy: join(dir, 'remit.yaml'),
-    store: openSqliteStore(':memory:'),
-    keys: join(dir, 'keys.yaml'),
-    logger: false,
-    watch: false,
+  remit = await startTestServer({
+    policy: new URL('../../../examples/seed-week/remit.yaml', import.meta.url),
+    keys: { mkt: { agent: 'marketing-agent' }, sales: { reviewer: 'sales' } },
   })
-  url = await remit.listen({ port: 0 })
+  ;({ url } = remit)
+  key = remit.keys.mkt as string
+  reviewerKey = remit.keys.sales as string
 })
 afterEach(async () => {
   await remit.close()
@@ -96,7 +85,7 @@ describe('@remit/client', () => {
     const keys = proxy.seen.map((b) => JSON.parse(b).idempotencyKey)
     expect(keys).toHaveLength(3)
     expect(new Set(keys).size).toBe(1)
-    expect((await remit.remit.timeline('globex')).touches).toHaveLength(1)
+    expect((await remit.server.remit.timeline('globex')).touches).toHaveLength(1)
   })
 
   it('a retry after a lost answer gets the same decision, not a second go', async () => {
@@ -122,7 +111,7 @@ describe('@remit/client', () => {
     const client = createClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, key })
     const d = await client.decide(positioning)
     expect(d).toMatchObject({ verdict: 'go', replayed: true })
-    expect((await remit.remit.timeline('globex')).touches).toHaveLength(1)
+    expect((await remit.server.remit.timeline('globex')).touches).toHaveLength(1)
   })
 
   it('fails closed by default when Remit cannot be reached: stop, held, and says so', async () => {

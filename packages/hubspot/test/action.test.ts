@@ -1,9 +1,6 @@
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { Client, Signature } from '@hubspot/api-client'
-import { openSqliteStore } from '@remit/core'
-import { createServer, generateKey, keyLine, type RemitServer } from '@remit/server'
+import type { RemitServer } from '@remit/server'
+import { startTestServer, type TestServer } from '@remit/server/testing'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { type actionDefinition, hubspotAction, registerAction, verifyHubSpotSignature } from '../src/index.ts'
 import { signV2, signV3 } from '../src/testing.ts'
@@ -16,6 +13,7 @@ const SECRET = 'client-secret-of-the-app'
 const PUBLIC = 'https://remit.example.com/hubspot/action'
 
 let fake: Awaited<ReturnType<typeof fakeHubSpot>>
+let started: TestServer
 let remit: RemitServer
 let url: string
 let reviewerKey: string
@@ -24,18 +22,12 @@ let now = Date.parse('2026-04-06T09:00:00Z')
 beforeEach(async () => {
   now = Date.parse('2026-04-06T09:00:00Z')
   fake = await fakeHubSpot()
-  const dir = mkdtempSync(join(tmpdir(), 'remit-hubspot-'))
-  copyFileSync(new URL('../../../examples/seed-week/remit.yaml', import.meta.url), join(dir, 'remit.yaml'))
-  reviewerKey = generateKey()
-  writeFileSync(join(dir, 'keys.yaml'), `${keyLine({ name: 'sales', reviewer: 'sales' }, reviewerKey)}\n`)
   const hubspot = new Client({ accessToken: 'app-token', basePath: fake.url })
   let action: ReturnType<typeof hubspotAction> | undefined
-  remit = await createServer({
-    policy: join(dir, 'remit.yaml'),
-    store: openSqliteStore(':memory:'),
-    keys: join(dir, 'keys.yaml'),
-    logger: false,
-    watch: false,
+  started = await startTestServer({
+    policy: new URL('../../../examples/seed-week/remit.yaml', import.meta.url),
+    keys: { sales: { reviewer: 'sales' } },
+    listen: false,
     clock: () => new Date(now),
     rawRoutes: [
       {
@@ -50,6 +42,8 @@ beforeEach(async () => {
       },
     ],
   })
+  remit = started.server
+  reviewerKey = started.keys.sales as string
   action = hubspotAction({
     remit: remit.remit,
     clientSecret: SECRET,
@@ -62,7 +56,7 @@ beforeEach(async () => {
   url = await remit.listen({ port: 0 })
 })
 afterEach(async () => {
-  await remit.close()
+  await started.close()
   await fake.close()
 })
 

@@ -1,8 +1,5 @@
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { loadPolicyFile, openRemit, openSqliteStore } from '@remit/core'
-import { createServer, generateKey, keyLine } from '@remit/server'
+import { startTestServer } from '@remit/server/testing'
 import { expect, it } from 'vitest'
 import { runWeek, week } from '../../../examples/seed-week/scenario.ts'
 import { hubspotAction } from '../src/index.ts'
@@ -18,18 +15,11 @@ it("the seed's week through HubSpot-shaped requests gives the core's verdicts", 
   })
   const expected = (await runWeek(core)).filter((s) => s.kind === 'decision').map((s) => s.decision.verdict)
 
-  const dir = mkdtempSync(join(tmpdir(), 'remit-hubspot-week-'))
-  copyFileSync(policyPath, join(dir, 'remit.yaml'))
-  writeFileSync(join(dir, 'keys.yaml'), `${keyLine({ name: 'ops', admin: true }, generateKey())}\n`)
   let now = 0
   const secret = 'app-secret'
   let action: ReturnType<typeof hubspotAction> | undefined
-  const server = await createServer({
-    policy: join(dir, 'remit.yaml'),
-    store: openSqliteStore(':memory:'),
-    keys: join(dir, 'keys.yaml'),
-    logger: false,
-    watch: false,
+  const started = await startTestServer({
+    policy: policyPath,
     clock: () => new Date(now),
     rawRoutes: [
       {
@@ -40,7 +30,7 @@ it("the seed's week through HubSpot-shaped requests gives the core's verdicts", 
     ],
   })
   action = hubspotAction({
-    remit: server.remit,
+    remit: started.server.remit,
     clientSecret: secret,
     publicBaseUrl: 'https://remit.example.com',
     properties: {
@@ -53,7 +43,7 @@ it("the seed's week through HubSpot-shaped requests gives the core's verdicts", 
     account: (object) => object.properties?.account_id ?? undefined,
     now: () => now,
   })
-  const url = await server.listen({ port: 0 })
+  const { server, url } = started
   const remit = server.remit
 
   // Replay the week in time order, HubSpot tools through the action endpoint, the rest directly.
@@ -145,5 +135,5 @@ it("the seed's week through HubSpot-shaped requests gives the core's verdicts", 
   }
   expect(verdicts).toEqual(expected)
   expect(expected).toEqual(['flag', 'go', 'flag', 'go', 'stop', 'flag', 'stop', 'stop'])
-  await server.close()
+  await started.close()
 })

@@ -1,12 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { createServer as createHttpServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { openSqliteStore } from '@remit/core'
-import { createServer, generateKey, keyLine, type RemitServer } from '@remit/server'
+import type { RemitServer } from '@remit/server'
+import { startTestServer } from '@remit/server/testing'
 import sendgrid from '@sendgrid/mail'
 import type { MailService } from '../src/index.ts'
 
@@ -96,24 +94,18 @@ export interface RemitHarness {
   dir: string
 }
 
+export const seedPolicy = new URL('../../../examples/seed-week/remit.yaml', import.meta.url)
+
 /** Remit on the seed policy with a key for the SendGrid positioning tool and a sales reviewer key. */
 export async function startRemit(): Promise<RemitHarness> {
-  const dir = mkdtempSync(join(tmpdir(), 'remit-sendgrid-'))
-  copyFileSync(new URL('../../../examples/seed-week/remit.yaml', import.meta.url), join(dir, 'remit.yaml'))
-  const key = generateKey()
-  const reviewerKey = generateKey()
-  writeFileSync(
-    join(dir, 'keys.yaml'),
-    `${keyLine({ name: 'sendgrid', agent: 'marketing-agent', tool: 'sendgrid:category/positioning' }, key)}\n${keyLine({ name: 'sales', reviewer: 'sales' }, reviewerKey)}\n`,
-  )
-  const server = await createServer({
-    policy: join(dir, 'remit.yaml'),
-    store: openSqliteStore(join(dir, 'remit.db')),
-    keys: join(dir, 'keys.yaml'),
-    logger: false,
-    watch: false,
+  const { server, url, keys, dir } = await startTestServer({
+    policy: seedPolicy,
+    keys: {
+      sendgrid: { agent: 'marketing-agent', tool: 'sendgrid:category/positioning' },
+      sales: { reviewer: 'sales' },
+    },
   })
-  return { server, url: await server.listen({ port: 0 }), key, reviewerKey, dir }
+  return { server, url, key: keys.sendgrid as string, reviewerKey: keys.sales as string, dir }
 }
 
 /**

@@ -1,10 +1,11 @@
 import { generateKeyPairSync, sign } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { startTestServer } from '@remit/server/testing'
 import { EventWebhook } from '@sendgrid/eventwebhook'
 import { afterEach, describe, expect, it } from 'vitest'
 import { eventWebhook, verifySignature } from '../src/index.ts'
-import { type RemitHarness, startRemit } from './harness.ts'
+import { type RemitHarness, seedPolicy, startRemit } from './harness.ts'
 
 // SendGrid signs `timestamp + raw body` with ECDSA P-256 / SHA-256 and sends the base64 DER
 // signature and the timestamp in X-Twilio-Email-Event-Webhook-Signature / -Timestamp
@@ -102,26 +103,11 @@ describe('the event webhook', () => {
   })
 
   it('mounts in the Remit server, which hands it the raw body', async () => {
-    const { mkdtempSync, copyFileSync, writeFileSync } = await import('node:fs')
-    const { join } = await import('node:path')
-    const { tmpdir } = await import('node:os')
-    const { createServer: createRemit, generateKey, keyLine } = await import('@remit/server')
-    const { openSqliteStore } = await import('@remit/core')
-    const dir = mkdtempSync(join(tmpdir(), 'remit-mount-'))
-    copyFileSync(new URL('../../../examples/seed-week/remit.yaml', import.meta.url), join(dir, 'remit.yaml'))
-    const key = generateKey()
-    writeFileSync(
-      join(dir, 'keys.yaml'),
-      `${keyLine({ name: 'sendgrid-events', agent: 'marketing-agent' }, key)}\n`,
-    )
     // The handler records through the server's own API, so it is made once the server has a URL.
     let mounted: ReturnType<typeof eventWebhook> | undefined
-    const server = await createRemit({
-      policy: join(dir, 'remit.yaml'),
-      store: openSqliteStore(':memory:'),
-      keys: join(dir, 'keys.yaml'),
-      logger: false,
-      watch: false,
+    const started = await startTestServer({
+      policy: seedPolicy,
+      keys: { 'sendgrid-events': { agent: 'marketing-agent' } },
       rawRoutes: [
         {
           method: 'POST',
@@ -130,7 +116,8 @@ describe('the event webhook', () => {
         },
       ],
     })
-    const url = await server.listen({ port: 0 })
+    const { server, url } = started
+    const key = started.keys['sendgrid-events'] as string
     mounted = eventWebhook({ publicKey: publicKeyBase64, remit: { url, key } })
     const body = events({ email: 'e@f.example', event: 'delivered', sg_event_id: 'm1' })
     const res = await fetch(`${url}/webhooks/sendgrid`, {
@@ -146,7 +133,7 @@ describe('the event webhook', () => {
       body,
     })
     expect(forged.status).toBe(401)
-    await server.close()
+    await started.close()
   })
 
   it('works standalone on node:http, and says 503 when Remit is down so SendGrid retries', async () => {
