@@ -17,8 +17,12 @@ export function closest(name: string, candidates: readonly string[]): string | u
 
 /** `did you mean "x"?` for the nearest known name, or undefined when none is near. */
 export function didYouMean(name: string, known: readonly string[]): string | undefined {
-  const near = closest(name, known)
-  return near ? `did you mean "${near}"?` : undefined
+  return suggestion(closest(name, known))
+}
+
+/** The hint naming what the author likely meant, for callers that find it their own way. */
+export function suggestion(meant: string | undefined): string | undefined {
+  return meant ? `did you mean "${meant}"?` : undefined
 }
 
 function editDistance(a: string, b: string): number {

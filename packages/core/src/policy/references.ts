@@ -1,0 +1,181 @@
+import type { PolicyIssue } from '../errors.ts'
+import type { Attributes, PolicyPath, RuleDoc } from './load-model.ts'
+import type { PolicyDocument } from './schema.ts'
+import type { PolicySource } from './source.ts'
+import { didYouMean } from './suggest.ts'
+
+// What the schema cannot check: that names refer to things the policy declares, once each.
+
+const RULE_LISTS = ['stops', 'triggers', 'limits', 'ownership', 'permissions'] as const
+
+/** Where each kind of name a rule can refer to is declared. */
+const DECLARED_IN = { team: 'teams', agent: 'agents', 'action kind': 'actions' } as const
+type NameKind = keyof typeof DECLARED_IN
+
+/** Unknown agents, teams and action kinds, duplicate ids and tools: errors with positions. */
+export function referenceIssues(src: PolicySource, doc: PolicyDocument): PolicyIssue[] {
+  return [
+    ...agentIssues(src, doc),
+    ...unknownName(src, doc, 'team', doc.review.defaultTeam, ['review', 'defaultTeam']),
+    ...duplicateRuleIds(src, doc),
+    ...RULE_LISTS.flatMap((list) =>
+      doc[list].flatMap((rule: RuleDoc, i: number) => ruleReferenceIssues(src, doc, rule, [list, i])),
+    ),
+  ]
+}
+
+/** An agent's team must exist, and a tool identifies one agent only. */
+function agentIssues(src: PolicySource, doc: PolicyDocument): PolicyIssue[] {
+  const issues: PolicyIssue[] = []
+  const claimedBy = new Map<string, string>()
+  for (const [id, a] of Object.entries(doc.agents)) {
+    issues.push(...unknownName(src, doc, 'team', a.team, ['agents', id, 'team']))
+    a.tools.forEach((tool, i) => {
+      const other = claimedBy.get(tool)
+      if (other) {
+        issues.push({
+          severity: 'error',
+          code: 'DUPLICATE_TOOL',
+          message: `tool "${tool}" is claimed by agents "${other}" and "${id}"`,
+          path: ['agents', id, 'tools', i],
+          position: src.position(['agents', id, 'tools', i]),
+          hint: 'a tool identifies exactly one agent; give each agent its own tools',
+        })
+      }
+      claimedBy.set(tool, id)
+    })
+  }
+  return issues
+}
+
+/** Reported at the later one in the file, the one the author most likely just added. */
+function duplicateRuleIds(src: PolicySource, doc: PolicyDocument): PolicyIssue[] {
+  const inFileOrder = RULE_LISTS.flatMap((list) =>
+    doc[list].map((rule: RuleDoc, i: number) => ({
+      list,
+      i,
+      id: rule.id,
+      line: src.position([list, i])?.line ?? 0,
+    })),
+  ).sort((a, b) => a.line - b.line)
+  const issues: PolicyIssue[] = []
+  const listOf = new Map<string, string>()
+  for (const r of inFileOrder) {
+    const seen = listOf.get(r.id)
+    if (seen) {
+      issues.push({
+        severity: 'error',
+        code: 'DUPLICATE_RULE_ID',
+        message: `rule id "${r.id}" is used twice (also in ${seen})`,
+        path: [r.list, r.i, 'id'],
+        rule: r.id,
+        position: src.position([r.list, r.i, 'id']),
+        hint: 'rule ids name reasons in every decision; make each one unique',
+      })
+    }
+    listOf.set(r.id, r.list)
+  }
+  return issues
+}
+
+/** The agents, teams and action kinds a rule's scope, owner and notify list name. */
+function ruleReferenceIssues(
+  src: PolicySource,
+  doc: PolicyDocument,
+  rule: RuleDoc & { owner?: string; notify?: string[] },
+  at: PolicyPath,
+): PolicyIssue[] {
+  const selector = (key: 'agent' | 'team' | 'action', what: NameKind) => {
+    const v = rule[key]
+    if (v === undefined) return []
+    // A single name is at the key itself; a list's names are at their indexes.
+    const named = Array.isArray(v)
+      ? v.map((name, j) => ({ name, path: [...at, key, j] }))
+      : [{ name: v as string, path: [...at, key] }]
+    return named.flatMap(({ name, path }) => unknownName(src, doc, what, name, path, rule.id))
+  }
+  return [
+    ...selector('agent', 'agent'),
+    ...selector('team', 'team'),
+    ...selector('action', 'action kind'),
+    ...(rule.owner === undefined ? [] : unknownName(src, doc, 'team', rule.owner, [...at, 'owner'], rule.id)),
+    ...(rule.notify ?? []).flatMap((t, j) => unknownName(src, doc, 'team', t, [...at, 'notify', j], rule.id)),
+  ]
+}
+
+/** An error when `name` is not declared, hinting at the nearest declared name or listing them all. */
+function unknownName(
+  src: PolicySource,
+  doc: PolicyDocument,
+  what: NameKind,
+  name: string,
+  path: PolicyPath,
+  rule?: string,
+): PolicyIssue[] {
+  const declared = doc[DECLARED_IN[what]]
+  if (Object.hasOwn(declared, name)) return []
+  const known = Object.keys(declared)
+  return [
+    {
+      severity: 'error',
+      code: `UNKNOWN_${what.toUpperCase().replace(/ /g, '_')}`,
+      message: `unknown ${what} "${name}"`,
+      path,
+      ...(rule ? { rule } : {}),
+      position: src.position(path),
+      hint: didYouMean(name, known) ?? `declared ${what}s: ${known.join(', ') || 'none'}`,
+    },
+  ]
+}
+
+/** Action fields Remit sets itself, which an attribute of the same name would hide. */
+const SET_BY_REMIT = ['kind', 'channel', 'outbound', 'commitment']
+
+/**
+ * Action attributes share one namespace in CEL (`action.<name>`): a name must have one type. Gives
+ * the attributes that are usable, and errors for the rest.
+ */
+export function collectAttributes(
+  src: PolicySource,
+  doc: PolicyDocument,
+): { attributes: Attributes; issues: PolicyIssue[] } {
+  // Without a prototype, so that looking up an undeclared name finds nothing.
+  const attributes: Attributes = Object.create(null)
+  const declaredBy = new Map<string, string>()
+  const issues: PolicyIssue[] = []
+  const conflict = (kind: string, name: string, code: string, message: string, hint: string) =>
+    issues.push({
+      severity: 'error',
+      code,
+      message,
+      path: ['actions', kind, 'attributes', name],
+      position: src.keyPosition(['actions', kind, 'attributes'], name),
+      hint,
+    })
+  for (const [kind, action] of Object.entries(doc.actions)) {
+    for (const [name, t] of Object.entries(action.attributes)) {
+      const prior = attributes[name]
+      if (SET_BY_REMIT.includes(name)) {
+        conflict(
+          kind,
+          name,
+          'RESERVED_ATTRIBUTE',
+          `attribute "${name}" is reserved: action.${name} is set by Remit`,
+          'rename the attribute',
+        )
+      } else if (prior && prior.type !== t.type) {
+        conflict(
+          kind,
+          name,
+          'ATTRIBUTE_TYPE_CONFLICT',
+          `attribute "${name}" is ${t.type} here but ${prior.type} in action "${declaredBy.get(name)}"`,
+          'an attribute name has one type across all action kinds',
+        )
+      } else {
+        attributes[name] = t
+        declaredBy.set(name, kind)
+      }
+    }
+  }
+  return { attributes, issues }
+}

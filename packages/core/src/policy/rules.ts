@@ -1,0 +1,95 @@
+import { parseDuration } from '../time/duration.ts'
+import type { CompiledExpression } from './cel.ts'
+import type { CompileExpression, RuleDoc } from './load-model.ts'
+import type {
+  CompiledLimit,
+  CompiledOwnership,
+  CompiledPermission,
+  CompiledRule,
+  CompiledStop,
+  CompiledTrigger,
+  Scope,
+} from './model.ts'
+import type { PolicyDocument, RuleSort } from './schema.ts'
+import type { PolicySource } from './source.ts'
+
+/**
+ * Every rule of the document, compiled, list by list. An expression that does not compile is left
+ * undefined: `compile` has recorded the error, and a policy with errors is never assembled, so the
+ * rules that require a condition may say they have one.
+ */
+export function compileRules(
+  src: PolicySource,
+  doc: PolicyDocument,
+  compile: CompileExpression,
+): CompiledRule[] {
+  const common = <S extends RuleSort>(sort: S, list: string, index: number, r: RuleDoc) => ({
+    id: r.id,
+    sort,
+    message: r.message,
+    scope: resolveScope(r),
+    when: r.when ? compile([list, index, 'when'], r.id, r.when, 'bool') : undefined,
+    readsLedger: readsLedger(r.when),
+    position: src.position([list, index]),
+  })
+  // Triggers and ownership rules cannot be written without a condition.
+  const conditional = <S extends RuleSort>(sort: S, list: string, index: number, r: RuleDoc) => {
+    const rule = common(sort, list, index, r)
+    return { ...rule, when: rule.when as CompiledExpression }
+  }
+  return [
+    ...doc.stops.map((r, i): CompiledStop => common('stop', 'stops', i, r)),
+    ...doc.triggers.map((r, i): CompiledTrigger => {
+      const until = r.until
+        ? compile(['triggers', i, 'until'], r.id, r.until, 'google.protobuf.Timestamp')
+        : undefined
+      const rule = conditional('trigger', 'triggers', i, r)
+      return {
+        ...rule,
+        then: r.then,
+        until,
+        notify: r.notify,
+        readsLedger: rule.readsLedger || readsLedger(r.until),
+      }
+    }),
+    ...doc.limits.map(
+      (r, i): CompiledLimit => ({
+        ...common('limit', 'limits', i, r),
+        max: r.max,
+        per: r.per,
+        perMs: parseDuration(r.per) as number,
+        limitScope: r.scope,
+        then: r.then,
+      }),
+    ),
+    ...doc.ownership.map(
+      (r, i): CompiledOwnership => ({
+        ...conditional('ownership', 'ownership', i, r),
+        owner: r.owner,
+        then: r.then,
+      }),
+    ),
+    ...doc.permissions.map((r, i): CompiledPermission => common('permission', 'permissions', i, r)),
+  ]
+}
+
+/** A rule's selectors as sets; a selector the rule leaves out stays absent, and so matches anything. */
+function resolveScope(r: RuleDoc): Scope {
+  const set = (v: unknown) => (v === undefined ? undefined : new Set(Array.isArray(v) ? v : [v as string]))
+  const scope: Scope = {}
+  const agents = set(r.agent)
+  const teams = set(r.team)
+  const actions = set(r.action)
+  const channels = set(r.channel)
+  if (agents) scope.agents = agents
+  if (teams) scope.teams = teams
+  if (actions) scope.actions = actions
+  if (channels) scope.channels = channels
+  if (typeof r.outbound === 'boolean') scope.outbound = r.outbound
+  return scope
+}
+
+/** Read from the text, so the evaluator builds the ledger's lists only for rules that might use them. */
+function readsLedger(expr: string | undefined): boolean {
+  return expr !== undefined && /\b(touches|commitments)\b/.test(expr)
+}
