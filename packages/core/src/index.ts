@@ -25,6 +25,7 @@ export { DECISION_BUDGET, EVALUATION_BUDGET } from './policy/meter.ts'
 export type { ActionKind, Agent, CompiledRule, Policy } from './policy/model.ts'
 export { type PolicyDocument, policySchema, type RuleSort } from './policy/schema.ts'
 export {
+  type BatchDeliverOptions,
   type DeliverOptions,
   type OwedWork,
   openRemit,

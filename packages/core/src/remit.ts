@@ -39,6 +39,8 @@ export interface TouchInput {
   tool?: string
   at?: Date | string
   note?: string
+  /** What the touch records at its source (`hubspot:call:123`): recording it again returns the first. */
+  externalId?: string
 }
 
 export interface ResolveInput {
@@ -69,6 +71,24 @@ export interface DeliverOptions {
   batch?: number
   /** Told of each failed attempt (the message, or undefined when the pass itself failed). */
   onError?: (message: OutboxMessage | undefined, error: unknown) => void
+}
+
+export interface BatchDeliverOptions extends DeliverOptions {
+  /** Which messages may go in one call (e.g. one per vendor account); default: all of a pass. */
+  groupBy?: (message: OutboxMessage) => string
+}
+
+/** The claimed messages in groups, in claim order. */
+function groups(messages: OutboxMessage[], groupBy?: (m: OutboxMessage) => string): OutboxMessage[][] {
+  if (!groupBy) return messages.length ? [messages] : []
+  const byKey = new Map<string, OutboxMessage[]>()
+  for (const m of messages) {
+    const key = groupBy(m)
+    const group = byKey.get(key)
+    if (group) group.push(m)
+    else byKey.set(key, [m])
+  }
+  return [...byKey.values()]
 }
 
 /** How long answering a review waits for the first try of the work it owes (then it goes on alone). */
@@ -239,8 +259,8 @@ export class Remit {
     const channel = input.channel ?? declared?.channel
     if (channel) touch.channel = channel
     if (input.note) touch.note = input.note
-    await this.store.recordTouch(touch)
-    return touch
+    if (input.externalId) touch.externalId = input.externalId
+    return this.store.recordTouch(touch)
   }
 
   readonly reviews = {
@@ -295,7 +315,17 @@ export class Remit {
      * to deduplicate on. Returns the function that stops it.
      */
     deliver: (channel: string, send: (message: OutboxMessage) => Promise<void>, o: DeliverOptions = {}) =>
-      this.startDelivery(channel, send, o),
+      this.startDelivery(channel, ([m]) => send(m as OutboxMessage), { ...o, groupBy: (m) => m.id }),
+    /**
+     * Like `deliver`, for a vendor that takes many at once: the messages claimed in a pass are
+     * grouped by `groupBy` (default: all in one group) and each group is sent by one call, which
+     * delivers or fails them together.
+     */
+    deliverBatches: (
+      channel: string,
+      send: (messages: OutboxMessage[]) => Promise<void>,
+      o: BatchDeliverOptions = {},
+    ) => this.startDelivery(channel, send, o),
     list: (filter: OutboxFilter = {}): Promise<OutboxMessage[]> => this.store.listOutbox(filter),
     /** Puts a dead message back to be tried now. */
     retry: async (id: string): Promise<OutboxMessage> => {
@@ -307,35 +337,41 @@ export class Remit {
 
   private startDelivery(
     channel: string,
-    send: (message: OutboxMessage) => Promise<void>,
-    o: DeliverOptions,
+    send: (messages: OutboxMessage[]) => Promise<void>,
+    o: BatchDeliverOptions,
   ): () => void {
     const leaseMs = o.leaseMs ?? 60_000
     const maxAttempts = o.maxAttempts ?? 20
     // A vendor that never answers must not hold the channel: give up on the attempt well inside the
     // lease, so no other deliverer takes the message while this one may still send it.
     const sendTimeoutMs = o.sendTimeoutMs ?? Math.min(30_000, leaseMs / 2)
-    const pass = async () => {
-      const now = this.clock()
-      for (const m of await this.store.claimOutbox(channel, now, leaseMs, o.batch ?? 50)) {
-        try {
-          await withTimeout(send(m), sendTimeoutMs, `no answer within ${sendTimeoutMs} ms`)
-          await this.store.settleOutbox(m.id, { status: 'delivered', at: this.clock() })
-        } catch (error) {
-          const message = error instanceof Error ? error.message : String(error)
-          const at = this.clock()
-          await this.store.settleOutbox(
-            m.id,
-            m.attempts >= maxAttempts || error instanceof PermanentDeliveryError
-              ? { status: 'dead', error: message, at }
-              : {
-                  status: 'pending',
-                  error: message,
-                  retryAt: new Date(at.getTime() + backoff(m.attempts, o)),
-                },
-          )
-          o.onError?.(m, error)
+    const settle = async (messages: OutboxMessage[], error?: unknown) => {
+      const at = this.clock()
+      for (const m of messages) {
+        if (error === undefined) {
+          await this.store.settleOutbox(m.id, { status: 'delivered', at })
+          continue
         }
+        const message = error instanceof Error ? error.message : String(error)
+        await this.store.settleOutbox(
+          m.id,
+          m.attempts >= maxAttempts || error instanceof PermanentDeliveryError
+            ? { status: 'dead', error: message, at }
+            : { status: 'pending', error: message, retryAt: new Date(at.getTime() + backoff(m.attempts, o)) },
+        )
+        o.onError?.(m, error)
+      }
+    }
+    const pass = async () => {
+      const claimed = await this.store.claimOutbox(channel, this.clock(), leaseMs, o.batch ?? 50)
+      for (const group of groups(claimed, o.groupBy)) {
+        try {
+          await withTimeout(send(group), sendTimeoutMs, `no answer within ${sendTimeoutMs} ms`)
+        } catch (error) {
+          await settle(group, error)
+          continue
+        }
+        await settle(group)
       }
     }
     // One pass at a time; a kick during a pass runs one more after it (the new message may have

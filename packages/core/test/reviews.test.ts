@@ -199,6 +199,49 @@ describe('the outbox: work an answer owes a vendor', () => {
     stop()
   })
 
+  it('sends due messages in batches by group, and a failed batch is retried whole', async () => {
+    const remit = await openRemit({
+      policy: seedPolicy,
+      store: openSqliteStore(':memory:'),
+      // The seed's week, running as fast as the wall clock (backoff must come due).
+      clock: () => new Date(Date.parse(at(1)) + performance.now()),
+    })
+    remit.outbox.route('vendor', (review, decision) => ({ review: review.id, portal: decision.accountId }))
+    const reviewIds: string[] = []
+    for (const accountId of ['acme', 'acme', 'globex'])
+      reviewIds.push(
+        (
+          await remit.decide('marketing-agent', {
+            action: { kind: 'email.positioning' },
+            customer: { ...acme, accountId, contactId: `${accountId}-${reviewIds.length}` },
+            at: at(0),
+          })
+        ).reviewId as string,
+      )
+    // Answered before anyone delivers: all three wait in the outbox.
+    for (const id of reviewIds) await remit.reviews.approve(id)
+    const calls: string[][] = []
+    let failGlobex = true
+    const stop = remit.outbox.deliverBatches(
+      'vendor',
+      async (messages) => {
+        const portals = messages.map((m) => m.payload.portal as string)
+        calls.push(portals)
+        if (portals.includes('globex') && failGlobex) throw new Error('globex down')
+      },
+      { everyMs: 5, baseDelayMs: 1, maxDelayMs: 1, groupBy: (m) => m.payload.portal as string },
+    )
+    for (let i = 0; i < 100 && calls.length < 2; i++) await sleep(5)
+    expect(calls.slice(0, 2)).toEqual([['acme', 'acme'], ['globex']])
+    failGlobex = false
+    for (let i = 0; i < 200 && (await remit.outbox.list({ status: 'pending' })).length; i++) await sleep(5)
+    stop()
+    expect((await remit.outbox.list()).map((m) => m.status)).toEqual(['delivered', 'delivered', 'delivered'])
+    // The acme pair went once; globex, failed as a batch, went again alone.
+    expect(calls.filter((c) => c.includes('acme'))).toEqual([['acme', 'acme']])
+    expect(calls.filter((c) => c.includes('globex')).length).toBeGreaterThanOrEqual(2)
+  })
+
   it('owes nothing to a channel whose route returns nothing, and nothing before the answer', async () => {
     const { remit, reviewId } = await setup()
     remit.outbox.route('other', () => undefined)

@@ -346,8 +346,15 @@ class PostgresStore implements Store {
     })
   }
 
-  async recordTouch(touch: Touch): Promise<void> {
-    await this.inAccount(touch.accountId, (client) => insertTouch(client, touch))
+  async recordTouch(touch: Touch): Promise<Touch> {
+    return this.inAccount(touch.accountId, async (client) => {
+      if (await insertTouch(client, touch)) return touch
+      // Recorded before (another account's lock may have been held: the index, not the lock, decides).
+      const first = await client.query('SELECT * FROM remit_touches WHERE external_id = $1', [
+        touch.externalId,
+      ])
+      return rowToTouch(first.rows[0] as Row)
+    })
   }
 
   async getDecision(id: string): Promise<Decision | undefined> {
@@ -458,6 +465,19 @@ class PostgresStore implements Store {
     return rows.map((r) => parseOutbox((r as Row).body))
   }
 
+  async readState(key: string): Promise<string | undefined> {
+    const { rows } = await this.query('SELECT value FROM remit_state WHERE key = $1', [key])
+    return (rows[0] as Row | undefined)?.value as string | undefined
+  }
+
+  async writeState(key: string, value: string): Promise<void> {
+    await this.query(
+      `INSERT INTO remit_state (key, value, updated_at) VALUES ($1, $2, now())
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+      [key, value],
+    )
+  }
+
   async retryOutbox(id: string, now: Date): Promise<OutboxMessage> {
     const m = await this.changeOutbox(
       id,
@@ -527,10 +547,12 @@ class PostgresStore implements Store {
   }
 }
 
-async function insertTouch(client: Client, t: Touch): Promise<void> {
-  await client.query(
-    `INSERT INTO remit_touches (id, account_id, contact_id, agent, team, tool, kind, channel, outbound, at, status, decision_id, source, note)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+/** Inserts the touch; false when its external id was recorded before (nothing written). */
+async function insertTouch(client: Client, t: Touch): Promise<boolean> {
+  const { rowCount } = await client.query(
+    `INSERT INTO remit_touches (id, account_id, contact_id, agent, team, tool, kind, channel, outbound, at, status, decision_id, source, note, external_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+     ON CONFLICT (external_id) WHERE external_id IS NOT NULL DO NOTHING`,
     params([
       t.id,
       t.accountId,
@@ -546,8 +568,10 @@ async function insertTouch(client: Client, t: Touch): Promise<void> {
       t.decisionId ?? null,
       t.source,
       t.note ?? null,
+      t.externalId ?? null,
     ]),
   )
+  return rowCount === 1
 }
 
 async function insertCommitment(client: Client, c: Commitment): Promise<void> {

@@ -33,4 +33,10 @@ CREATE TABLE remit_outbox (
   created_at timestamptz NOT NULL, attempts int NOT NULL, body jsonb NOT NULL);
 CREATE INDEX remit_outbox_due ON remit_outbox (channel, status, next_at);
 `,
+  // Touches name what they record at their source (once each); adapters keep small state.
+  `
+ALTER TABLE remit_touches ADD COLUMN external_id text;
+CREATE UNIQUE INDEX remit_touches_external ON remit_touches (external_id) WHERE external_id IS NOT NULL;
+CREATE TABLE remit_state (key text PRIMARY KEY, value text NOT NULL, updated_at timestamptz NOT NULL);
+`,
 ]

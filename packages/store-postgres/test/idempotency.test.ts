@@ -74,6 +74,8 @@ describe('idempotency keys on PostgreSQL', () => {
     await sql((client) =>
       client.query(
         `DROP TABLE ${schema}.remit_outbox;
+         DROP TABLE ${schema}.remit_state;
+         ALTER TABLE ${schema}.remit_touches DROP COLUMN external_id;
          ALTER TABLE ${schema}.remit_decisions DROP COLUMN request_hash;
          DELETE FROM ${schema}.remit_migrations WHERE version > 1`,
       ),

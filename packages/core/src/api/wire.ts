@@ -23,6 +23,11 @@ export const touchRequestSchema = z.strictObject({
   team: label(100).optional(),
   at: time.optional(),
   note: text(2000).optional(),
+  externalId: label(200)
+    .optional()
+    .describe(
+      'What the touch records at its source (e.g. hubspot:call:123): recorded once however often it is sent',
+    ),
 })
 
 export const resolveRequestSchema = z.strictObject({
@@ -44,6 +49,7 @@ export const touchSchema = z.object({
   decisionId: z.string().optional(),
   source: z.enum(['decision', 'recorded']),
   note: z.string().optional(),
+  externalId: z.string().optional(),
 })
 
 export const commitmentSchema = z.object({

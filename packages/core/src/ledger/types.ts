@@ -19,6 +19,11 @@ export interface Touch {
   decisionId?: string
   source: 'decision' | 'recorded'
   note?: string
+  /**
+   * What this touch records, as its source names it (`hubspot:call:123`, a SendGrid event id):
+   * unique, so a source that reports the same thing twice is recorded once.
+   */
+  externalId?: string
 }
 
 /** A promise made to a customer by a go (a discount, a price) that others must not contradict. */

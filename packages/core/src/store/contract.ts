@@ -328,6 +328,35 @@ export function storeContract(
       expect(t.commitments).toEqual([go.commitment])
     })
 
+    it('records a touch named by its source once: the same external id again returns the first', async () => {
+      const first = { ...recorded('acme', hours(2)), externalId: 'hubspot:call:1' }
+      expect(await store.recordTouch(first)).toEqual(first)
+      // Reported again (a poll that overlaps, a webhook retried), even with other details.
+      const again = { ...recorded('globex', hours(3)), externalId: 'hubspot:call:1' }
+      expect(await store.recordTouch(again)).toEqual(first)
+      await Promise.all(
+        [1, 2, 3].map(() => store.recordTouch({ ...recorded('acme', hours(4)), externalId: 'x:2' })),
+      )
+      expect((await store.timeline('acme')).touches.map((t) => t.externalId)).toEqual([
+        'hubspot:call:1',
+        'x:2',
+      ])
+      expect((await store.timeline('globex')).touches).toEqual([])
+      // Touches without one are never merged.
+      await store.recordTouch(recorded('acme', hours(5)))
+      await store.recordTouch(recorded('acme', hours(5)))
+      expect((await store.timeline('acme')).touches).toHaveLength(4)
+    })
+
+    it("keeps an adapter's state by key, replaced on write", async () => {
+      expect(await store.readState('hubspot:cursor')).toBeUndefined()
+      await store.writeState('hubspot:cursor', '1')
+      await store.writeState('hubspot:cursor', '2')
+      await store.writeState('other', 'x')
+      expect(await store.readState('hubspot:cursor')).toBe('2')
+      expect(await store.readState('other')).toBe('x')
+    })
+
     describe('the outbox', () => {
       /** A flag answered with a message owed to `channel`, written with the answer. */
       const answered = async (account: string, channel: string, payload: Record<string, unknown> = {}) => {
@@ -418,6 +447,13 @@ export function storeContract(
 
     if (factory.reopen) {
       const reopen = factory.reopen
+      it("keeps an adapter's state across a reopen", async () => {
+        await store.writeState('hubspot:cursor', '2')
+        const again = await reopen(store)
+        opened.push(again)
+        expect(await again.readState('hubspot:cursor')).toBe('2')
+      })
+
       it('keeps a pending message across a reopen, due as it was', async () => {
         const w = flagWrite('acme', hours(0), 'sales')
         await store.decide(request('acme', hours(0)), () => w)

@@ -70,7 +70,7 @@ CREATE INDEX IF NOT EXISTS decisions_at ON decisions(at);
 CREATE TABLE IF NOT EXISTS touches (
   id TEXT PRIMARY KEY, account_id TEXT NOT NULL, contact_id TEXT, agent TEXT, team TEXT, tool TEXT,
   kind TEXT NOT NULL, channel TEXT, outbound INTEGER NOT NULL, at INTEGER NOT NULL, status TEXT NOT NULL,
-  decision_id TEXT, source TEXT NOT NULL, note TEXT);
+  decision_id TEXT, source TEXT NOT NULL, note TEXT, external_id TEXT);
 CREATE INDEX IF NOT EXISTS touches_account ON touches(account_id, at);
 CREATE TABLE IF NOT EXISTS commitments (
   id TEXT PRIMARY KEY, account_id TEXT NOT NULL, contact_id TEXT, kind TEXT NOT NULL, value TEXT NOT NULL,
@@ -87,6 +87,7 @@ CREATE TABLE IF NOT EXISTS outbox (
   id TEXT PRIMARY KEY, channel TEXT NOT NULL, status TEXT NOT NULL, next_at INTEGER NOT NULL,
   created_at INTEGER NOT NULL, body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(channel, status, next_at);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL);
 `
 
 type Row = Record<string, string | number | null>
@@ -140,6 +141,13 @@ class SqliteStore implements Store {
       const columns = this.db.prepare('PRAGMA table_info(decisions)').all() as Row[]
       if (!columns.some((c) => c.name === 'request_hash'))
         this.db.exec('ALTER TABLE decisions ADD COLUMN request_hash TEXT')
+      // …and files made before touches named their source's id lack that one.
+      const touchColumns = this.db.prepare('PRAGMA table_info(touches)').all() as Row[]
+      if (!touchColumns.some((c) => c.name === 'external_id'))
+        this.db.exec('ALTER TABLE touches ADD COLUMN external_id TEXT')
+      this.db.exec(
+        'CREATE UNIQUE INDEX IF NOT EXISTS touches_external ON touches(external_id) WHERE external_id IS NOT NULL',
+      )
     })
     this.q = statements(this.db)
   }
@@ -281,8 +289,15 @@ class SqliteStore implements Store {
     })
   }
 
-  async recordTouch(touch: Touch): Promise<void> {
-    await this.write(() => this.insertTouch(touch))
+  async recordTouch(touch: Touch): Promise<Touch> {
+    return this.write(() => {
+      if (touch.externalId !== undefined) {
+        const first = this.q.touchByExternalId.get(touch.externalId) as Row | undefined
+        if (first) return rowToTouch(first)
+      }
+      this.insertTouch(touch)
+      return touch
+    })
   }
 
   async getDecision(id: string): Promise<Decision | undefined> {
@@ -386,6 +401,14 @@ class SqliteStore implements Store {
     return this.db.prepare(sql).all(...(args as SQLInputValue[])) as Row[]
   }
 
+  async readState(key: string): Promise<string | undefined> {
+    return (this.q.readState.get(key) as Row | undefined)?.value as string | undefined
+  }
+
+  async writeState(key: string, value: string): Promise<void> {
+    await this.write(() => this.q.writeState.run(key, value, Date.now()))
+  }
+
   async retryOutbox(id: string, now: Date): Promise<OutboxMessage> {
     return this.write(() => {
       const again = retried(this.outboxMessage(id), now)
@@ -431,6 +454,7 @@ class SqliteStore implements Store {
       t.decisionId ?? null,
       t.source,
       t.note ?? null,
+      t.externalId ?? null,
     )
   }
 
@@ -479,8 +503,14 @@ function statements(db: DatabaseSync) {
       'INSERT INTO decisions (id, at, account_id, agent, team, verdict, idempotency_key, touch_id, body, request_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
     insertTouch: p(
-      `INSERT INTO touches (id, account_id, contact_id, agent, team, tool, kind, channel, outbound, at, status, decision_id, source, note)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO touches (id, account_id, contact_id, agent, team, tool, kind, channel, outbound, at, status, decision_id, source, note, external_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    touchByExternalId: p('SELECT * FROM touches WHERE external_id = ?'),
+    readState: p('SELECT value FROM state WHERE key = ?'),
+    writeState: p(
+      `INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
     ),
     insertCommitment: p(
       `INSERT INTO commitments (id, account_id, contact_id, kind, value, team, agent, at, expires_at, decision_id)

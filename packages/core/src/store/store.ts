@@ -94,8 +94,11 @@ export interface Store {
    * decision reserved none.
    */
   setTouchStatus(decisionId: string, status: TouchStatus): Promise<Touch | undefined>
-  /** Records a touch that happened elsewhere (a call, a meeting, a CRM e-mail). */
-  recordTouch(touch: Touch): Promise<void>
+  /**
+   * Records a touch that happened elsewhere (a call, a meeting, a CRM e-mail). A touch whose
+   * `externalId` is already recorded writes nothing: the touch recorded first is returned.
+   */
+  recordTouch(touch: Touch): Promise<Touch>
   getDecision(id: string): Promise<Decision | undefined>
   listDecisions(filter?: DecisionFilter): Promise<Decision[]>
   getReview(id: string): Promise<Review | undefined>
@@ -131,5 +134,12 @@ export interface Store {
    * is refused (`ConflictError('ILLEGAL_TRANSITION')`): it would reach the vendor twice.
    */
   retryOutbox(id: string, now: Date): Promise<OutboxMessage>
+  /**
+   * An adapter's own small state, by key (a vendor's cursor, an encrypted credential): what it must
+   * keep across restarts and share between instances. Undefined when never written.
+   */
+  readState(key: string): Promise<string | undefined>
+  /** Writes (or replaces) the value at `key`. */
+  writeState(key: string, value: string): Promise<void>
   close(): Promise<void>
 }
