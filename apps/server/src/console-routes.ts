@@ -5,7 +5,7 @@ import { z } from 'zod'
 import { ForbiddenError, toHttpError, UnauthorizedError } from './errors.ts'
 import { hashKey, type KeyRing, type Principal } from './keys.ts'
 import type { PolicyService } from './policy-service.ts'
-import type { Route } from './route.ts'
+import { defineRoute, type Route } from './route.ts'
 import { type Sessions, sessionCookie } from './sessions.ts'
 
 // What the console needs beyond the decision API: sign-in, an enriched review queue, search,
@@ -25,7 +25,7 @@ export function consoleRoutes(d: {
 }): Route[] {
   const { remit } = d
   return [
-    {
+    defineRoute({
       method: 'POST',
       url: '/v1/console/session',
       operationId: 'signIn',
@@ -34,7 +34,7 @@ export function consoleRoutes(d: {
       roles: [],
       body: z.strictObject({ key: z.string().min(1).max(512) }),
       handler: async (c) => {
-        const key = (c.body as { key: string }).key
+        const { key } = c.body
         const principal = d.keys.authenticate(`Bearer ${key}`)
         if (!principal) throw new UnauthorizedError('that key is not in service')
         if (principal.kind === 'agent')
@@ -43,8 +43,8 @@ export function consoleRoutes(d: {
         c.reply.header('set-cookie', sessionCookie(s.id, s.maxAgeSeconds, d.secureCookies))
         return { csrf: s.csrf, principal }
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'GET',
       url: '/v1/console/session',
       operationId: 'getSession',
@@ -55,8 +55,8 @@ export function consoleRoutes(d: {
         const s = d.sessions.fromCookie(c.request.headers.cookie as string | undefined)
         return { principal: c.principal, ...(s ? { csrf: s.csrf } : {}) }
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'POST',
       url: '/v1/console/logout',
       operationId: 'signOut',
@@ -69,8 +69,8 @@ export function consoleRoutes(d: {
         c.reply.header('set-cookie', sessionCookie('', 0, d.secureCookies))
         return { ok: true }
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'GET',
       url: '/v1/console/queue',
       operationId: 'getQueue',
@@ -125,8 +125,8 @@ export function consoleRoutes(d: {
         )
         return { items, capacity }
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'POST',
       url: '/v1/console/reviews/bulk',
       operationId: 'resolveReviews',
@@ -139,7 +139,7 @@ export function consoleRoutes(d: {
         note: z.string().max(2000).optional(),
       }),
       handler: async (c) => {
-        const b = c.body as { ids: string[]; action: 'approve' | 'reject'; note?: string }
+        const b = c.body
         const t = team(c.principal)
         const results = []
         for (const id of b.ids) {
@@ -159,8 +159,8 @@ export function consoleRoutes(d: {
         }
         return { results }
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'GET',
       url: '/v1/console/search',
       operationId: 'searchCustomers',
@@ -169,7 +169,7 @@ export function consoleRoutes(d: {
       roles: ['reviewer', 'admin'],
       query: z.strictObject({ q: z.string().trim().min(1).max(320) }),
       handler: async (c) => {
-        const q = (c.query as { q: string }).q
+        const { q } = c.query
         const found = [
           ...(await remit.decisions.list({ accountId: q, limit: 1 })),
           ...(await remit.decisions.list({ contactId: q, limit: 50 })),
@@ -179,8 +179,8 @@ export function consoleRoutes(d: {
         if (!accounts.length && (await remit.timeline(q, 1)).touches.length) accounts.push(q)
         return { accounts }
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'GET',
       url: '/v1/console/decisions/:id/explain',
       operationId: 'explainDecision',
@@ -189,8 +189,8 @@ export function consoleRoutes(d: {
       roles: ['reviewer', 'admin'],
       params: { id: 'The decision id' },
       handler: async (c) => {
-        const decision = await remit.decisions.get(c.params.id as string)
-        if (!decision) throw new NotFoundError('decision', c.params.id as string)
+        const decision = await remit.decisions.get(c.params.id)
+        if (!decision) throw new NotFoundError('decision', c.params.id)
         const policy = remit.policy
         let req: ReturnType<typeof requestOf>
         try {
@@ -215,8 +215,8 @@ export function consoleRoutes(d: {
           samePolicy: policy.version === decision.policyVersion,
         }
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'GET',
       url: '/v1/console/decisions.ndjson',
       operationId: 'exportDecisions',
@@ -225,21 +225,21 @@ export function consoleRoutes(d: {
       roles: ['reviewer', 'admin'],
       query: decisionLogQuerySchema,
       handler: async (c) => {
-        const q = c.query as z.infer<typeof decisionLogQuerySchema>
+        const { since, until, before, ...q } = c.query
         const filter = {
           ...q,
-          ...(q.since ? { since: new Date(q.since) } : {}),
-          ...(q.until ? { until: new Date(q.until) } : {}),
-          ...(q.before ? { before: new Date(q.before) } : {}),
+          ...(since ? { since: new Date(since) } : {}),
+          ...(until ? { until: new Date(until) } : {}),
+          ...(before ? { before: new Date(before) } : {}),
           limit: q.limit ?? 1000,
         }
-        const rows = await remit.decisions.list(filter as never)
+        const rows = await remit.decisions.list(filter)
         c.reply.type('application/x-ndjson')
         c.reply.header('content-disposition', 'attachment; filename="remit-decisions.ndjson"')
         return rows.map((x) => JSON.stringify(decisionRecordToWire(x))).join('\n') + (rows.length ? '\n' : '')
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'GET',
       url: '/v1/console/policy',
       operationId: 'getPolicyStats',
@@ -284,6 +284,6 @@ export function consoleRoutes(d: {
             : {}),
         }
       },
-    },
+    }),
   ]
 }

@@ -1,3 +1,3 @@
 // The route description lives in @remit/core/adapter, so adapters can add operations without
 // depending on this app; the server serves and documents it.
-export type { Context, Role, Route } from '@remit/core/adapter'
+export { type Context, defineRoute, type Role, type Route } from '@remit/core/adapter'

@@ -1,11 +1,4 @@
-import {
-  type Caller,
-  InputError,
-  NotFoundError,
-  type OutboxMessage,
-  PolicyError,
-  type Remit,
-} from '@remit/core'
+import { InputError, NotFoundError, type OutboxMessage, PolicyError, type Remit } from '@remit/core'
 import {
   decisionLogQuerySchema,
   decisionRecordSchema,
@@ -34,7 +27,7 @@ import { ForbiddenError } from './errors.ts'
 import type { KeyRing, Principal } from './keys.ts'
 import type { Metrics } from './metrics.ts'
 import type { PolicyService } from './policy-service.ts'
-import type { Route } from './route.ts'
+import { type Context, defineRoute, type Route } from './route.ts'
 
 export interface RouteDeps {
   remit: Remit
@@ -166,19 +159,21 @@ export function routes(d: RouteDeps): Route[] {
       throw new NotFoundError('decision', id)
     return decision
   }
-  const resolve = (action: 'approve' | 'reject') => async (c: Parameters<Route['handler']>[0]) => {
-    const team = reviewTeam(c.principal)
-    const body = c.body as z.infer<typeof resolveRequestSchema>
-    const review = await remit.reviews[action](c.params.id as string, {
-      by: c.principal.name,
-      ...(body.note ? { note: body.note } : {}),
-      ...(team ? { team } : {}),
-    })
-    return reviewToWire(review)
-  }
+  // Shared by approve and reject; defineRoute checks this context is one their routes give.
+  const resolve =
+    (action: 'approve' | 'reject') =>
+    async (c: Context<'id', unknown, z.output<typeof resolveRequestSchema>, Principal>) => {
+      const team = reviewTeam(c.principal)
+      const review = await remit.reviews[action](c.params.id, {
+        by: c.principal.name,
+        ...(c.body.note ? { note: c.body.note } : {}),
+        ...(team ? { team } : {}),
+      })
+      return reviewToWire(review)
+    }
 
   return [
-    {
+    defineRoute({
       method: 'POST',
       url: '/v1/decisions',
       operationId: 'createDecision',
@@ -188,11 +183,12 @@ export function routes(d: RouteDeps): Route[] {
       tag: 'decisions',
       roles: ['agent'],
       body: decisionRequestSchema,
+      uncheckedBody: true,
       response: decisionSchema,
       handler: async (c) => {
         const body = atServerTime(c.body, d.clock(), d.clockSkewMs)
         const started = process.hrtime.bigint()
-        const decision = await remit.decide(c.caller as Caller, body as never)
+        const decision = await remit.decide(c.caller, body)
         d.metrics.decisionSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9)
         if (!decision.replayed && !decision.dryRun)
           d.metrics.decisions.inc({ verdict: decision.verdict, team: decision.team })
@@ -203,8 +199,8 @@ export function routes(d: RouteDeps): Route[] {
           )
         return decisionToWire(decision)
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'POST',
       url: '/v1/decisions/:id/outcome',
       operationId: 'reportOutcome',
@@ -215,12 +211,12 @@ export function routes(d: RouteDeps): Route[] {
       body: outcomeRequestSchema,
       response: touchSchema,
       handler: async (c) => {
-        const decision = await ownDecision(c.principal, c.params.id as string)
-        const { status } = c.body as z.infer<typeof outcomeRequestSchema>
+        const decision = await ownDecision(c.principal, c.params.id)
+        const { status } = c.body
         return touchToWire(await remit.outcome(decision.id, status))
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'GET',
       url: '/v1/decisions/:id',
       operationId: 'getDecision',
@@ -229,9 +225,9 @@ export function routes(d: RouteDeps): Route[] {
       roles: ['agent', 'reviewer', 'admin'],
       params: { id: 'The decision id' },
       response: decisionRecordSchema,
-      handler: async (c) => decisionRecordToWire(await ownDecision(c.principal, c.params.id as string)),
-    },
-    {
+      handler: async (c) => decisionRecordToWire(await ownDecision(c.principal, c.params.id)),
+    }),
+    defineRoute({
       method: 'GET',
       url: '/v1/decisions',
       operationId: 'listDecisions',
@@ -241,7 +237,7 @@ export function routes(d: RouteDeps): Route[] {
       query: decisionLogQuerySchema,
       response: decisionsResponse,
       handler: async (c) => {
-        const q = c.query as z.infer<typeof decisionLogQuerySchema>
+        const q = c.query
         const date = (s: string | undefined) => (s ? new Date(s) : undefined)
         const filter = {
           ...q,
@@ -250,10 +246,10 @@ export function routes(d: RouteDeps): Route[] {
           before: date(q.before),
         }
         for (const k of ['since', 'until', 'before'] as const) if (!filter[k]) delete filter[k]
-        return { decisions: (await remit.decisions.list(filter as never)).map(decisionRecordToWire) }
+        return { decisions: (await remit.decisions.list(filter)).map(decisionRecordToWire) }
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'POST',
       url: '/v1/touches',
       operationId: 'recordTouch',
@@ -264,7 +260,7 @@ export function routes(d: RouteDeps): Route[] {
       status: 201,
       response: touchSchema,
       handler: async (c) => {
-        const body = c.body as z.infer<typeof touchRequestSchema>
+        const body = c.body
         const p = c.principal
         if (p.kind === 'agent') {
           const own = atServerTime(body, d.clock(), d.clockSkewMs)
@@ -287,8 +283,8 @@ export function routes(d: RouteDeps): Route[] {
         c.reply.code(201)
         return touchToWire(await remit.recordTouch(body))
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'GET',
       url: '/v1/reviews',
       operationId: 'listReviews',
@@ -298,15 +294,15 @@ export function routes(d: RouteDeps): Route[] {
       query: reviewQuerySchema,
       response: reviewsResponse,
       handler: async (c) => {
-        const q = c.query as z.infer<typeof reviewQuerySchema>
+        const q = c.query
         const team = reviewTeam(c.principal)
         if (team && q.team && q.team !== team)
           throw new ForbiddenError(`this key reviews for ${team}, not ${q.team}`)
         const reviews = await remit.reviews.list({ ...q, ...(team ? { team } : {}) })
         return { reviews: reviews.map(reviewToWire) }
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'GET',
       url: '/v1/reviews/:id',
       operationId: 'getReview',
@@ -316,7 +312,7 @@ export function routes(d: RouteDeps): Route[] {
       params: { id: 'The review id' },
       response: reviewSchema,
       handler: async (c) => {
-        const review = await remit.reviews.get(c.params.id as string)
+        const review = await remit.reviews.get(c.params.id)
         const p = c.principal
         // A reviewer sees its team's reviews, an agent the reviews of its own flags: others do not exist.
         const visible =
@@ -324,11 +320,11 @@ export function routes(d: RouteDeps): Route[] {
           (p.kind === 'admin' ||
             (p.kind === 'reviewer' && review.team === p.team) ||
             (p.kind === 'agent' && review.agent === p.agent))
-        if (!visible) throw new NotFoundError('review', c.params.id as string)
+        if (!visible) throw new NotFoundError('review', c.params.id)
         return reviewToWire(review)
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'POST',
       url: '/v1/reviews/:id/approve',
       operationId: 'approveReview',
@@ -339,8 +335,8 @@ export function routes(d: RouteDeps): Route[] {
       body: resolveRequestSchema,
       response: reviewSchema,
       handler: resolve('approve'),
-    },
-    {
+    }),
+    defineRoute({
       method: 'POST',
       url: '/v1/reviews/:id/reject',
       operationId: 'rejectReview',
@@ -351,8 +347,8 @@ export function routes(d: RouteDeps): Route[] {
       body: resolveRequestSchema,
       response: reviewSchema,
       handler: resolve('reject'),
-    },
-    {
+    }),
+    defineRoute({
       method: 'GET',
       url: '/v1/customers/:accountId/timeline',
       operationId: 'getTimeline',
@@ -362,15 +358,15 @@ export function routes(d: RouteDeps): Route[] {
       params: { accountId: 'The account id' },
       response: timelineSchema,
       handler: async (c) => {
-        const timeline = await remit.timeline(c.params.accountId as string)
+        const timeline = await remit.timeline(c.params.accountId)
         // A reviewer sees its own team's reviews only, here as everywhere.
         const team = reviewTeam(c.principal)
         return timelineToWire(
           team ? { ...timeline, reviews: timeline.reviews.filter((r) => r.team === team) } : timeline,
         )
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'POST',
       url: '/v1/admin/decisions',
       operationId: 'createBackdatedDecision',
@@ -382,7 +378,7 @@ export function routes(d: RouteDeps): Route[] {
       body: adminDecisionRequest,
       response: decisionSchema,
       handler: async (c) => {
-        const { agent, tool, reserve, ...request } = c.body as z.infer<typeof adminDecisionRequest>
+        const { agent, tool, reserve, ...request } = c.body
         const decision = await remit.decide(tool ? { tool } : { agent: agent as string }, {
           ...request,
           dryRun: request.dryRun || !reserve,
@@ -390,8 +386,8 @@ export function routes(d: RouteDeps): Route[] {
         c.request.log.info({ decision: decision.id, at: request.at, reserve }, 'admin decision')
         return decisionToWire(decision)
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'GET',
       url: '/v1/admin/outbox',
       operationId: 'listOutbox',
@@ -401,11 +397,10 @@ export function routes(d: RouteDeps): Route[] {
       query: outboxQuery,
       response: z.object({ messages: z.array(outboxMessageSchema) }),
       handler: async (c) => {
-        const q = c.query as z.infer<typeof outboxQuery>
-        return { messages: (await remit.outbox.list(q)).map(outboxToWire) }
+        return { messages: (await remit.outbox.list(c.query)).map(outboxToWire) }
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'POST',
       url: '/v1/admin/outbox/:id/retry',
       operationId: 'retryOutboxMessage',
@@ -414,9 +409,9 @@ export function routes(d: RouteDeps): Route[] {
       roles: ['admin'],
       params: { id: 'The message id (obx_…)' },
       response: outboxMessageSchema,
-      handler: async (c) => outboxToWire(await remit.outbox.retry(c.params.id as string)),
-    },
-    {
+      handler: async (c) => outboxToWire(await remit.outbox.retry(c.params.id)),
+    }),
+    defineRoute({
       method: 'GET',
       url: '/v1/admin/policy',
       operationId: 'getPolicy',
@@ -436,8 +431,8 @@ export function routes(d: RouteDeps): Route[] {
           ...(refusal ? { lastRefusal: { at: refusal.at.toISOString(), issues: refusal.issues } } : {}),
         }
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'POST',
       url: '/v1/admin/policy/reload',
       operationId: 'reloadPolicy',
@@ -451,8 +446,8 @@ export function routes(d: RouteDeps): Route[] {
         if (!result.ok) throw new PolicyError(result.issues)
         return result
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'GET',
       url: '/v1/admin/keys',
       operationId: 'listKeys',
@@ -461,8 +456,8 @@ export function routes(d: RouteDeps): Route[] {
       roles: ['admin'],
       response: z.object({ keys: z.array(keySchema) }),
       handler: async () => ({ keys: d.keys.list() }),
-    },
-    {
+    }),
+    defineRoute({
       method: 'POST',
       url: '/v1/admin/keys',
       operationId: 'createKey',
@@ -475,7 +470,7 @@ export function routes(d: RouteDeps): Route[] {
       handler: async (c) => {
         if (!d.createKey)
           throw new InputError('KEYS_READ_ONLY', 'this server has no keys file to write to', [])
-        const body = c.body as z.infer<typeof createKeyRequest>
+        const body = c.body
         if (d.keys.list().some((k) => k.name === body.name)) {
           throw new InputError('DUPLICATE_KEY', `a key named "${body.name}" exists`, ['name'])
         }
@@ -487,8 +482,8 @@ export function routes(d: RouteDeps): Route[] {
         c.reply.code(201)
         return { name: body.name, key }
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'GET',
       url: '/healthz',
       operationId: 'getHealth',
@@ -496,7 +491,7 @@ export function routes(d: RouteDeps): Route[] {
       tag: 'service',
       roles: [],
       response: healthResponse,
-      handler: async () => ({ status: 'ok', policyVersion: remit.policy.version }),
-    },
+      handler: async () => ({ status: 'ok' as const, policyVersion: remit.policy.version }),
+    }),
   ]
 }

@@ -10,6 +10,7 @@ import Fastify, {
   LogController,
   type onRequestHookHandler,
 } from 'fastify'
+import type { z } from 'zod'
 import { consoleRoutes } from './console-routes.ts'
 import { CsrfError, ForbiddenError, toHttpError, UnauthorizedError } from './errors.ts'
 import { jsonDepth, MAX_JSON_DEPTH } from './json-depth.ts'
@@ -28,6 +29,16 @@ import { PolicyService } from './policy-service.ts'
 import type { Route } from './route.ts'
 import { routes } from './routes.ts'
 import { Sessions } from './sessions.ts'
+
+// What the auth hook (authorize, below) sets on a request.
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Null on routes anyone may call: they have no hook. */
+    principal: Principal | null
+    /** For an agent key only. */
+    caller: Caller | null
+  }
+}
 
 export interface ServerOptions {
   /** Path of the policy file; it is watched and reloaded on change. */
@@ -182,7 +193,7 @@ export async function createServer(o: ServerOptions): Promise<RemitServer> {
         route,
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime * 100) / 100,
-        key: (request as { principal?: Principal }).principal?.name,
+        key: request.principal?.name,
       },
       'request',
     )
@@ -228,10 +239,10 @@ export async function createServer(o: ServerOptions): Promise<RemitServer> {
     (request, _reply, done) => {
       try {
         const principal = authenticate(request, keys, sessions)
-        ;(request as { principal?: Principal }).principal = principal
+        request.principal = principal
         if (!route.roles.includes(principal.kind))
           throw new ForbiddenError(`a ${principal.kind} key may not ${route.summary.toLowerCase()}`)
-        if (principal.kind === 'agent') (request as { caller?: Caller }).caller = callerOf(remit, principal)
+        if (principal.kind === 'agent') request.caller = callerOf(remit, principal)
         done()
       } catch (error) {
         done(error as Error)
@@ -375,7 +386,8 @@ function callerOf(remit: Remit, p: Extract<Principal, { kind: 'agent' }>): Calle
 }
 
 function register(app: FastifyInstance, route: Route, authorize: onRequestHookHandler): void {
-  app.route({
+  // Typed as Fastify's router and query-string parser produce them; the route's schemas narrow them.
+  app.route<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>({
     method: route.method,
     url: route.url,
     // Routes anyone may call (health, sign-in) have no hook at all.
@@ -383,31 +395,30 @@ function register(app: FastifyInstance, route: Route, authorize: onRequestHookHa
     handler: async (request, reply) => {
       // Each on its own: a query key must not hide a path parameter of the same name.
       for (const [name, value] of [
-        ...Object.entries((request.params ?? {}) as object),
-        ...Object.entries((request.query ?? {}) as object),
+        ...Object.entries(request.params ?? {}),
+        ...Object.entries(request.query ?? {}),
       ]) {
         if (String(value).includes('\u0000'))
           throw new InputError('BAD_CHARACTER', 'contains a NUL character', [name])
         if (!String(value).isWellFormed())
           throw new InputError('BAD_CHARACTER', 'is not well-formed Unicode (a lone surrogate)', [name])
       }
-      const parse = (schema: Route['query'] | Route['body'], value: unknown) => {
-        if (!schema) return value
+      const parse = <S extends z.ZodType>(schema: S, value: unknown): z.output<S> => {
         const parsed = schema.safeParse(value)
         if (!parsed.success) throw inputErrorFromZod(parsed.error)
         return parsed.data
       }
-      // The decision body is checked by the engine against the policy too; parsing it once is enough.
-      const body =
-        route.operationId === 'createDecision' ? request.body : parse(route.body, request.body ?? {})
+      const query = request.query ?? {}
+      const body = request.body ?? {}
       const out = await route.handler({
         request,
         reply,
-        principal: (request as { principal?: Principal }).principal as Principal,
-        caller: (request as { caller?: Caller }).caller,
-        params: request.params as Record<string, string>,
-        query: parse(route.query, request.query ?? {}) as Record<string, unknown>,
-        body,
+        principal: request.principal,
+        caller: request.caller ?? undefined,
+        params: request.params,
+        query: route.query ? parse(route.query, query) : query,
+        // The decision body is checked by the engine against the policy too; parsing it once is enough.
+        body: route.uncheckedBody ? request.body : route.body ? parse(route.body, body) : body,
       })
       if (route.status && reply.statusCode === 200) reply.code(route.status)
       return out

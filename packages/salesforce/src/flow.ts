@@ -1,5 +1,5 @@
-import { type Caller, type Decision, InputError, type Policy, type Remit } from '@remit/core'
-import { openApiDocument, type Route, valueFromText } from '@remit/core/adapter'
+import { type Decision, InputError, type Policy, type Remit } from '@remit/core'
+import { defineRoute, openApiDocument, type Route, valueFromText } from '@remit/core/adapter'
 import { z } from 'zod'
 
 // What Flow Builder sees. External Services turns each operation into an invocable action, but it
@@ -105,7 +105,7 @@ export function toFlowDecision(d: Decision) {
 /** The flow-shaped decision operation, served by the Remit server with an agent's key. */
 export function salesforceRoutes(remit: Remit): Route[] {
   return [
-    {
+    defineRoute({
       method: 'POST',
       url: '/v1/salesforce/decisions',
       operationId: 'checkWithRemit',
@@ -118,11 +118,11 @@ export function salesforceRoutes(remit: Remit): Route[] {
       response: flowDecisionSchema,
       handler: async (c) => {
         // The server's auth hook has checked the key's agent and tool binding: c.caller is who decides.
-        const request = toDecisionRequest(remit.policy, c.body as FlowDecisionRequest)
-        const d = await remit.decide(c.caller as Caller, request)
+        const request = toDecisionRequest(remit.policy, c.body)
+        const d = await remit.decide(c.caller, request)
         return toFlowDecision(d)
       },
-    },
+    }),
   ]
 }
 
