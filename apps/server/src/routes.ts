@@ -277,6 +277,9 @@ export function routes(d: RouteDeps): Route[] {
               at: d.clock(),
               agent: p.agent,
               ...(p.tool ? { tool: p.tool } : {}),
+              // An agent's external ids are its own: it cannot claim one a vendor's feed will send
+              // (which would then be dropped as recorded) or another agent's.
+              ...(own.externalId ? { externalId: `agent:${p.agent}/${own.externalId}` } : {}),
             }),
           )
         }

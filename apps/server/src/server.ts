@@ -85,7 +85,7 @@ export interface RawRoute {
     rawBody: string,
     headers: Record<string, string | string[] | undefined>,
     request: { method: string; url: string },
-  ) => Promise<{ status: number; body: unknown }>
+  ) => Promise<{ status: number; body: unknown; headers?: Record<string, string> }>
 }
 
 export interface RemitServer {
@@ -267,6 +267,7 @@ export async function createServer(o: ServerOptions): Promise<RemitServer> {
             url: request.url,
           })
           reply.code(out.status)
+          if (out.headers) reply.headers(out.headers)
           return out.body
         },
       })

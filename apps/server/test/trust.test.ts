@@ -106,6 +106,21 @@ describe('the clock is the server’s', () => {
     expect(byAdmin.body.at).toBe(touch.at)
   })
 
+  it("a touch sent again with its external id is recorded once; an agent's external ids are its own", async () => {
+    h = await harness()
+    const touch = { accountId: 'initech', kind: 'call', externalId: 'crm:call:7' }
+    const first = await h.call('POST', '/v1/touches', h.key.sales, touch)
+    const again = await h.call('POST', '/v1/touches', h.key.sales, touch)
+    expect(again.body.id).toBe(first.body.id)
+    expect(first.body.externalId).toBe('agent:sales-agent/crm:call:7')
+    // Another agent sending the same id claims nothing of sales-agent's, nor of a vendor feed's.
+    const other = await h.call('POST', '/v1/touches', h.key.support, touch)
+    expect(other.body.id).not.toBe(first.body.id)
+    const byAdmin = await h.call('POST', '/v1/touches', h.key.admin, touch)
+    expect(byAdmin.body.externalId).toBe('crm:call:7')
+    expect((await h.call('GET', '/v1/customers/initech/timeline', h.key.admin)).body.touches).toHaveLength(3)
+  })
+
   it('an admin decides backdated as a dry run, reserving nothing unless asked', async () => {
     h = await harness()
     const at = days(-30)
