@@ -181,20 +181,31 @@ HubSpot: with REMIT_HUBSPOT_CLIENT_SECRET set, /hubspot/action and /hubspot/opti
     .description('HubSpot workflows')
     .command('register')
     .description('create or update the "Check with Remit" custom workflow action in your HubSpot app')
-    .requiredOption('--app-id <id>', 'your HubSpot app id')
-    .requiredOption('--base-url <url>', 'the https:// URL where HubSpot reaches this Remit server')
+    .option('--print', 'print the definition as JSON and send nothing')
+    .option('--app-id <id>', "your HubSpot app id (default: hubspot.yaml's appId)")
+    .option(
+      '--public-url <url>',
+      "the https:// URL where HubSpot reaches this Remit server (default: hubspot.yaml's publicUrl)",
+    )
+    .addOption(new Option('--base-url <url>').hideHelp())
     .addOption(
       new Option('--policy <file>', 'the policy whose action kinds the dropdown offers').default(
         'remit.yaml',
       ),
     )
+    .addOption(
+      new Option(
+        '--config <file>',
+        'hubspot.yaml: the app and the record properties facts come from',
+      ).default('hubspot.yaml'),
+    )
     .addOption(new Option('--hubspot-api <url>', 'HubSpot API base (tests)').hideHelp())
     .addHelpText(
       'after',
-      '\nNeeds REMIT_HUBSPOT_DEVELOPER_KEY in the environment.\n\nExample:\n  REMIT_HUBSPOT_DEVELOPER_KEY=… remit hubspot register --app-id 123456 --base-url https://remit.example.com',
+      '\nRegistering needs REMIT_HUBSPOT_DEVELOPER_KEY in the environment; --print needs nothing.\n\nExamples:\n  remit hubspot register --print\n  REMIT_HUBSPOT_DEVELOPER_KEY=… remit hubspot register --app-id 123456 --public-url https://remit.example.com',
     )
     .action(async (options) => {
-      code = await hubspotRegister(io, options)
+      code = await hubspotRegister(io, { ...options, publicUrl: options.publicUrl ?? options.baseUrl })
     })
 
   const salesforce = program.command('salesforce').description('Salesforce Flow, through External Services')

@@ -262,6 +262,8 @@ describe("the README's tour", () => {
 })
 
 describe('remit hubspot register', () => {
+  const seedHubSpot = fileURLToPath(new URL('../../../examples/seed-week/hubspot.yaml', import.meta.url))
+
   it('creates the action in the app, then updates it, with URLs under --base-url', async () => {
     const { fakeHubSpot } = await import('../../../packages/hubspot/test/fake-hubspot.ts')
     const fake = await fakeHubSpot()
@@ -276,6 +278,8 @@ describe('remit hubspot register', () => {
         'https://remit.example.com/',
         '--policy',
         seed,
+        '--config',
+        seedHubSpot,
         '--hubspot-api',
         fake.url,
       ]
@@ -300,6 +304,8 @@ describe('remit hubspot register', () => {
       'https://x.example',
       '--policy',
       seed,
+      '--config',
+      seedHubSpot,
     )
     expect(r.code).toBe(1)
     expect(r.err).toContain('REMIT_HUBSPOT_DEVELOPER_KEY')

@@ -13,7 +13,13 @@ let running: ServeProcess | undefined
 afterEach(() => running?.process.kill('SIGKILL'))
 
 it('kill -9 after a review is answered, restart: the callback is delivered exactly once at HubSpot', async () => {
-  const fake = await fakeHubSpot()
+  // The callback was not issued through the fake's own execute(): it takes any id, once.
+  const fake = await fakeHubSpot({
+    clientId: 'app-client-id',
+    clientSecret: 'shh',
+    requireAuth: true,
+    strictCallbacks: false,
+  })
   const dir = mkdtempSync(join(tmpdir(), 'remit-outbox-'))
   copyFileSync(new URL('../../../examples/seed-week/remit.yaml', import.meta.url), join(dir, 'remit.yaml'))
   const reviewer = generateKey()
@@ -38,16 +44,31 @@ it('kill -9 after a review is answered, restart: the callback is delivered exact
       {
         env: {
           ...process.env,
+          REMIT_HUBSPOT_CLIENT_ID: 'app-client-id',
           REMIT_HUBSPOT_CLIENT_SECRET: 'shh',
-          REMIT_HUBSPOT_ACCESS_TOKEN: 'app-token',
+          REMIT_SECRET_KEY: Buffer.alloc(32, 7).toString('base64'),
           REMIT_HUBSPOT_API_URL: fake.url,
         },
       },
     )
   try {
     running = await serve()
+    // The portal installs the app: Remit keeps its refresh token (sealed) in the store.
+    const install = await fetch(`${running.url}/hubspot/install`, { redirect: 'manual' })
+    const authorize = new URL(install.headers.get('location') as string)
+    const code = fake.authorize({
+      portalId: 102670506,
+      scopes: (authorize.searchParams.get('scope') as string).split(' '),
+      redirectUri: authorize.searchParams.get('redirect_uri') as string,
+    })
+    const state = authorize.searchParams.get('state') as string
+    const installed = await fetch(
+      `${running.url}/hubspot/oauth/callback?code=${code}&state=${encodeURIComponent(state)}`,
+    )
+    expect(installed.status).toBe(200)
     const body = JSON.stringify({
       callbackId: 'cb-renewal',
+      origin: { portalId: 102670506, actionDefinitionId: 10646377, actionDefinitionVersion: 1 },
       context: { source: 'WORKFLOWS', workflowId: 1001 },
       object: {
         objectId: 51,

@@ -29,12 +29,20 @@ it('remit serve answers signed HubSpot executions when REMIT_HUBSPOT_CLIENT_SECR
       '--hubspot-config',
       join(dir, 'hubspot.yaml'),
     ],
-    { env: { ...process.env, REMIT_HUBSPOT_CLIENT_SECRET: 'shh' } },
+    {
+      env: {
+        ...process.env,
+        REMIT_HUBSPOT_CLIENT_ID: 'app-client-id',
+        REMIT_HUBSPOT_CLIENT_SECRET: 'shh',
+        REMIT_SECRET_KEY: Buffer.alloc(32, 7).toString('base64'),
+      },
+    },
   )
   try {
     const ask = async (lifecycle: string) => {
       const body = JSON.stringify({
         callbackId: `cb-${lifecycle}`,
+        origin: { portalId: 102670506, actionDefinitionId: 10646377, actionDefinitionVersion: 1 },
         context: { source: 'WORKFLOWS', workflowId: 1001 },
         object: {
           objectId: 51,

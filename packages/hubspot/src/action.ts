@@ -1,4 +1,4 @@
-import type { Client } from '@hubspot/api-client'
+import { createHmac, timingSafeEqual } from 'node:crypto'
 import {
   type Decision,
   type DeliverOptions,
@@ -9,18 +9,60 @@ import {
 } from '@remit/core'
 import { PermanentDeliveryError, valueFromText } from '@remit/core/adapter'
 import type { HubSpotContext } from './context.ts'
+import { ACTION_FIELD } from './definition.ts'
+import { hubspotRequest, statusOf } from './http.ts'
+import { type HubSpotClients, HubSpotNotInstalledError } from './oauth.ts'
 import { verifyHubSpotSignature } from './signature.ts'
 
-// HubSpot's custom workflow actions (automation actions v4):
-// https://developers.hubspot.com/docs/api/automation/custom-workflow-actions
-// HubSpot POSTs an execution request to the action URL; the answer's output fields let the
-// workflow branch. A BLOCK answer parks the enrolled record until the callback is completed.
+// HubSpot's custom workflow actions (automation actions v4), as "Custom Workflow Actions" documents
+// them: HubSpot POSTs an execution request to the action URL; the answer's output fields let the
+// workflow branch. A BLOCK answer parks the enrolled record until its callback is completed — here,
+// through Remit's outbox, when the review is answered.
 
-export const ACTION_FIELD = 'remit_action'
+export { ACTION_FIELD }
+
+/**
+ * HubSpot's own expiry of a parked workflow comes this long after the review's, so the review's
+ * expiry (a stop) completes the callback first and the workflow branches on it, instead of HubSpot
+ * moving the record on with no verdict.
+ */
+const CALLBACK_GRACE_MS = 60 * 60 * 1000
+
+/**
+ * A decision made for a HubSpot execution is keyed by its portal and callback, and a MAC under the
+ * app's secret: only a signed execution makes such a key, so no other caller of Remit can make an
+ * answered review complete a workflow's callback.
+ */
+function callbackKeys(clientSecret: string) {
+  const mac = (portalId: number, callbackId: string) =>
+    createHmac('sha256', clientSecret).update(`${portalId}/${callbackId}`).digest('base64url').slice(0, 22)
+  return {
+    keyOf: (portalId: number, callbackId: string) =>
+      `hubspot:${portalId}/${callbackId}/${mac(portalId, callbackId)}`,
+    callbackOf(idempotencyKey: string | undefined): { portalId: number; callbackId: string } | undefined {
+      const m = /^hubspot:(\d+)\/(.+)\/([\w-]{22})$/.exec(idempotencyKey ?? '')
+      if (!m) return undefined
+      const portalId = Number(m[1])
+      const callbackId = m[2] as string
+      const given = Buffer.from(m[3] as string)
+      const expected = Buffer.from(mac(portalId, callbackId))
+      return timingSafeEqual(given, expected) ? { portalId, callbackId } : undefined
+    },
+  }
+}
+
+/** What completing one callback needs (an outbox message's payload). */
+interface Completion {
+  callbackId: string
+  portalId: number
+  /** When HubSpot stops waiting for this callback (ISO 8601). */
+  expiresAt: string
+  outputFields: Record<string, string>
+}
 
 export interface ExecutionRequest {
   callbackId: string
-  origin?: { portalId?: number; actionDefinitionId?: number; actionDefinitionVersion?: number }
+  origin: { portalId: number; actionDefinitionId?: number; actionDefinitionVersion?: number }
   context: { source?: string; workflowId: number | string }
   object: { objectId: number | string; objectType: string; properties?: Record<string, string | null> }
   inputFields?: Record<string, unknown>
@@ -37,8 +79,8 @@ export interface HubSpotActionOptions {
    * called, which a proxy in front of Remit may rewrite). Default: https:// and the Host header.
    */
   publicBaseUrl?: string
-  /** A client with the app's access token, to complete callbacks when a review is answered. */
-  hubspot?: Client
+  /** The app's installations (see `hubspotOAuth`): completes callbacks as the portal that sent them. */
+  clients?: HubSpotClients
   /** Fills facts (and ledger touches) from the CRM for the enrolled record. */
   context?: HubSpotContext
   /** Facts from the enrolled object's properties: fact name → HubSpot property. */
@@ -71,6 +113,7 @@ const fail = (status: number, code: string, message: string): Answer => ({
 /** The action endpoint, the options endpoint for the action-kind dropdown, and callback completion. */
 export function hubspotAction(o: HubSpotActionOptions) {
   const log = o.log ?? { info() {}, warn() {}, error() {} }
+  const { keyOf, callbackOf } = callbackKeys(o.clientSecret)
   const now = o.now ?? Date.now
 
   function authentic(
@@ -125,7 +168,7 @@ export function hubspotAction(o: HubSpotActionOptions) {
         {
           action: { kind, ...attributes },
           customer: who,
-          idempotencyKey: `hubspot:${body.callbackId}`,
+          idempotencyKey: keyOf(body.origin.portalId, body.callbackId),
         },
       )
       log.info({ tool, verdict: d.verdict, decision: d.id }, 'hubspot action decided')
@@ -135,9 +178,12 @@ export function hubspotAction(o: HubSpotActionOptions) {
         .join(' | ')
       if (d.verdict === 'flag') {
         const review = d.reviewId ? await o.remit.reviews.get(d.reviewId) : undefined
-        const seconds = review
-          ? Math.max(60, Math.round((review.expiresAt.getTime() - now()) / 1000))
-          : 72 * 3600
+        const seconds = Math.max(
+          60,
+          Math.round(
+            ((review?.expiresAt.getTime() ?? now() + 72 * 3600e3) + CALLBACK_GRACE_MS - now()) / 1000,
+          ),
+        )
         return out(200, {
           hs_execution_state: 'BLOCK',
           hs_expiration_duration: `PT${seconds}S`,
@@ -191,12 +237,11 @@ export function hubspotAction(o: HubSpotActionOptions) {
    * verdict, so it resumes and branches. Undefined for reviews of other tools' decisions.
    */
   function owed(review: Review, decision: Decision): Record<string, unknown> | undefined {
-    const callbackId = decision.idempotencyKey?.startsWith('hubspot:')
-      ? decision.idempotencyKey.slice('hubspot:'.length)
-      : undefined
-    if (!callbackId) return undefined
-    return {
-      callbackId,
+    const callback = callbackOf(decision.idempotencyKey)
+    if (!callback) return undefined
+    const completion: Completion = {
+      ...callback,
+      expiresAt: new Date(review.expiresAt.getTime() + CALLBACK_GRACE_MS).toISOString(),
       outputFields: {
         hs_execution_state: 'SUCCESS',
         remit_verdict: review.outcome ?? 'stop',
@@ -204,44 +249,93 @@ export function hubspotAction(o: HubSpotActionOptions) {
         remit_retry_after: '',
       },
     }
+    return { ...completion }
   }
 
-  /** Completes one callback (an outbox message); throws when HubSpot refuses, for a retry. */
-  async function complete(message: OutboxMessage): Promise<void> {
-    const { callbackId, outputFields } = message.payload as {
-      callbackId: string
-      outputFields: Record<string, string>
-    }
-    if (!o.hubspot) throw new Error('no HubSpot client to complete callbacks with')
+  const completionOf = (m: OutboxMessage) => m.payload as unknown as Completion
+  const expired = (m: OutboxMessage) => Date.parse(completionOf(m).expiresAt) <= now()
+
+  /** HubSpot's completion body: the output fields, and `typedOutputs`, which its schema requires. */
+  function body(c: Completion) {
+    const { hs_execution_state: _state, ...outputs } = c.outputFields
+    return { outputFields: c.outputFields, typedOutputs: outputs }
+  }
+
+  /**
+   * Completes the callbacks of one portal: one request for one, HubSpot's batch request for more.
+   * Throws for a retry; a refusal that will not change (an expired callback, an uninstalled app, a
+   * 4xx for a single callback) is a PermanentDeliveryError, so the message is dead at once.
+   */
+  async function complete(messages: OutboxMessage[]): Promise<void> {
+    const [first] = messages
+    if (!first) return
+    if (!o.clients) throw new Error('no HubSpot installation to complete callbacks with')
+    if (messages.length === 1 && expired(first))
+      throw new PermanentDeliveryError(
+        `callback ${completionOf(first).callbackId} expired at ${completionOf(first).expiresAt}: HubSpot has moved the workflow on`,
+      )
+    const portalId = completionOf(first).portalId
     try {
-      await o.hubspot.automation.actions.callbacksApi.complete(callbackId, { outputFields })
+      await o.clients.call(portalId, (client) =>
+        messages.length === 1
+          ? hubspotRequest(client, {
+              method: 'POST',
+              path: `/automation/v4/actions/callbacks/${encodeURIComponent(completionOf(first).callbackId)}/complete`,
+              body: body(completionOf(first)),
+            })
+          : hubspotRequest(client, {
+              method: 'POST',
+              path: '/automation/v4/actions/callbacks/complete',
+              body: {
+                inputs: messages.map((m) => ({
+                  callbackId: completionOf(m).callbackId,
+                  ...body(completionOf(m)),
+                })),
+              },
+            }),
+      )
     } catch (error) {
-      // HubSpot refusing the completion itself (a 4xx other than an expired token, a timeout or a
-      // rate limit) will refuse it again: dead at once, not after every retry.
-      const status = (error as { code?: unknown }).code
-      if (typeof status === 'number' && status >= 400 && status < 500 && ![401, 408, 429].includes(status))
+      if (error instanceof HubSpotNotInstalledError)
+        throw new PermanentDeliveryError(error.message, { cause: error })
+      // HubSpot refusing one callback itself (a 4xx other than auth, a timeout or a rate limit) will
+      // refuse it again. A refused batch is retried one callback at a time (see `groupBy`).
+      const status = statusOf(error)
+      if (
+        messages.length === 1 &&
+        status !== undefined &&
+        status >= 400 &&
+        status < 500 &&
+        ![401, 408, 429].includes(status)
+      )
         throw new PermanentDeliveryError(`HubSpot refused the completion (${status})`, { cause: error })
       throw error
     }
-    log.info(
-      { callbackId, verdict: outputFields.remit_verdict, message: message.id },
-      'hubspot callback completed',
-    )
+    for (const m of messages)
+      log.info(
+        {
+          callbackId: completionOf(m).callbackId,
+          verdict: completionOf(m).outputFields.remit_verdict,
+          message: m.id,
+        },
+        'hubspot callback completed',
+      )
   }
 
   /**
    * Completes callbacks when reviews are answered, through Remit's outbox: each completion is
    * written with the answer, survives a restart, is retried with backoff while HubSpot is away, and
-   * is set aside as dead (see `remit.outbox.list`) if it never succeeds. Returns the function that
-   * stops it.
+   * is set aside as dead (see `remit.outbox.list`) if it never succeeds or its callback expired.
+   * Callbacks due together are completed in one batch per portal; a message tried before goes alone,
+   * so one bad callback cannot hold the others. Returns the function that stops it.
    */
   function listen(options: DeliverOptions = {}): () => void {
-    if (!o.hubspot) {
-      log.warn({}, 'no HubSpot client: blocked workflows are not completed when reviews are answered')
+    if (!o.clients) {
+      log.warn({}, 'no HubSpot installation: blocked workflows are not completed when reviews are answered')
       return () => {}
     }
     const unroute = o.remit.outbox.route('hubspot', owed)
-    const stop = o.remit.outbox.deliver('hubspot', complete, {
+    const stop = o.remit.outbox.deliverBatches('hubspot', complete, {
+      groupBy: (m) => (m.attempts > 1 || expired(m) ? m.id : `portal:${completionOf(m).portalId}`),
       onError: (message, error) =>
         log.warn(
           { message: message?.id, err: error },
@@ -261,6 +355,7 @@ export function hubspotAction(o: HubSpotActionOptions) {
 function malformed(b: ExecutionRequest): string | undefined {
   if (!b || typeof b !== 'object' || Array.isArray(b)) return 'expected an execution request object'
   if (typeof b.callbackId !== 'string' || !b.callbackId) return 'callbackId: expected a string'
+  if (!b.origin || !Number.isSafeInteger(b.origin.portalId)) return 'origin.portalId: expected a number'
   if (!b.context || (typeof b.context.workflowId !== 'number' && typeof b.context.workflowId !== 'string'))
     return 'context.workflowId: expected a number'
   if (!b.object || (typeof b.object.objectId !== 'number' && typeof b.object.objectId !== 'string'))
@@ -292,7 +387,7 @@ function actionOf(policy: Remit['policy'], inputs: Record<string, unknown>) {
 async function customerOf(o: HubSpotActionOptions, b: ExecutionRequest) {
   const id = String(b.object.objectId)
   const type = b.object.objectType.toUpperCase()
-  if (o.context) return o.context.customer(type === 'COMPANY' ? 'company' : 'contact', id)
+  if (o.context) return o.context.customer(type === 'COMPANY' ? 'company' : 'contact', id, b.origin.portalId)
   const props = b.object.properties ?? {}
   const declared = o.remit.policy.facts
   const facts: Record<string, unknown> = {}

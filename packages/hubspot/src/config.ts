@@ -3,7 +3,9 @@ import { parse } from 'yaml'
 import { z } from 'zod'
 
 /**
- * hubspot.yaml (`remit serve --hubspot-config`): how HubSpot records become customers.
+ * hubspot.yaml (`remit serve --hubspot-config`): the app, and how HubSpot records become customers.
+ *   appId: 4242                                               # the HubSpot app (for `remit hubspot register`)
+ *   publicUrl: https://remit.example.com                      # where HubSpot reaches this server
  *   properties: { lifecycle: lifecyclestage, tier: tier }   # facts from the enrolled object
  *   account: account_id                                       # property holding the shared account id
  *   context:                                                  # or read the CRM (needs the access token)
@@ -11,6 +13,8 @@ import { z } from 'zod'
  *     ticketFact: lastTicketOpenedAt
  *     renewal: { pipeline: renewals, stages: [negotiation], fact: lifecycle, value: renewal }
  *     engagements: { team: sales, owners: ["900"], sinceHours: 72 }
+ *   activity:                                                 # reps' calls, meetings, e-mails, sequences
+ *     owners: { "900": sales, "901": support }                # HubSpot owner id → Remit team
  */
 const mappedProperty = z.union([
   z.string(),
@@ -21,7 +25,11 @@ const mappedProperty = z.union([
   }),
 ])
 
+export const activityKinds = ['calls', 'meetings', 'emails', 'sequences'] as const
+
 export const hubspotConfigSchema = z.strictObject({
+  appId: z.number().int().positive().optional(),
+  publicUrl: z.url({ protocol: /^https?$/ }).optional(),
   properties: z.record(z.string(), z.string()).optional(),
   account: z.string().optional(),
   context: z
@@ -47,9 +55,32 @@ export const hubspotConfigSchema = z.strictObject({
       cacheMs: z.number().optional(),
     })
     .optional(),
+  activity: z
+    .strictObject({
+      owners: z.record(z.string(), z.string()),
+      kinds: z.array(z.enum(activityKinds)).optional(),
+      everySeconds: z.number().int().min(10).optional(),
+      firstLookbackHours: z.number().positive().optional(),
+    })
+    .optional(),
 })
 
 export type HubSpotConfig = z.infer<typeof hubspotConfigSchema>
+
+/**
+ * The scopes an install must grant for this configuration: completing callbacks needs `automation`;
+ * reading the CRM (context, activity) needs the read scope of each object read.
+ */
+export function requiredScopes(config: HubSpotConfig | undefined): string[] {
+  const scopes = new Set(['automation'])
+  if (config?.context || config?.activity) {
+    scopes.add('crm.objects.contacts.read')
+    scopes.add('crm.objects.companies.read')
+  }
+  if (config?.context?.ticketFact) scopes.add('tickets')
+  if (config?.context?.renewal) scopes.add('crm.objects.deals.read')
+  return [...scopes].sort()
+}
 
 /** A hubspot.yaml that does not read or does not fit: the message names the file and the key. */
 export class HubSpotConfigError extends Error {

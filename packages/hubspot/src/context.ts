@@ -1,6 +1,7 @@
 import type { Client } from '@hubspot/api-client'
 import type { Remit } from '@remit/core'
 import { customerCache, type VendorCustomer } from '@remit/core/adapter'
+import type { HubSpotClients } from './oauth.ts'
 
 // Facts from HubSpot's CRM for the record a workflow enrolled (the "context provider"):
 // - CRM objects: https://developers.hubspot.com/docs/api/crm/understanding-the-crm
@@ -8,8 +9,8 @@ import { customerCache, type VendorCustomer } from '@remit/core/adapter'
 // - Associations are read on the object (`associations=companies`).
 
 export interface HubSpotContextOptions {
-  /** A client with the app's access token (`new Client({ accessToken })`). */
-  hubspot: Client
+  /** The app's installations (`hubspotOAuth`): each record is read as the portal it belongs to. */
+  hubspot: HubSpotClients
   /** Fact name → HubSpot property, read from the company if the contact has one, else the contact. */
   properties?: Record<
     string,
@@ -32,29 +33,37 @@ export interface HubSpotContextOptions {
 export type CustomerContext = VendorCustomer
 
 export interface HubSpotContext {
-  customer(type: 'contact' | 'company', id: string): Promise<CustomerContext>
+  customer(type: 'contact' | 'company', id: string, portalId: number): Promise<CustomerContext>
 }
 
 type Props = Record<string, string | null | undefined>
 
 export function hubspotContext(o: HubSpotContextOptions): HubSpotContext {
   const now = o.now ?? Date.now
-  const cached = customerCache((type: 'contact' | 'company', id: string) => load(type, id), {
-    ttlMs: o.cacheMs ?? 30_000,
-    now,
-  })
-  const recorded = new Set<string>()
+  // One cache for every portal: the key carries the portal.
+  const cached = customerCache(
+    (type: 'contact' | 'company', key: string) => {
+      const [portal, id] = key.split('/') as [string, string]
+      return load(Number(portal), type, id)
+    },
+    {
+      ttlMs: o.cacheMs ?? 30_000,
+      now,
+    },
+  )
   const mapping = Object.entries(o.properties ?? {}).map(([fact, m]) => ({
     fact,
     ...(typeof m === 'string' ? { property: m } : m),
   }))
 
-  async function load(type: 'contact' | 'company', id: string): Promise<CustomerContext> {
+  async function load(portalId: number, type: 'contact' | 'company', id: string): Promise<CustomerContext> {
+    const call = <T>(run: (client: Client) => Promise<T>) =>
+      o.hubspot.call(portalId, (client) => retried(() => run(client)))
     let contact: Props = {}
     let companyId = type === 'company' ? id : undefined
     if (type === 'contact') {
-      const c = await call(() =>
-        o.hubspot.crm.contacts.basicApi.getById(
+      const c = await call((client) =>
+        client.crm.contacts.basicApi.getById(
           id,
           ['email', ...mapping.filter((m) => m.from !== 'company').map((m) => m.property)],
           undefined,
@@ -69,8 +78,8 @@ export function hubspotContext(o: HubSpotContextOptions): HubSpotContext {
     if (companyId) {
       const props = mapping.filter((m) => m.from !== 'contact').map((m) => m.property)
       company = (
-        await call(() =>
-          o.hubspot.crm.companies.basicApi.getById(companyId as string, props.length ? props : ['name']),
+        await call((client) =>
+          client.crm.companies.basicApi.getById(companyId as string, props.length ? props : ['name']),
         )
       ).properties as Props
     }
@@ -90,8 +99,8 @@ export function hubspotContext(o: HubSpotContextOptions): HubSpotContext {
       : { propertyName: 'associations.contact', operator: 'EQ', value: id }
     if (o.ticketFact) {
       const closed = o.closedTicketStages ?? ['4']
-      const tickets = await call(() =>
-        o.hubspot.crm.tickets.searchApi.doSearch({
+      const tickets = await call((client) =>
+        client.crm.tickets.searchApi.doSearch({
           filterGroups: [
             {
               filters: [
@@ -113,8 +122,8 @@ export function hubspotContext(o: HubSpotContextOptions): HubSpotContext {
       const filters = [association, { propertyName: 'dealstage', operator: 'IN', values: o.renewal.stages }]
       if (o.renewal.pipeline)
         filters.push({ propertyName: 'pipeline', operator: 'EQ', value: o.renewal.pipeline })
-      const deals = await call(() =>
-        o.hubspot.crm.deals.searchApi.doSearch({
+      const deals = await call((client) =>
+        client.crm.deals.searchApi.doSearch({
           filterGroups: [{ filters }],
           properties: ['dealstage', 'pipeline', 'amount'],
           limit: 1,
@@ -125,6 +134,8 @@ export function hubspotContext(o: HubSpotContextOptions): HubSpotContext {
     const accountId = companyId ? `hubspot-company:${companyId}` : `hubspot-contact:${id}`
     if (o.engagements)
       await recordEngagements(
+        portalId,
+        call,
         o.engagements,
         association,
         accountId,
@@ -139,6 +150,8 @@ export function hubspotContext(o: HubSpotContextOptions): HubSpotContext {
   }
 
   async function recordEngagements(
+    portalId: number,
+    call: <T>(run: (client: Client) => Promise<T>) => Promise<T>,
     e: NonNullable<HubSpotContextOptions['engagements']>,
     association: object,
     accountId: string,
@@ -156,8 +169,8 @@ export function hubspotContext(o: HubSpotContextOptions): HubSpotContext {
       ]
       if (e.owners?.length)
         filters.push({ propertyName: 'hubspot_owner_id', operator: 'IN', values: e.owners })
-      const found = await call(() =>
-        o.hubspot.crm.objects.searchApi.doSearch(objectType, {
+      const found = await call((client) =>
+        client.crm.objects.searchApi.doSearch(objectType, {
           filterGroups: [{ filters }],
           properties: ['hs_timestamp', 'hubspot_owner_id'],
           limit: 100,
@@ -165,8 +178,6 @@ export function hubspotContext(o: HubSpotContextOptions): HubSpotContext {
       )
       for (const r of found.results) {
         const key = `${objectType}:${r.id}`
-        if (recorded.has(key)) continue
-        recorded.add(key)
         const at = r.properties?.hs_timestamp
         await e.remit.recordTouch({
           accountId,
@@ -177,18 +188,20 @@ export function hubspotContext(o: HubSpotContextOptions): HubSpotContext {
           outbound: false,
           ...(at ? { at: new Date(at) } : {}),
           note: `hubspot ${key}`,
+          // Seen again at the next lookup, or by the activity poll: recorded once.
+          externalId: `hubspot:${portalId}:${key}`,
         })
       }
     }
   }
 
   return {
-    customer: (type, id) => cached(type, id),
+    customer: (type, id, portalId) => cached(type, `${portalId}/${id}`),
   }
 }
 
 /** HubSpot's rate limits: a 429 is retried after its Retry-After (or one second), three times. */
-async function call<T>(run: () => Promise<T>): Promise<T> {
+export async function retried<T>(run: () => Promise<T>): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await run()

@@ -1,109 +1,58 @@
 import type { Client } from '@hubspot/api-client'
-import type { Policy } from '@remit/core'
-import { ACTION_FIELD } from './action.ts'
+import type { ActionDefinition } from './definition.ts'
+import { hubspotRequest } from './http.ts'
 
-// Registers (or updates) the "Check with Remit" custom action in the user's HubSpot app:
-// https://developers.hubspot.com/docs/api/automation/custom-workflow-actions#define-your-custom-action
+// Registers the action in the user's HubSpot app, once: the app's definitions are read page by page
+// (the list is cursor-paged), and a definition already at the same action URL is updated in place.
 
 export interface RegisterOptions {
-  /** A client with the developer API key (`new Client({ developerApiKey })`). */
+  /**
+   * A client allowed to manage the app's definitions: the developer API key
+   * (`new Client({ developerApiKey })`) or a token with the `developers-write` scope.
+   */
   hubspot: Client
   appId: number
-  /** Where HubSpot POSTs executions (the server's /hubspot/action). */
-  actionUrl: string
-  /** Where HubSpot fetches the action-kind dropdown (the server's /hubspot/options). */
-  optionsUrl: string
-  policy: Policy
-  objectTypes?: string[]
+  definition: ActionDefinition
 }
 
-export function actionDefinition(o: Omit<RegisterOptions, 'hubspot' | 'appId'>) {
-  const attributes = Object.entries(o.policy.attributes)
-  return {
-    actionUrl: o.actionUrl,
-    published: true,
-    objectTypes: o.objectTypes ?? ['CONTACT', 'COMPANY'],
-    functions: [],
-    inputFields: [
-      {
-        typeDefinition: {
-          name: ACTION_FIELD,
-          type: 'enumeration',
-          fieldType: 'select',
-          optionsUrl: o.optionsUrl,
-          options: [],
-          externalOptions: true,
-        },
-        supportedValueTypes: ['STATIC_VALUE'],
-        isRequired: true,
-      },
-      ...attributes.map(([name, t]) => ({
-        typeDefinition: {
-          name,
-          type: t.type === 'number' ? 'number' : t.type === 'boolean' ? 'bool' : 'string',
-          fieldType: t.type === 'number' ? 'number' : 'text',
-          options: [],
-          externalOptions: false,
-        },
-        supportedValueTypes: ['STATIC_VALUE', 'OBJECT_PROPERTY'],
-        isRequired: false,
-      })),
-    ],
-    outputFields: [
-      {
-        typeDefinition: {
-          name: 'remit_verdict',
-          type: 'enumeration',
-          options: ['go', 'flag', 'stop'].map((v) => ({
-            label: v,
-            value: v,
-            displayOrder: 0,
-            hidden: false,
-          })),
-          externalOptions: false,
-        },
-        supportedValueTypes: ['STATIC_VALUE'],
-      },
-      {
-        typeDefinition: { name: 'remit_reason', type: 'string', options: [], externalOptions: false },
-        supportedValueTypes: ['STATIC_VALUE'],
-      },
-      {
-        typeDefinition: { name: 'remit_retry_after', type: 'string', options: [], externalOptions: false },
-        supportedValueTypes: ['STATIC_VALUE'],
-      },
-    ],
-    labels: {
-      en: {
-        actionName: 'Check with Remit',
-        actionDescription:
-          'Asks Remit whether this touch may go. Branch on "Remit verdict": send only when it is go.',
-        appDisplayName: 'Remit',
-        actionCardContent: 'Check with Remit: {{remit_action}}',
-        inputFieldLabels: {
-          [ACTION_FIELD]: 'What the next step does',
-          ...Object.fromEntries(attributes.map(([n]) => [n, n])),
-        },
-        outputFieldLabels: {
-          remit_verdict: 'Remit verdict',
-          remit_reason: 'Remit reason',
-          remit_retry_after: 'Retry after',
-        },
-      },
-    },
+/** Most definitions read before giving up: an app holds a handful; a cursor that never ends is a fault. */
+const MAX_PAGES = 100
+
+/** The id of the app's definition at `actionUrl`, reading every page; undefined when there is none. */
+export async function findDefinition(
+  hubspot: Client,
+  appId: number,
+  actionUrl: string,
+): Promise<string | undefined> {
+  let after: string | undefined
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const { results, paging } = await hubspot.automation.actions.definitionsApi.getPage(appId, 100, after)
+    const found = results.find((d) => d.actionUrl === actionUrl)
+    if (found) return found.id
+    after = paging?.next?.after
+    if (!after) return undefined
   }
+  throw new Error(`HubSpot listed more than ${MAX_PAGES} pages of definitions for app ${appId}`)
 }
 
 /** Creates the action, or updates the one already registered at the same action URL. */
 export async function registerAction(o: RegisterOptions): Promise<{ id: string; created: boolean }> {
-  const definition = actionDefinition(o)
-  const existing = (await o.hubspot.automation.actions.definitionsApi.getPage(o.appId)).results.find(
-    (d) => d.actionUrl === o.actionUrl,
-  )
-  if (existing) {
-    await o.hubspot.automation.actions.definitionsApi.update(existing.id, o.appId, definition as never)
-    return { id: existing.id, created: false }
+  const id = await findDefinition(o.hubspot, o.appId, o.definition.actionUrl)
+  if (id) {
+    // A PATCH takes every field of a definition but `functions` (PublicActionDefinitionPatch).
+    const { functions: _functions, ...patch } = o.definition
+    await hubspotRequest(o.hubspot, {
+      method: 'PATCH',
+      path: `/automation/v4/actions/${o.appId}/${encodeURIComponent(id)}`,
+      body: patch,
+    })
+    return { id, created: false }
   }
-  const created = await o.hubspot.automation.actions.definitionsApi.create(o.appId, definition as never)
+  const created = (await hubspotRequest(o.hubspot, {
+    method: 'POST',
+    path: `/automation/v4/actions/${o.appId}`,
+    body: o.definition,
+  })) as { id?: unknown }
+  if (typeof created?.id !== 'string') throw new Error('HubSpot created the definition but returned no id')
   return { id: created.id, created: true }
 }

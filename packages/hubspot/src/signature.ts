@@ -1,7 +1,9 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 
-// HubSpot request signatures, as documented at
-// https://developers.hubspot.com/docs/guides/apps/authentication/validating-requests
+// HubSpot request signatures, as "Validating requests from HubSpot" and "v2 request validation"
+// (developers.hubspot.com) document them. v2 carries no timestamp: a captured v2 request verifies
+// whenever it is replayed — the decision's idempotency key (the callback id) makes a replay answer
+// the first decision instead of deciding again.
 
 const MAX_AGE_MS = 5 * 60 * 1000
 
@@ -62,6 +64,9 @@ export function verifyHubSpotSignature(
     if (!timestamp || !Number.isFinite(at))
       return { ok: false, reason: 'missing X-HubSpot-Request-Timestamp' }
     if (now - at > MAX_AGE_MS) return { ok: false, reason: 'timestamp older than 5 minutes' }
+    // HubSpot refuses only old timestamps; one from the future would let a captured request be
+    // replayed until then, so it is refused past the same window.
+    if (at - now > MAX_AGE_MS) return { ok: false, reason: 'timestamp more than 5 minutes ahead' }
     const expected = createHmac('sha256', clientSecret)
       .update(`${req.method.toUpperCase()}${decodeUri(req.url)}${req.rawBody}${timestamp}`)
       .digest('base64')

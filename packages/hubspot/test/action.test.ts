@@ -2,8 +2,8 @@ import { Client, Signature } from '@hubspot/api-client'
 import type { RemitServer } from '@remit/server'
 import { startTestServer, type TestServer } from '@remit/server/testing'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { type actionDefinition, hubspotAction, registerAction, verifyHubSpotSignature } from '../src/index.ts'
-import { signV2, signV3 } from '../src/testing.ts'
+import { actionDefinition, hubspotAction, registerAction, verifyHubSpotSignature } from '../src/index.ts'
+import { signV2, signV3, singleClient } from '../src/testing.ts'
 import { fakeHubSpot } from './fake-hubspot.ts'
 
 // Execution requests shaped as HubSpot documents them
@@ -48,7 +48,7 @@ beforeEach(async () => {
     remit: remit.remit,
     clientSecret: SECRET,
     publicBaseUrl: 'https://remit.example.com',
-    hubspot,
+    clients: singleClient(hubspot),
     properties: { lifecycle: 'lifecyclestage', tier: 'tier', lastTicketOpenedAt: 'last_ticket_opened_at' },
     now: () => now,
   })
@@ -160,7 +160,8 @@ describe('the "Check with Remit" action endpoint', () => {
     const r = await post(body, 'v2')
     expect(r.body.outputFields).toMatchObject({
       hs_execution_state: 'BLOCK',
-      hs_expiration_duration: `PT${72 * 3600}S`,
+      // The review's 72 h, and an hour's grace: the review's own expiry completes the callback first.
+      hs_expiration_duration: `PT${73 * 3600}S`,
       remit_verdict: 'flag',
     })
     const [review] = await remit.remit.reviews.list({ status: 'pending' })
@@ -286,13 +287,9 @@ describe('the "Check with Remit" action endpoint', () => {
 describe('registration with @hubspot/api-client', () => {
   it('creates the action definition, then updates the same one', async () => {
     const hubspot = new Client({ developerApiKey: 'dev-key', basePath: fake.url })
-    const o = {
-      hubspot,
-      appId: 12345,
-      actionUrl: PUBLIC,
-      optionsUrl: 'https://remit.example.com/hubspot/options',
-      policy: remit.remit.policy,
-    }
+    const optionsUrl = 'https://remit.example.com/hubspot/options'
+    const definition = actionDefinition({ actionUrl: PUBLIC, optionsUrl, policy: remit.remit.policy })
+    const o = { hubspot, appId: 12345, definition }
     expect(await registerAction(o)).toEqual({ id: '1000', created: true })
     expect(await registerAction(o)).toEqual({ id: '1000', created: false })
     expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
@@ -302,11 +299,11 @@ describe('registration with @hubspot/api-client', () => {
       'PATCH /automation/v4/actions/12345/1000',
     ])
     expect(fake.requests[1]?.query.get('hapikey')).toBe('dev-key')
-    const def = fake.definitions[0] as ReturnType<typeof actionDefinition>
+    const def = fake.definitions[0] as unknown as ReturnType<typeof actionDefinition>
     expect(def.inputFields[0]?.typeDefinition).toMatchObject({
       name: 'remit_action',
       type: 'enumeration',
-      optionsUrl: o.optionsUrl,
+      optionsUrl,
     })
     expect(def.outputFields.map((f) => f.typeDefinition.name)).toEqual([
       'remit_verdict',

@@ -3,6 +3,7 @@ import { Client } from '@hubspot/api-client'
 import { loadPolicy, openRemit, openSqliteStore } from '@remit/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { hubspotContext } from '../src/index.ts'
+import { singleClient } from '../src/testing.ts'
 import { fakeHubSpot } from './fake-hubspot.ts'
 
 // Facts from HubSpot's CRM, read with the real @hubspot/api-client from a fake that answers as
@@ -57,7 +58,7 @@ async function setup() {
     clock: () => new Date(now),
   })
   const context = hubspotContext({
-    hubspot: new Client({ accessToken: 'token', basePath: fake.url }),
+    hubspot: singleClient(new Client({ accessToken: 'token', basePath: fake.url })),
     properties: {
       lifecycle: { property: 'lifecyclestage', from: 'contact' },
       tier: { property: 'tier__c', from: 'company', values: { Enterprise: 'enterprise', SMB: 'smb' } },
@@ -73,7 +74,7 @@ async function setup() {
 describe('facts from the CRM', () => {
   it("maps properties, the newest open ticket and an open renewal deal onto the policy's facts", async () => {
     const { context } = await setup()
-    expect(await context.customer('contact', '51')).toEqual({
+    expect(await context.customer('contact', '51', 1)).toEqual({
       accountId: 'hubspot-company:7',
       contactId: 'hubspot-contact:51',
       email: 'jane@acme.example',
@@ -83,7 +84,7 @@ describe('facts from the CRM', () => {
 
   it('records recent sales calls and meetings as touches in the ledger, once', async () => {
     const { remit, context } = await setup()
-    await context.customer('contact', '51')
+    await context.customer('contact', '51', 1)
     const t = await remit.timeline('hubspot-company:7')
     expect(t.touches.map((x) => [x.kind, x.team, x.at.toISOString()])).toEqual([
       ['call', 'sales', '2026-04-09T15:00:00.000Z'],
@@ -91,14 +92,14 @@ describe('facts from the CRM', () => {
     // …which support's win-back rule now sees.
     const d = await remit.decide('support-agent', {
       action: { kind: 'sequence.winback' },
-      customer: await context.customer('contact', '51'),
+      customer: await context.customer('contact', '51', 1),
     })
     expect(d.reasons.map((r) => r.rule)).toContain('no-winback-after-sales')
   })
 
   it('a burst of enrollments for one record costs one lookup', async () => {
     const { context } = await setup()
-    await Promise.all(Array.from({ length: 5 }, () => context.customer('contact', '51')))
+    await Promise.all(Array.from({ length: 5 }, () => context.customer('contact', '51', 1)))
     expect(fake.requests.filter((r) => r.path === '/crm/v3/objects/contacts/51')).toHaveLength(1)
   })
 
@@ -106,7 +107,7 @@ describe('facts from the CRM', () => {
     const { context } = await setup()
     fake.throttleNext(1)
     const started = Date.now()
-    const c = await context.customer('contact', '51')
+    const c = await context.customer('contact', '51', 1)
     expect(c.facts.tier).toBe('enterprise')
     expect(Date.now() - started).toBeGreaterThanOrEqual(900)
   })

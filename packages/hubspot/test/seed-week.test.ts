@@ -74,6 +74,7 @@ it("the seed's week through HubSpot-shaped requests gives the core's verdicts", 
         const f = e.customer.facts as Record<string, string | number>
         const body = JSON.stringify({
           callbackId: `cb-${n++}`,
+          origin: { portalId: 102670506, actionDefinitionId: 10646377, actionDefinitionVersion: 1 },
           context: { source: 'WORKFLOWS', workflowId: Number(e.tool.split('/')[1]) },
           object: {
             objectId: e.customer.contactId,

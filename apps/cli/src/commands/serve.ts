@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { Store } from '@remit/core'
+import type { Remit, Store } from '@remit/core'
 import { openSqliteStore, parseDuration } from '@remit/core'
 import { type Io, UsageError } from '../output.ts'
 
@@ -53,62 +53,50 @@ async function hubspotConfig(path: string | undefined) {
   }
 }
 
-/** HubSpot's action endpoints, mounted when the app's client secret is in the environment. */
-async function hubspotRoutes(o: ServeOptions) {
+/**
+ * A HubSpot app, served when its client secret is in the environment: the action, the install pages,
+ * callbacks through the outbox, CRM facts and reps' activity (see @remit/hubspot).
+ */
+async function hubspotApp(o: ServeOptions) {
   const clientSecret = process.env.REMIT_HUBSPOT_CLIENT_SECRET
-  if (!clientSecret) return { routes: [], attach: () => {} }
+  if (!clientSecret) return { routes: [], attach: (_remit: Remit) => {} }
   const config = await hubspotConfig(o.hubspotConfig)
-  const [{ Client }, { hubspotAction, hubspotContext }] = await Promise.all([
-    import('@hubspot/api-client'),
-    import('@remit/hubspot'),
-  ])
-  const token = process.env.REMIT_HUBSPOT_ACCESS_TOKEN
-  if (config.context && !token) {
-    throw new UsageError('hubspot.yaml has `context:`, which reads the CRM: set REMIT_HUBSPOT_ACCESS_TOKEN')
+  const hubspot = await import('@remit/hubspot')
+  const clientId = process.env.REMIT_HUBSPOT_CLIENT_ID
+  if (!clientId)
+    throw new UsageError(
+      'REMIT_HUBSPOT_CLIENT_SECRET is set: set REMIT_HUBSPOT_CLIENT_ID, the app’s client id, too',
+    )
+  if (process.env.REMIT_HUBSPOT_ACCESS_TOKEN)
+    throw new UsageError(
+      'REMIT_HUBSPOT_ACCESS_TOKEN is no longer read: HubSpot access tokens expire after 30 minutes',
+      'unset it and install the app from /hubspot/install: Remit keeps each portal’s refresh token, sealed',
+    )
+  let secretKey: Buffer
+  try {
+    secretKey = hubspot.secretKey(process.env.REMIT_SECRET_KEY)
+  } catch (error) {
+    if (error instanceof hubspot.SecretKeyError) throw new UsageError(error.message)
+    throw error
   }
-  // REMIT_HUBSPOT_API_URL: another base URL for HubSpot's API (a proxy, or a test double).
-  const basePath = process.env.REMIT_HUBSPOT_API_URL
-  const client = token
-    ? new Client({ accessToken: token, numberOfApiCallRetries: 3, ...(basePath ? { basePath } : {}) })
-    : undefined
-  let action: ReturnType<typeof hubspotAction> | undefined
-  const handle =
-    (which: 'handle' | 'options') =>
-    (
-      raw: string,
-      headers: Record<string, string | string[] | undefined>,
-      req: { method: string; url: string },
-    ) =>
-      (action as NonNullable<typeof action>)[which](raw, headers, req)
-  return {
-    routes: [
-      { method: 'POST' as const, url: '/hubspot/action', handle: handle('handle') },
-      { method: 'POST' as const, url: '/hubspot/options', handle: handle('options') },
-    ],
-    attach(server: Awaited<ReturnType<typeof import('@remit/server')['createServer']>>) {
-      const { engagements, ...lookups } = config.context ?? {}
-      const account = config.account
-      action = hubspotAction({
-        remit: server.remit,
-        clientSecret,
-        ...(o.publicUrl ? { publicBaseUrl: o.publicUrl } : {}),
-        ...(client ? { hubspot: client } : {}),
-        ...(config.properties ? { properties: config.properties } : {}),
-        ...(account ? { account: (object) => object.properties?.[account] ?? undefined } : {}),
-        ...(config.context && client
-          ? {
-              context: hubspotContext({
-                hubspot: client,
-                ...lookups,
-                ...(engagements ? { engagements: { ...engagements, remit: server.remit } } : {}),
-              } as Parameters<typeof hubspotContext>[0]),
-            }
-          : {}),
-        log: server.app.log,
-      })
-      action.listen()
-    },
-  }
+  const publicUrl = o.publicUrl ?? config.publicUrl
+  if (!publicUrl)
+    throw new UsageError(
+      'HubSpot needs the https:// URL it reaches this server at: --public-url, or publicUrl in hubspot.yaml',
+    )
+  const app = hubspot.hubspotApp({
+    config,
+    clientId,
+    clientSecret,
+    secretKey,
+    publicUrl,
+    // Another base URL for HubSpot's API and authorize page (a proxy, or a test double).
+    ...(process.env.REMIT_HUBSPOT_API_URL ? { basePath: process.env.REMIT_HUBSPOT_API_URL } : {}),
+    ...(process.env.REMIT_HUBSPOT_AUTHORIZE_URL
+      ? { authorizeBaseUrl: process.env.REMIT_HUBSPOT_AUTHORIZE_URL }
+      : {}),
+  })
+  return { routes: app.routes, attach: (remit: Remit) => app.attach(remit) }
 }
 
 /** The console's built files: --console, else the monorepo's apps/console/dist when present. */
@@ -130,7 +118,7 @@ export async function serve(io: Io, o: ServeOptions): Promise<number> {
   const { createServer } = await import('@remit/server')
   const store = await openStore(o.store)
   // HubSpot's action endpoints are mounted when the app's client secret is in the environment.
-  const hubspot = await hubspotRoutes(o)
+  const hubspot = await hubspotApp(o)
   const server = await createServer({
     policy: o.policy,
     store,
@@ -146,7 +134,7 @@ export async function serve(io: Io, o: ServeOptions): Promise<number> {
     await store.close()
     throw error
   })
-  hubspot.attach(server)
+  hubspot.attach(server.remit)
   if (o.salesforceOrg) {
     // Review outcomes of Salesforce flows' flags go back as Remit_Review__e, so paused flows resume.
     const { connectionFor, publishReviews } = await import('@remit/salesforce')
