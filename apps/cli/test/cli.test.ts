@@ -294,6 +294,20 @@ describe('remit hubspot register', () => {
     }
   })
 
+  it('--print shows the definition it would register, from remit.yaml and hubspot.yaml where it runs', async () => {
+    const { execFileSync } = await import('node:child_process')
+    const { schemaErrors } = await import('../../../packages/hubspot/test/fake-hubspot.ts')
+    const printed = execFileSync(
+      process.execPath,
+      [fileURLToPath(new URL('../src/bin.ts', import.meta.url)), 'hubspot', 'register', '--print'],
+      { cwd: fileURLToPath(new URL('../../../examples/seed-week/', import.meta.url)), encoding: 'utf8' },
+    )
+    const definition = JSON.parse(printed)
+    expect(schemaErrors('PublicActionDefinitionEgg', definition)).toBeUndefined()
+    expect(definition.actionUrl).toBe('https://remit.example.com/hubspot/action')
+    expect(definition.objectRequestOptions.properties).toContain('lifecyclestage')
+  })
+
   it('asks for the developer key in the environment, not on the command line', async () => {
     const r = await remit(
       'hubspot',

@@ -349,7 +349,7 @@ export function hubspotAction(o: HubSpotActionOptions) {
     }
   }
 
-  return { handle, options, complete, listen }
+  return { handle, options, owed, complete, listen }
 }
 
 function malformed(b: ExecutionRequest): string | undefined {

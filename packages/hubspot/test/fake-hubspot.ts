@@ -156,6 +156,11 @@ function validator(def: string) {
           )
           .join('; ')
 }
+/** Why `body` is not a `$defs/<def>` of HubSpot's published schema, or undefined when it is. */
+export function schemaErrors(def: string, body: unknown): string | undefined {
+  return validator(def)(body)
+}
+
 const validate = {
   egg: validator('PublicActionDefinitionEgg'),
   patch: validator('PublicActionDefinitionPatch'),

@@ -1,0 +1,118 @@
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Client } from '@hubspot/api-client'
+import { afterEach, expect, it } from 'vitest'
+import { actionDefinition, readHubSpotConfig, registerAction } from '../src/index.ts'
+import { fakeHubSpot } from './fake-hubspot.ts'
+import { CLIENT_ID, clock, PORTAL, PUBLIC, SECRET, serve, stopAll, until } from './portal.ts'
+
+// A real portal's life, against a fake that holds HubSpot to its documented contract (OAuth tokens
+// that expire after 30 minutes, only the requested properties in an execution, completions checked
+// against the schema, each callback completed once): install, register, an execution, a flag, the
+// approval 45 minutes later with a restart in between, and the callback completed once with a
+// refreshed token. The seed's hubspot.yaml is the configuration, as `remit serve` reads it.
+
+afterEach(stopAll)
+
+it('install, register, a flagged execution, approval 45 minutes later across a restart: completed once, with a refreshed token', async () => {
+  clock.now = Date.parse('2026-04-06T09:00:00Z')
+  const config = await readHubSpotConfig(
+    new URL('../../../examples/seed-week/hubspot.yaml', import.meta.url).pathname,
+  )
+  const fake = await fakeHubSpot({
+    clientId: CLIENT_ID,
+    clientSecret: SECRET,
+    appId: 4242,
+    developerApiKey: 'dev-key',
+    requireAuth: true,
+    now: () => clock.now,
+  })
+  try {
+    const storePath = join(mkdtempSync(join(tmpdir(), 'remit-portal-')), 'remit.db')
+    let remit = await serve(config, storePath, fake.url, { sales: { reviewer: 'sales' } })
+
+    // Install: Remit sends the user to HubSpot; HubSpot sends them back with a code.
+    const start = await fetch(`${remit.url}/hubspot/install`, { redirect: 'manual' })
+    expect(start.status).toBe(302)
+    const authorize = new URL(start.headers.get('location') as string)
+    expect(authorize.searchParams.get('redirect_uri')).toBe(`${PUBLIC}/hubspot/oauth/callback`)
+    const scopes = (authorize.searchParams.get('scope') as string).split(' ')
+    expect(scopes).toEqual(['automation', 'crm.objects.companies.read', 'crm.objects.contacts.read'])
+    const code = fake.authorize({ portalId: PORTAL, scopes, redirectUri: `${PUBLIC}/hubspot/oauth/callback` })
+    const state = encodeURIComponent(authorize.searchParams.get('state') as string)
+    const installed = await fetch(`${remit.url}/hubspot/oauth/callback?code=${code}&state=${state}`)
+    expect(installed.status).toBe(200)
+    expect(await installed.text()).toContain(`portal ${PORTAL}`)
+
+    // Register the action in the app (the developer key; paged, idempotent).
+    const developer = new Client({ developerApiKey: 'dev-key', basePath: fake.url })
+    const definition = actionDefinition({
+      actionUrl: `${PUBLIC}/hubspot/action`,
+      optionsUrl: `${PUBLIC}/hubspot/options`,
+      policy: remit.server.remit.policy,
+      config,
+    })
+    const { id: definitionId } = await registerAction({ hubspot: developer, appId: 4242, definition })
+
+    // A workflow enrolls Jane: HubSpot sends only the properties the definition asked for.
+    fake.objects.contacts.push({
+      id: '51',
+      properties: {
+        email: 'jane@acme.example',
+        lifecyclestage: 'renewal',
+        tier: 'enterprise',
+        account_id: 'acme',
+        phone: '+1 555 0100',
+      },
+    })
+    const execution = await fake.execute({
+      definitionId,
+      portalId: PORTAL,
+      workflowId: 1001,
+      objectType: 'CONTACT',
+      objectId: 51,
+      inputFields: { remit_action: 'email.positioning' },
+      deliverTo: remit.url,
+    })
+    const sent = JSON.parse(execution.sent.body) as { object: { properties: Record<string, unknown> } }
+    expect(Object.keys(sent.object.properties).sort()).toEqual(definition.objectRequestOptions.properties)
+    expect(sent.object.properties).not.toHaveProperty('phone')
+    expect(execution.body).toMatchObject({
+      outputFields: { hs_execution_state: 'BLOCK', remit_verdict: 'flag' },
+    })
+    const [decision] = await remit.server.remit.decisions.list()
+    expect(decision).toMatchObject({ accountId: 'acme', verdict: 'flag' })
+    expect(decision?.facts).toMatchObject({ lifecycle: 'renewal', tier: 'enterprise' })
+
+    // Remit restarts on the same store; 45 minutes pass: the install's access token has expired.
+    await stopAll()
+    clock.now += 45 * 60 * 1000
+    remit = await serve(config, storePath, fake.url, { sales: { reviewer: 'sales' } })
+    const [review] = await remit.server.remit.reviews.list({ status: 'pending' })
+    const approved = await fetch(`${remit.url}/v1/reviews/${review?.id}/approve`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${remit.keys.sales}` },
+    })
+    expect(approved.status).toBe(200)
+
+    await until(() => fake.callbacks().some((c) => c.state === 'completed'), 'the completion')
+    await new Promise((r) => setTimeout(r, 300))
+    const [callback] = fake.callbacks()
+    expect(callback).toMatchObject({ portalId: PORTAL, state: 'completed', completions: 1 })
+    expect(callback?.completedWith).toMatchObject({
+      outputFields: { hs_execution_state: 'SUCCESS', remit_verdict: 'go' },
+      typedOutputs: { remit_verdict: 'go' },
+    })
+    // Completed with a token refreshed after the restart, not the install's (expired) one.
+    const issued = fake.tokensIssued()
+    expect(issued.map((t) => t.grant)).toEqual(['authorization_code', 'refresh_token'])
+    const completion = fake.requests.find((r) => r.path.endsWith('/complete') && r.status === 204)
+    expect(completion?.headers.authorization).toBe(`Bearer ${issued[1]?.access_token}`)
+    expect((await remit.server.remit.outbox.list({ channel: 'hubspot' }))[0]).toMatchObject({
+      status: 'delivered',
+    })
+  } finally {
+    await fake.close()
+  }
+})
