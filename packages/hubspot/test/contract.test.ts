@@ -320,7 +320,9 @@ describe('completing callbacks', () => {
       const completions = fake.requests.filter((r) => r.path.includes('/callbacks/'))
       expect(completions.map((r) => r.path)).toEqual(['/automation/v4/actions/callbacks/complete'])
       expect(
-        (completions[0]?.body as { inputs: { callbackId: string }[] }).inputs.map((i) => i.callbackId),
+        ((completions[0] as { body: unknown }).body as { inputs: { callbackId: string }[] }).inputs.map(
+          (i) => i.callbackId,
+        ),
       ).toEqual(['cb-0', 'cb-1', 'cb-2'])
     } finally {
       await fake.close()

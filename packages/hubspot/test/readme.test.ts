@@ -17,7 +17,11 @@ it("the README's example compiles against the package's public types", () => {
     writeFileSync(`${dir}example.ts`, `${example}\nexport {}\n`)
     writeFileSync(
       `${dir}tsconfig.json`,
-      JSON.stringify({ extends: '../../../tsconfig.base.json', compilerOptions: { noEmit: true }, include: ['example.ts'] }),
+      JSON.stringify({
+        extends: '../../../tsconfig.base.json',
+        compilerOptions: { noEmit: true },
+        include: ['example.ts'],
+      }),
     )
     const tsc = fileURLToPath(new URL('../../../node_modules/.bin/tsc', import.meta.url))
     let output = ''
