@@ -4,11 +4,14 @@ import { join } from 'node:path'
 import { signV3 } from '@remit/hubspot/testing'
 import { generateKey, keyLine } from '@remit/server'
 import { expect, it } from 'vitest'
+import { fakeHubSpot } from '../../../packages/hubspot/test/fake-hubspot.ts'
+import { installHubSpot } from './hubspot-install.ts'
 import { startServe } from './serve-process.ts'
 
 // `remit serve` with the app's client secret in the environment mounts HubSpot's action endpoint,
 // mapping the enrolled contact's properties onto facts as hubspot.yaml says.
 it('remit serve answers signed HubSpot executions when REMIT_HUBSPOT_CLIENT_SECRET is set', async () => {
+  const fake = await fakeHubSpot({ clientId: 'app-client-id', clientSecret: 'shh' })
   const dir = mkdtempSync(join(tmpdir(), 'remit-serve-hubspot-'))
   copyFileSync(new URL('../../../examples/seed-week/remit.yaml', import.meta.url), join(dir, 'remit.yaml'))
   writeFileSync(join(dir, 'keys.yaml'), `${keyLine({ name: 'ops', admin: true }, generateKey())}\n`)
@@ -35,10 +38,14 @@ it('remit serve answers signed HubSpot executions when REMIT_HUBSPOT_CLIENT_SECR
         REMIT_HUBSPOT_CLIENT_ID: 'app-client-id',
         REMIT_HUBSPOT_CLIENT_SECRET: 'shh',
         REMIT_SECRET_KEY: Buffer.alloc(32, 7).toString('base64'),
+        REMIT_HUBSPOT_API_URL: fake.url,
       },
     },
   )
   try {
+    // The portal installs the app first: without an installation Remit answers stop (no flag there
+    // could be completed).
+    expect(await installHubSpot(url, fake, 102670506)).toBe(200)
     const ask = async (lifecycle: string) => {
       const body = JSON.stringify({
         callbackId: `cb-${lifecycle}`,
@@ -71,5 +78,6 @@ it('remit serve answers signed HubSpot executions when REMIT_HUBSPOT_CLIENT_SECR
     expect(await ask('renewal')).toMatchObject({ hs_execution_state: 'BLOCK', remit_verdict: 'flag' })
   } finally {
     child.kill('SIGTERM')
+    await fake.close()
   }
 })

@@ -81,10 +81,13 @@ export class ReviewStateError extends Error {
  */
 export class ConflictError extends Error {
   readonly code: 'IDEMPOTENCY_KEY_REUSED' | 'ILLEGAL_TRANSITION'
-  constructor(code: ConflictError['code'], message: string) {
+  /** The decision the conflict is with (the one the key was first used for, or whose touch it is). */
+  readonly decisionId: string | undefined
+  constructor(code: ConflictError['code'], message: string, decisionId?: string) {
     super(message)
     this.name = 'ConflictError'
     this.code = code
+    this.decisionId = decisionId
   }
 }
 

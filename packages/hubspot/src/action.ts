@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import {
+  ConflictError,
   type Decision,
   type DeliverOptions,
   InputError,
@@ -34,19 +35,26 @@ const CALLBACK_GRACE_MS = 60 * 60 * 1000
  * answered review complete a workflow's callback.
  */
 function callbackKeys(clientSecret: string) {
-  const mac = (portalId: number, callbackId: string) =>
-    createHmac('sha256', clientSecret).update(`${portalId}/${callbackId}`).digest('base64url').slice(0, 22)
+  // The tool is in the MAC too: idempotency keys can be read in the decision log, and one sent again
+  // by another agent (another tool) must not make its decision complete this workflow's callback.
+  const mac = (tool: string, portalId: number, callbackId: string) =>
+    createHmac('sha256', clientSecret)
+      .update(`${tool}|${portalId}/${callbackId}`)
+      .digest('base64url')
+      .slice(0, 22)
   return {
-    keyOf: (portalId: number, callbackId: string) =>
-      `hubspot:${portalId}/${callbackId}/${mac(portalId, callbackId)}`,
-    callbackOf(idempotencyKey: string | undefined): { portalId: number; callbackId: string } | undefined {
-      const m = /^hubspot:(\d+)\/(.+)\/([\w-]{22})$/.exec(idempotencyKey ?? '')
-      if (!m) return undefined
+    keyOf: (tool: string, portalId: number, callbackId: string) =>
+      `hubspot:${portalId}/${callbackId}/${mac(tool, portalId, callbackId)}`,
+    callbackOf(decision: Decision): { portalId: number; callbackId: string } | undefined {
+      const m = /^hubspot:(\d+)\/(.+)\/([\w-]{22})$/.exec(decision.idempotencyKey ?? '')
+      if (!m || !decision.tool?.startsWith('hubspot:workflow/')) return undefined
       const portalId = Number(m[1])
       const callbackId = m[2] as string
       const given = Buffer.from(m[3] as string)
-      const expected = Buffer.from(mac(portalId, callbackId))
-      return timingSafeEqual(given, expected) ? { portalId, callbackId } : undefined
+      const expected = Buffer.from(mac(decision.tool, portalId, callbackId))
+      return given.length === expected.length && timingSafeEqual(given, expected)
+        ? { portalId, callbackId }
+        : undefined
     },
   }
 }
@@ -81,14 +89,16 @@ export interface HubSpotActionOptions {
   publicBaseUrl?: string
   /** The app's installations (see `hubspotOAuth`): completes callbacks as the portal that sent them. */
   clients?: HubSpotClients
+  /** The portals this Remit serves; executions from others are answered stop. Default: any installed. */
+  portals?: number[]
   /** Fills facts (and ledger touches) from the CRM for the enrolled record. */
   context?: HubSpotContext
   /** Facts from the enrolled object's properties: fact name → HubSpot property. */
   properties?: Record<string, string>
   /**
    * The account id Remit should use for the enrolled object, so HubSpot's touches share a ledger with
-   * other tools' (e.g. a company domain or an external id property). Default: `hubspot-company:<id>`
-   * for companies, `contact:hubspot-contact:<id>` for contacts.
+   * other tools' (e.g. a company domain or an external id property). Default: `hubspot-company:<portal>:<id>`
+   * for companies, `contact:hubspot-contact:<portal>:<id>` for contacts (record ids are per portal).
    */
   account?: (object: ExecutionRequest['object']) => string | undefined
   log?: {
@@ -150,34 +160,52 @@ export function hubspotAction(o: HubSpotActionOptions) {
     const tool = `hubspot:workflow/${body.context.workflowId}`
     const inputs = body.inputFields ?? body.fields ?? {}
     const policy = o.remit.policy
-    if (!policy.tools.has(tool)) {
-      // Never a silent go: the workflow is answered stop, and the log says which workflow to add.
-      log.warn({ tool }, 'hubspot action: workflow not in the policy')
+    const portalId = body.origin.portalId
+    const refuse = (why: string) => {
+      log.warn({ tool, portalId, why }, 'hubspot action: answered stop')
       return out(200, {
         hs_execution_state: 'SUCCESS',
         remit_verdict: 'stop',
-        remit_reason: `workflow ${body.context.workflowId} is not an agent's tool in the Remit policy (add "${tool}" to an agent's tools)`,
+        remit_reason: why,
         remit_retry_after: '',
       })
     }
+    if (o.portals && !o.portals.includes(portalId))
+      return refuse(`portal ${portalId} is not one this Remit serves (hubspot.yaml portals)`)
+    const text = badText(body)
+    if (text) return refuse(`Remit could not decide: ${text}`)
+    // A flag could never be completed without a token for the portal: fail closed, and say why.
+    if (o.clients?.installed && !(await o.clients.installed(portalId)))
+      return refuse(`the Remit app is not installed in portal ${portalId}: install it at /hubspot/install`)
+    // Never a silent go: the workflow is answered stop, and the log says which workflow to add.
+    if (!policy.tools.has(tool))
+      return refuse(
+        `workflow ${body.context.workflowId} is not an agent's tool in the Remit policy (add "${tool}" to an agent's tools)`,
+      )
     try {
       const { kind, attributes } = actionOf(policy, inputs)
       const who = await customerOf(o, body)
-      const d = await o.remit.decide(
-        { tool },
-        {
-          action: { kind, ...attributes },
-          customer: who,
-          idempotencyKey: keyOf(body.origin.portalId, body.callbackId),
-        },
-      )
-      log.info({ tool, verdict: d.verdict, decision: d.id }, 'hubspot action decided')
+      const d = await decideOnce(tool, {
+        action: { kind, ...attributes },
+        customer: who,
+        idempotencyKey: keyOf(tool, portalId, body.callbackId),
+      })
+      log.info({ tool, verdict: d.verdict, decision: d.id, replayed: d.replayed }, 'hubspot action decided')
       const reason = d.reasons
         .filter((r) => r.sort !== 'permission')
         .map((r) => `${r.rule}: ${r.message}`)
         .join(' | ')
+      const review = d.verdict === 'flag' && d.reviewId ? await o.remit.reviews.get(d.reviewId) : undefined
+      // HubSpot sending the execution again after the review was answered: the answer, not a
+      // second BLOCK that nothing would complete.
+      if (review && review.status !== 'pending')
+        return out(200, {
+          hs_execution_state: 'SUCCESS',
+          remit_verdict: review.outcome ?? 'stop',
+          remit_reason: (review.outcomeReasons ?? []).map((r) => `${r.rule}: ${r.message}`).join(' | '),
+          remit_retry_after: '',
+        })
       if (d.verdict === 'flag') {
-        const review = d.reviewId ? await o.remit.reviews.get(d.reviewId) : undefined
         const seconds = Math.max(
           60,
           Math.round(
@@ -199,16 +227,25 @@ export function hubspotAction(o: HubSpotActionOptions) {
         remit_retry_after: d.retryAfter?.toISOString() ?? '',
       })
     } catch (error) {
-      if (error instanceof InputError) {
-        log.warn({ tool, error: error.message }, 'hubspot action: bad input fields')
-        return out(200, {
-          hs_execution_state: 'SUCCESS',
-          remit_verdict: 'stop',
-          remit_reason: `Remit could not decide: ${error.message}`,
-          remit_retry_after: '',
-        })
-      }
+      if (error instanceof InputError) return refuse(`Remit could not decide: ${error.message}`)
       throw error
+    }
+  }
+
+  /**
+   * Decides once per execution: HubSpot sending the same execution again is the first decision
+   * replayed — also when the record's facts changed in between (the request differs, the execution
+   * does not), which the key's binding to its request would otherwise refuse.
+   */
+  async function decideOnce(tool: string, request: Parameters<Remit['decide']>[1]) {
+    try {
+      return await o.remit.decide({ tool }, request)
+    } catch (error) {
+      if (!(error instanceof ConflictError) || error.code !== 'IDEMPOTENCY_KEY_REUSED' || !error.decisionId)
+        throw error
+      const first = await o.remit.decisions.get(error.decisionId)
+      if (!first) throw error
+      return { ...first, replayed: true }
     }
   }
 
@@ -237,7 +274,7 @@ export function hubspotAction(o: HubSpotActionOptions) {
    * verdict, so it resumes and branches. Undefined for reviews of other tools' decisions.
    */
   function owed(review: Review, decision: Decision): Record<string, unknown> | undefined {
-    const callback = callbackOf(decision.idempotencyKey)
+    const callback = callbackOf(decision)
     if (!callback) return undefined
     const completion: Completion = {
       ...callback,
@@ -295,8 +332,13 @@ export function hubspotAction(o: HubSpotActionOptions) {
             }),
       )
     } catch (error) {
-      if (error instanceof HubSpotNotInstalledError)
-        throw new PermanentDeliveryError(error.message, { cause: error })
+      // Not installed (yet, or any more): retried until the callback expires, in case it is installed.
+      if (error instanceof HubSpotNotInstalledError) throw error
+      // Already completed: an earlier attempt reached HubSpot, but its answer did not reach Remit.
+      if (messages.length === 1 && statusOf(error) === 409) {
+        log.info({ callbackId: completionOf(first).callbackId }, 'hubspot callback was already completed')
+        return
+      }
       // HubSpot refusing one callback itself (a 4xx other than auth, a timeout or a rate limit) will
       // refuse it again. A refused batch is retried one callback at a time (see `groupBy`).
       const status = statusOf(error)
@@ -335,6 +377,8 @@ export function hubspotAction(o: HubSpotActionOptions) {
     }
     const unroute = o.remit.outbox.route('hubspot', owed)
     const stop = o.remit.outbox.deliverBatches('hubspot', complete, {
+      // A completion is owed for as long as HubSpot waits for it: the callback's expiry ends it.
+      maxAttempts: Number.MAX_SAFE_INTEGER,
       groupBy: (m) => (m.attempts > 1 || expired(m) ? m.id : `portal:${completionOf(m).portalId}`),
       onError: (message, error) =>
         log.warn(
@@ -350,6 +394,24 @@ export function hubspotAction(o: HubSpotActionOptions) {
   }
 
   return { handle, options, owed, complete, listen }
+}
+
+/**
+ * Text no route of Remit's accepts (a NUL, a lone surrogate), anywhere in the execution: answered
+ * stop, as the API refuses it, rather than stored (PostgreSQL cannot store a NUL).
+ */
+function badText(value: unknown, path = ''): string | undefined {
+  if (typeof value === 'string') {
+    if (value.includes('\u0000')) return `${path || 'a value'} contains a NUL character`
+    if (!value.isWellFormed()) return `${path || 'a value'} is not well-formed Unicode`
+    return undefined
+  }
+  if (value && typeof value === 'object')
+    for (const [k, v] of Object.entries(value)) {
+      const found = badText(k, path) ?? badText(v, path ? `${path}.${k}` : k)
+      if (found) return found
+    }
+  return undefined
 }
 
 function malformed(b: ExecutionRequest): string | undefined {
@@ -386,6 +448,7 @@ function actionOf(policy: Remit['policy'], inputs: Record<string, unknown>) {
 
 async function customerOf(o: HubSpotActionOptions, b: ExecutionRequest) {
   const id = String(b.object.objectId)
+  const portal = b.origin.portalId
   const type = b.object.objectType.toUpperCase()
   if (o.context) return o.context.customer(type === 'COMPANY' ? 'company' : 'contact', id, b.origin.portalId)
   const props = b.object.properties ?? {}
@@ -401,10 +464,10 @@ async function customerOf(o: HubSpotActionOptions, b: ExecutionRequest) {
   }
   const accountId = o.account?.(b.object)
   return type === 'COMPANY'
-    ? { accountId: accountId ?? `hubspot-company:${id}`, facts }
+    ? { accountId: accountId || `hubspot-company:${portal}:${id}`, facts }
     : {
         ...(accountId ? { accountId } : {}),
-        contactId: `hubspot-contact:${id}`,
+        contactId: `hubspot-contact:${portal}:${id}`,
         ...(props.email ? { email: props.email } : {}),
         facts,
       }

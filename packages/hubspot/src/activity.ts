@@ -113,8 +113,8 @@ const toMs = (v: string | null | undefined): number | undefined => {
  */
 export function recordIdentity(hubspot: HubSpotClients, account?: string): Identify {
   return async (type, id, portalId) => {
-    if (type === 'company') return { accountId: `hubspot-company:${id}` }
-    const contactId = `hubspot-contact:${id}`
+    if (type === 'company') return { accountId: `hubspot-company:${portalId}:${id}` }
+    const contactId = `hubspot-contact:${portalId}:${id}`
     if (!account) return { accountId: `contact:${contactId}`, contactId }
     const contact = (await hubspot.call(portalId, (client) =>
       hubspotRequest(client, {
@@ -156,12 +156,15 @@ export function hubspotActivity(o: HubSpotActivityOptions) {
 
   async function pollKind(portalId: number, kind: ActivityKind): Promise<number> {
     const k = KINDS[kind]
+    // The cursor: the last-modified time a search starts from and, while its pages are being read
+    // (within a pass or across passes), the page to go on from — so records sharing one timestamp,
+    // more than a pass reads, cannot hold the poll on the same pages for ever.
     const stored = await o.remit.store.readState(cursorKey(portalId, kind))
-    // The search is fixed for the pass (pages follow `after`); the cursor kept moves as pages are read.
-    const from = stored === undefined ? now() - (o.firstLookbackMs ?? 72 * 3600e3) : Number(stored)
+    const saved = stored === undefined ? undefined : (JSON.parse(stored) as { from: number; after?: string })
+    const from = saved?.from ?? now() - (o.firstLookbackMs ?? 72 * 3600e3)
+    let after = saved?.after
     let cursor = from
     let recorded = 0
-    let after: string | undefined
     for (let page = 0; page < (o.maxPages ?? 10); page++) {
       const filters: object[] = [{ propertyName: k.cursor, operator: 'GTE', value: String(from) }]
       if (owners.length) filters.push({ propertyName: 'hubspot_owner_id', operator: 'IN', values: owners })
@@ -209,11 +212,14 @@ export function hubspotActivity(o: HubSpotActivityOptions) {
           })
           recorded++
         }
-        // The cursor moves only past what was read: a crash re-reads (and re-records nothing).
         cursor = Math.max(cursor, toMs(r.properties[k.cursor]) ?? cursor)
       }
-      await o.remit.store.writeState(cursorKey(portalId, kind), String(cursor))
       after = found.paging?.next?.after
+      // The cursor moves only past what was read: a crash re-reads (and re-records nothing).
+      await o.remit.store.writeState(
+        cursorKey(portalId, kind),
+        JSON.stringify(after ? { from, after } : { from: cursor }),
+      )
       if (!after) break
     }
     return recorded

@@ -23,12 +23,14 @@ export interface HubSpotAppOptions {
   /** HubSpot's API and authorize page, when not HubSpot's own (a proxy, a test double). */
   basePath?: string
   authorizeBaseUrl?: string
-  log?: {
-    info: (o: object, m: string) => void
-    warn: (o: object, m: string) => void
-    error: (o: object, m: string) => void
-  }
+  log?: Log
   now?: () => number
+}
+
+type Log = {
+  info: (o: object, m: string) => void
+  warn: (o: object, m: string) => void
+  error: (o: object, m: string) => void
 }
 
 type Handle = (
@@ -50,10 +52,11 @@ export function hubspotApp(o: HubSpotAppOptions) {
     (which: 'handle' | 'options'): Handle =>
     (raw, headers, req) =>
       need().action[which](raw, headers, req)
+  let log = o.log
   const byInstall =
     (index: 0 | 1): Handle =>
     (raw, headers, req) =>
-      (installRoutes(need().oauth, o.log)[index] as { handle: Handle }).handle(raw, headers, req)
+      (installRoutes(need().oauth, log)[index] as { handle: Handle }).handle(raw, headers, req)
 
   /** The raw routes to mount (`createServer({ rawRoutes })`): they answer once `attach` has run. */
   const routes = [
@@ -63,8 +66,12 @@ export function hubspotApp(o: HubSpotAppOptions) {
     { method: 'GET' as const, url: '/hubspot/oauth/callback', handle: byInstall(1) },
   ]
 
-  /** Starts serving with this Remit: completions and the activity poll run until the returned stop. */
-  function attach(remit: Remit): () => void {
+  /**
+   * Starts serving with this Remit: completions and the activity poll run until the returned stop.
+   * `logger` (e.g. the server's) hears refused signatures, stops and failed completions.
+   */
+  function attach(remit: Remit, logger?: Log): () => void {
+    log = logger ?? o.log
     for (const [owner, team] of Object.entries(o.config.activity?.owners ?? {}))
       if (!remit.policy.teams.has(team))
         throw new Error(
@@ -77,6 +84,7 @@ export function hubspotApp(o: HubSpotAppOptions) {
       scopes: requiredScopes(o.config),
       store: remit.store,
       secretKey: o.secretKey,
+      ...(o.config.portals ? { portals: o.config.portals } : {}),
       ...(o.basePath ? { basePath: o.basePath } : {}),
       ...(o.authorizeBaseUrl ? { authorizeBaseUrl: o.authorizeBaseUrl } : {}),
       ...(o.now ? { now: o.now } : {}),
@@ -99,7 +107,8 @@ export function hubspotApp(o: HubSpotAppOptions) {
       ...(o.config.properties ? { properties: o.config.properties } : {}),
       ...(account ? { account: (object) => object.properties?.[account] ?? undefined } : {}),
       ...(context ? { context } : {}),
-      ...(o.log ? { log: o.log } : {}),
+      ...(o.config.portals ? { portals: o.config.portals } : {}),
+      ...(log ? { log } : {}),
       ...(o.now ? { now: o.now } : {}),
     })
     attached = { action, oauth }
@@ -121,7 +130,7 @@ export function hubspotApp(o: HubSpotAppOptions) {
             : recordIdentity(oauth, account),
           ...(activity.everySeconds ? { everyMs: activity.everySeconds * 1000 } : {}),
           ...(activity.firstLookbackHours ? { firstLookbackMs: activity.firstLookbackHours * 3600e3 } : {}),
-          ...(o.log ? { log: o.log } : {}),
+          ...(log ? { log } : {}),
           ...(o.now ? { now: o.now } : {}),
         }).start(),
       )

@@ -6,6 +6,7 @@ import { z } from 'zod'
  * hubspot.yaml (`remit serve --hubspot-config`): the app, and how HubSpot records become customers.
  *   appId: 4242                                               # the HubSpot app (for `remit hubspot register`)
  *   publicUrl: https://remit.example.com                      # where HubSpot reaches this server
+ *   portals: [102670506]                                      # the only portals served (default: any that installs)
  *   properties: { lifecycle: lifecyclestage, tier: tier }   # facts from the enrolled object
  *   account: account_id                                       # property holding the shared account id
  *   context:                                                  # or read the CRM (needs the access token)
@@ -29,6 +30,7 @@ export const activityKinds = ['calls', 'meetings', 'emails', 'sequences'] as con
 
 export const hubspotConfigSchema = z.strictObject({
   appId: z.number().int().positive().optional(),
+  portals: z.array(z.number().int().positive()).min(1).optional(),
   publicUrl: z.url({ protocol: /^https?$/ }).optional(),
   properties: z.record(z.string(), z.string()).optional(),
   account: z.string().optional(),

@@ -131,7 +131,10 @@ export function hubspotContext(o: HubSpotContextOptions): HubSpotContext {
       )
       if (deals.total > 0) facts[o.renewal.fact] = o.renewal.value
     }
-    const accountId = companyId ? `hubspot-company:${companyId}` : `hubspot-contact:${id}`
+    // Record ids are per portal: so are the ids Remit keys them by.
+    const accountId = companyId
+      ? `hubspot-company:${portalId}:${companyId}`
+      : `hubspot-contact:${portalId}:${id}`
     if (o.engagements)
       await recordEngagements(
         portalId,
@@ -139,11 +142,11 @@ export function hubspotContext(o: HubSpotContextOptions): HubSpotContext {
         o.engagements,
         association,
         accountId,
-        type === 'contact' ? `hubspot-contact:${id}` : undefined,
+        type === 'contact' ? `hubspot-contact:${portalId}:${id}` : undefined,
       )
     return {
       accountId,
-      ...(type === 'contact' ? { contactId: `hubspot-contact:${id}` } : {}),
+      ...(type === 'contact' ? { contactId: `hubspot-contact:${portalId}:${id}` } : {}),
       ...(contact.email ? { email: contact.email } : {}),
       facts,
     }

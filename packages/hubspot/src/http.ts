@@ -9,12 +9,22 @@ export class HubSpotApiError extends Error {
   readonly status: number
   readonly category: string | undefined
   constructor(status: number, body: unknown, what: string) {
-    const b = (body ?? {}) as { message?: unknown; category?: unknown; status?: unknown }
+    const b = (body && typeof body === 'object' ? body : {}) as {
+      message?: unknown
+      category?: unknown
+      status?: unknown
+    }
     const message = typeof b.message === 'string' ? b.message : JSON.stringify(body ?? '').slice(0, 300)
     super(`HubSpot refused ${what} (${status}): ${message}`)
     this.name = 'HubSpotApiError'
     this.status = status
-    this.category = typeof b.category === 'string' ? b.category : undefined
+    // API errors name a `category`; the token endpoint's name it in `status` (BAD_REFRESH_TOKEN…).
+    this.category =
+      typeof b.category === 'string'
+        ? b.category
+        : typeof b.status === 'string' && b.status !== 'error'
+          ? b.status
+          : undefined
   }
 }
 

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { Client } from '@hubspot/api-client'
 import type { Store } from '@remit/core'
-import { statusOf } from './http.ts'
+import { HubSpotApiError, statusOf } from './http.ts'
 import { seal, unseal } from './secrets.ts'
 
 // OAuth as HubSpot documents it for public apps ("OAuth tokens API"): a user installs the app in a
@@ -16,6 +16,8 @@ export interface HubSpotClients {
    * (a token revoked or expired early) the token is refreshed and `run` runs once more.
    */
   call<T>(portalId: number, run: (client: Client) => Promise<T>): Promise<T>
+  /** Whether Remit can act as `portalId` (it holds an installation that HubSpot has not refused). */
+  installed?(portalId: number): Promise<boolean>
 }
 
 export interface HubSpotOAuthOptions {
@@ -35,6 +37,10 @@ export interface HubSpotOAuthOptions {
   basePath?: string
   /** Where users approve the install (default https://app.hubspot.com/oauth/authorize). */
   authorizeBaseUrl?: string
+  /** The only portals that may install (hubspot.yaml `portals`); default any. */
+  portals?: number[]
+  /** Longest wait for HubSpot's token endpoint (default 15 s); a call as a portal may take twice it. */
+  timeoutMs?: number
   /** Refresh an access token this long before it expires (default 5 minutes). */
   refreshMarginMs?: number
   now?: () => number
@@ -64,6 +70,9 @@ export interface Installation {
   refreshToken: string
   scopes: string[]
   installedAt: string
+  /** When HubSpot refused the refresh token (the app was uninstalled): nothing is tried for it again. */
+  revokedAt?: string
+  revokedBecause?: string
 }
 
 interface AccessToken {
@@ -72,12 +81,25 @@ interface AccessToken {
 }
 
 const STATE_TTL_MS = 10 * 60 * 1000
+
+/** `promise`, or a rejection once `ms` have passed (the timer never holds the process open). */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`HubSpot did not answer ${what} within ${ms / 1000} s`)), ms)
+    timer.unref()
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
 const stateKey = (portalId: number) => `hubspot:portal:${portalId}`
 const PORTALS = 'hubspot:portals'
 
 export function hubspotOAuth(o: HubSpotOAuthOptions) {
   const now = o.now ?? Date.now
   const margin = o.refreshMarginMs ?? 5 * 60 * 1000
+  // Nothing HubSpot leaves unanswered holds a portal: a refresh shared by its callers ends in time.
+  const TOKEN_TIMEOUT_MS = o.timeoutMs ?? 15_000
+  const CALL_TIMEOUT_MS = 2 * TOKEN_TIMEOUT_MS
   const tokens = new Map<number, AccessToken>()
   const refreshing = new Map<number, Promise<AccessToken>>()
   const anonymous = () => new Client({ ...(o.basePath ? { basePath: o.basePath } : {}) })
@@ -119,33 +141,78 @@ export function hubspotOAuth(o: HubSpotOAuthOptions) {
     return text === undefined ? undefined : (JSON.parse(text) as Installation)
   }
 
-  /** Exchanges an install's code for tokens, checks the scopes, and keeps the portal's refresh token. */
-  async function install(code: string, state?: string): Promise<{ portalId: number; scopes: string[] }> {
-    if (state !== undefined && !stateOk(state))
+  /**
+   * One request to HubSpot's token endpoint, form-encoded, through the SDK's `apiRequest`: its
+   * `tokensApi` model drops the error's `status` (BAD_REFRESH_TOKEN, BAD_CLIENT_SECRET…), which says
+   * whether the app was uninstalled or misconfigured.
+   */
+  async function tokenRequest(form: Record<string, string>) {
+    const res = await within(
+      anonymous().apiRequest({
+        method: 'POST',
+        path: '/oauth/v1/token',
+        body: new URLSearchParams(form).toString(),
+        defaultJson: false,
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      }),
+      TOKEN_TIMEOUT_MS,
+      'a token request',
+    )
+    const text = await res.text()
+    let body: unknown
+    try {
+      body = JSON.parse(text)
+    } catch {
+      body = text
+    }
+    if (!res.ok) throw new HubSpotApiError(res.status, body, 'the token request')
+    const t = body as { access_token?: unknown; refresh_token?: unknown; expires_in?: unknown }
+    if (typeof t.access_token !== 'string' || typeof t.expires_in !== 'number')
+      throw new Error('HubSpot answered the token request without access_token and expires_in')
+    return {
+      accessToken: t.access_token,
+      refreshToken: typeof t.refresh_token === 'string' ? t.refresh_token : undefined,
+      expiresIn: t.expires_in,
+    }
+  }
+
+  /** Exchanges an install's code for tokens, checks the portal and scopes, and keeps its refresh token. */
+  async function install(code: string, state: string): Promise<{ portalId: number; scopes: string[] }> {
+    if (!stateOk(state))
       throw new HubSpotInstallError(
         'the install link is not this server’s or is older than ten minutes: start again',
       )
-    let granted: { accessToken: string; refreshToken: string; expiresIn: number }
+    let granted: Awaited<ReturnType<typeof tokenRequest>>
+    let info: { hubId: number; scopes: string[] }
     try {
-      granted = await anonymous().oauth.tokensApi.create(
-        'authorization_code',
+      granted = await tokenRequest({
+        grant_type: 'authorization_code',
+        client_id: o.clientId,
+        client_secret: o.clientSecret,
+        redirect_uri: o.redirectUri,
         code,
-        o.redirectUri,
-        o.clientId,
-        o.clientSecret,
+      })
+      // The token response names neither the portal nor the scopes: the token's own metadata does.
+      info = await within(
+        anonymous().oauth.accessTokensApi.get(granted.accessToken),
+        TOKEN_TIMEOUT_MS,
+        'token info',
       )
     } catch (error) {
-      throw new HubSpotInstallError(`HubSpot refused the install code (${statusOf(error) ?? 'no answer'})`, {
+      throw new HubSpotInstallError(`HubSpot did not complete the install: ${(error as Error).message}`, {
         cause: error,
       })
     }
-    // The token response names neither the portal nor the scopes: the token's own metadata does.
-    const info = await anonymous().oauth.accessTokensApi.get(granted.accessToken)
+    if (o.portals && !o.portals.includes(info.hubId))
+      throw new HubSpotInstallError(
+        `portal ${info.hubId} is not one this Remit serves (hubspot.yaml portals)`,
+      )
     const missing = o.scopes.filter((s) => !info.scopes.includes(s))
     if (missing.length)
       throw new HubSpotInstallError(
         `portal ${info.hubId} granted the app without ${missing.join(', ')}: Remit needs ${o.scopes.join(', ')}`,
       )
+    if (!granted.refreshToken) throw new HubSpotInstallError('HubSpot granted no refresh token')
     const installation: Installation = {
       portalId: info.hubId,
       refreshToken: seal(o.secretKey, granted.refreshToken, stateKey(info.hubId)),
@@ -153,43 +220,70 @@ export function hubspotOAuth(o: HubSpotOAuthOptions) {
       installedAt: new Date(now()).toISOString(),
     }
     await o.store.writeState(stateKey(info.hubId), JSON.stringify(installation))
-    const known = await portals()
-    if (!known.includes(info.hubId)) await o.store.writeState(PORTALS, JSON.stringify([...known, info.hubId]))
+    await remember(info.hubId)
     tokens.set(info.hubId, { token: granted.accessToken, expiresAt: now() + granted.expiresIn * 1000 })
     return { portalId: info.hubId, scopes: info.scopes }
   }
 
-  /** The portals the app was installed in. */
-  async function portals(): Promise<number[]> {
+  /** Adds a portal to the list the activity poll reads (again after a lost race between two installs). */
+  async function remember(portalId: number) {
+    const known = await readPortals()
+    if (!known.includes(portalId)) await o.store.writeState(PORTALS, JSON.stringify([...known, portalId]))
+  }
+  async function readPortals(): Promise<number[]> {
     const text = await o.store.readState(PORTALS)
     return text === undefined ? [] : (JSON.parse(text) as number[])
+  }
+
+  /** The portals the app is installed in (those whose refresh token HubSpot refused are left out). */
+  async function portals(): Promise<number[]> {
+    const all = await readPortals()
+    const live = await Promise.all(all.map(async (p) => ((await installed(p)) ? p : undefined)))
+    return live.filter((p) => p !== undefined)
+  }
+
+  async function installed(portalId: number): Promise<boolean> {
+    const i = await readInstallation(portalId)
+    return i !== undefined && i.revokedAt === undefined
   }
 
   async function refresh(portalId: number): Promise<AccessToken> {
     const installation = await readInstallation(portalId)
     if (!installation) throw new HubSpotNotInstalledError(portalId)
-    const refreshToken = unseal(o.secretKey, installation.refreshToken, stateKey(portalId))
-    let granted: { accessToken: string; expiresIn: number }
-    try {
-      granted = await anonymous().oauth.tokensApi.create(
-        'refresh_token',
-        undefined,
-        undefined,
-        o.clientId,
-        o.clientSecret,
-        refreshToken,
+    if (installation.revokedAt)
+      throw new HubSpotNotInstalledError(
+        portalId,
+        `HubSpot refused its refresh token at ${installation.revokedAt}`,
       )
+    const refreshToken = unseal(o.secretKey, installation.refreshToken, stateKey(portalId))
+    let granted: Awaited<ReturnType<typeof tokenRequest>>
+    try {
+      granted = await tokenRequest({
+        grant_type: 'refresh_token',
+        client_id: o.clientId,
+        client_secret: o.clientSecret,
+        refresh_token: refreshToken,
+      })
     } catch (error) {
-      // 400: HubSpot no longer knows the refresh token (the app was uninstalled or the token revoked).
-      if (statusOf(error) === 400)
+      // Only BAD_REFRESH_TOKEN says the portal is gone (uninstalled, revoked): remembered, so it is not
+      // asked again. Any other refusal (a rotated client secret, an outage) is retried later.
+      if (error instanceof HubSpotApiError && error.category === 'BAD_REFRESH_TOKEN') {
+        const revoked = {
+          ...installation,
+          revokedAt: new Date(now()).toISOString(),
+          revokedBecause: error.message,
+        }
+        await o.store.writeState(stateKey(portalId), JSON.stringify(revoked))
         throw new HubSpotNotInstalledError(
           portalId,
           'HubSpot refused its refresh token (was the app uninstalled?)',
         )
+      }
       throw error
     }
     const fresh = { token: granted.accessToken, expiresAt: now() + granted.expiresIn * 1000 }
     tokens.set(portalId, fresh)
+    await remember(portalId)
     return fresh
   }
 
@@ -207,13 +301,18 @@ export function hubspotOAuth(o: HubSpotOAuthOptions) {
 
   const clients: HubSpotClients = {
     async call(portalId, run) {
+      const token = await accessToken(portalId)
       try {
-        return await run(clientWith(await accessToken(portalId)))
+        return await within(run(clientWith(token)), CALL_TIMEOUT_MS, 'a call')
       } catch (error) {
         if (statusOf(error) !== 401) throw error
-        return run(clientWith(await accessToken(portalId, true)))
+        // Refreshed once for every caller that saw this token refused: a later one takes the new token.
+        const current = tokens.get(portalId)?.token
+        const fresh = current && current !== token ? current : await accessToken(portalId, true)
+        return within(run(clientWith(fresh)), CALL_TIMEOUT_MS, 'a call')
       }
     },
+    installed,
   }
 
   return { ...clients, authorizeUrl, install, installation: readInstallation, portals, newState }

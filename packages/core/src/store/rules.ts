@@ -22,6 +22,7 @@ export function replayOf(
     throw new ConflictError(
       'IDEMPOTENCY_KEY_REUSED',
       `idempotency key "${request.idempotencyKey}" was first used for another request (decision ${prior.id}); use a new key for a new request`,
+      prior.id,
     )
   }
   return { ...prior, replayed: true }
