@@ -1,11 +1,5 @@
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { Client } from '@hubspot/api-client'
 import { afterEach, expect, it } from 'vitest'
-import { actionDefinition, readHubSpotConfig, registerAction } from '../src/index.ts'
-import { fakeHubSpot } from './fake-hubspot.ts'
-import { CLIENT_ID, clock, install, PORTAL, PUBLIC, SECRET, serve, stopAll, until } from './portal.ts'
+import { clock, install, PORTAL, portalWorld, registerSeedAction, serve, stopAll, until } from './portal.ts'
 
 // Reps' one-to-one activity logged in HubSpot is in Remit's ledger: the seed's "support does not
 // fire a win-back on a customer who spoke with sales in the last 24 hours" holds when sales spoke
@@ -14,18 +8,7 @@ import { CLIENT_ID, clock, install, PORTAL, PUBLIC, SECRET, serve, stopAll, unti
 afterEach(stopAll)
 
 it("the seed week's no-winback-after-sales stop triggers from a call a sales rep logged in HubSpot", async () => {
-  clock.now = Date.parse('2026-04-08T10:00:00Z')
-  const config = await readHubSpotConfig(
-    new URL('../../../examples/seed-week/hubspot.yaml', import.meta.url).pathname,
-  )
-  const fake = await fakeHubSpot({
-    clientId: CLIENT_ID,
-    clientSecret: SECRET,
-    appId: 4242,
-    developerApiKey: 'dev-key',
-    requireAuth: true,
-    now: () => clock.now,
-  })
+  const { config, fake, storePath } = await portalWorld('2026-04-08T10:00:00Z')
   try {
     const customer = (id: string, account: string) => ({
       id,
@@ -54,17 +37,9 @@ it("the seed week's no-winback-after-sales stop triggers from a call a sales rep
       },
     )
 
-    const storePath = join(mkdtempSync(join(tmpdir(), 'remit-activity-')), 'remit.db')
     let remit = await serve(config, storePath, fake.url)
     expect((await install(remit, fake)).status).toBe(200)
-    const definition = actionDefinition({
-      actionUrl: `${PUBLIC}/hubspot/action`,
-      optionsUrl: `${PUBLIC}/hubspot/options`,
-      policy: remit.server.remit.policy,
-      config,
-    })
-    const developer = new Client({ developerApiKey: 'dev-key', basePath: fake.url })
-    const { id: definitionId } = await registerAction({ hubspot: developer, appId: 4242, definition })
+    const { definitionId } = await registerSeedAction(remit, fake, config)
 
     // The poll runs as the app starts serving; the installation came after, so the restart's does it.
     await stopAll()

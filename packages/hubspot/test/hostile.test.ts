@@ -8,7 +8,6 @@ import { loadPolicyFile, openRemit, openSqliteStore, type Remit } from '@remit/c
 import { afterEach, describe, expect, it } from 'vitest'
 import { hubspotRequest } from '../src/http.ts'
 import {
-  actionDefinition,
   type HubSpotContext,
   HubSpotNotInstalledError,
   hubspotAction,
@@ -18,12 +17,23 @@ import {
   hubspotOAuth,
   installRoutes,
   readHubSpotConfig,
-  registerAction,
 } from '../src/index.ts'
 import { seal } from '../src/secrets.ts'
 import { signV2, signV3, singleClient } from '../src/testing.ts'
 import { type FakeHubSpot, type FakeHubSpotOptions, fakeHubSpot } from './fake-hubspot.ts'
-import { CLIENT_ID, clock, install, PORTAL, PUBLIC, SECRET, serve, stopAll, until } from './portal.ts'
+import {
+  CLIENT_ID,
+  clock,
+  install,
+  PORTAL,
+  PUBLIC,
+  portalWorld,
+  registerSeedAction,
+  SECRET,
+  serve,
+  stopAll,
+  until,
+} from './portal.ts'
 
 // A hostile review of the adapter: a caller of the public endpoints with no secret, a portal admin
 // who controls record properties and input fields, and HubSpot misbehaving within its contract
@@ -334,27 +344,10 @@ describe('portals', () => {
     // HubSpot runs the action for every portal that has the app, whether or not Remit's install
     // callback succeeded (e.g. the user came from HubSpot's own install link, with no state). A
     // BLOCK there could never be completed (no token): the workflow would wait 73 h for nothing.
-    clock.now = T0
-    const config = await readHubSpotConfig(seedHubSpot)
-    const fake = await fakeHubSpot({
-      clientId: CLIENT_ID,
-      clientSecret: SECRET,
-      appId: 4242,
-      developerApiKey: 'dev-key',
-      requireAuth: true,
-      now: () => clock.now,
-    })
+    const { config, fake, storePath } = await portalWorld(new Date(T0).toISOString())
     try {
-      const storePath = join(mkdtempSync(join(tmpdir(), 'remit-hostile-')), 'remit.db')
       const remit = await serve(config, storePath, fake.url, { sales: { reviewer: 'sales' } })
-      const definition = actionDefinition({
-        actionUrl: `${PUBLIC}/hubspot/action`,
-        optionsUrl: `${PUBLIC}/hubspot/options`,
-        policy: remit.server.remit.policy,
-        config,
-      })
-      const developer = new Client({ developerApiKey: 'dev-key', basePath: fake.url })
-      const { id: definitionId } = await registerAction({ hubspot: developer, appId: 4242, definition })
+      const { definitionId } = await registerSeedAction(remit, fake, config)
       fake.objects.contacts.push({
         id: '51',
         properties: {

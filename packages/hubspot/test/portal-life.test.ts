@@ -1,11 +1,5 @@
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { Client } from '@hubspot/api-client'
 import { afterEach, expect, it } from 'vitest'
-import { actionDefinition, readHubSpotConfig, registerAction } from '../src/index.ts'
-import { fakeHubSpot } from './fake-hubspot.ts'
-import { CLIENT_ID, clock, PORTAL, PUBLIC, SECRET, serve, stopAll, until } from './portal.ts'
+import { clock, PORTAL, PUBLIC, portalWorld, registerSeedAction, serve, stopAll, until } from './portal.ts'
 
 // A real portal's life, against a fake that holds HubSpot to its documented contract (OAuth tokens
 // that expire after 30 minutes, only the requested properties in an execution, completions checked
@@ -16,20 +10,8 @@ import { CLIENT_ID, clock, PORTAL, PUBLIC, SECRET, serve, stopAll, until } from 
 afterEach(stopAll)
 
 it('install, register, a flagged execution, approval 45 minutes later across a restart: completed once, with a refreshed token', async () => {
-  clock.now = Date.parse('2026-04-06T09:00:00Z')
-  const config = await readHubSpotConfig(
-    new URL('../../../examples/seed-week/hubspot.yaml', import.meta.url).pathname,
-  )
-  const fake = await fakeHubSpot({
-    clientId: CLIENT_ID,
-    clientSecret: SECRET,
-    appId: 4242,
-    developerApiKey: 'dev-key',
-    requireAuth: true,
-    now: () => clock.now,
-  })
+  const { config, fake, storePath } = await portalWorld('2026-04-06T09:00:00Z')
   try {
-    const storePath = join(mkdtempSync(join(tmpdir(), 'remit-portal-')), 'remit.db')
     let remit = await serve(config, storePath, fake.url, { sales: { reviewer: 'sales' } })
 
     // Install: Remit sends the user to HubSpot; HubSpot sends them back with a code.
@@ -46,14 +28,7 @@ it('install, register, a flagged execution, approval 45 minutes later across a r
     expect(await installed.text()).toContain(`portal ${PORTAL}`)
 
     // Register the action in the app (the developer key; paged, idempotent).
-    const developer = new Client({ developerApiKey: 'dev-key', basePath: fake.url })
-    const definition = actionDefinition({
-      actionUrl: `${PUBLIC}/hubspot/action`,
-      optionsUrl: `${PUBLIC}/hubspot/options`,
-      policy: remit.server.remit.policy,
-      config,
-    })
-    const { id: definitionId } = await registerAction({ hubspot: developer, appId: 4242, definition })
+    const { definition, definitionId } = await registerSeedAction(remit, fake, config)
 
     // A workflow enrolls Jane: HubSpot sends only the properties the definition asked for.
     fake.objects.contacts.push({

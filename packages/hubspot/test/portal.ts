@@ -1,7 +1,17 @@
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Client } from '@hubspot/api-client'
 import { openSqliteStore } from '@remit/core'
 import { startTestServer, type TestServer } from '@remit/server/testing'
-import { type HubSpotConfig, hubspotApp } from '../src/index.ts'
-import type { FakeHubSpot } from './fake-hubspot.ts'
+import {
+  actionDefinition,
+  type HubSpotConfig,
+  hubspotApp,
+  readHubSpotConfig,
+  registerAction,
+} from '../src/index.ts'
+import { type FakeHubSpot, fakeHubSpot } from './fake-hubspot.ts'
 
 // Remit serving a HubSpot app as `remit serve` wires it (hubspotApp), for tests that play a portal
 // against the fake: one clock for Remit and the fake, and the install round trip.
@@ -71,4 +81,38 @@ export async function install(remit: TestServer, fake: FakeHubSpot, portalId = P
   })
   const state = encodeURIComponent(authorize.searchParams.get('state') as string)
   return fetch(`${remit.url}/hubspot/oauth/callback?code=${code}&state=${state}`)
+}
+
+/**
+ * A portal's world at `at`: the seed's hubspot.yaml, a strict fake of HubSpot on the test's clock
+ * (the app 4242, its developer key), and a store path that outlives restarts.
+ */
+export async function portalWorld(at: string) {
+  clock.now = Date.parse(at)
+  const config = await readHubSpotConfig(
+    new URL('../../../examples/seed-week/hubspot.yaml', import.meta.url).pathname,
+  )
+  const fake = await fakeHubSpot({
+    clientId: CLIENT_ID,
+    clientSecret: SECRET,
+    appId: 4242,
+    developerApiKey: 'dev-key',
+    requireAuth: true,
+    now: () => clock.now,
+  })
+  const storePath = join(mkdtempSync(join(tmpdir(), 'remit-portal-')), 'remit.db')
+  return { config, fake, storePath }
+}
+
+/** Registers the action in app 4242 with the developer key, as `remit hubspot register` does. */
+export async function registerSeedAction(remit: TestServer, fake: FakeHubSpot, config: HubSpotConfig) {
+  const definition = actionDefinition({
+    actionUrl: `${PUBLIC}/hubspot/action`,
+    optionsUrl: `${PUBLIC}/hubspot/options`,
+    policy: remit.server.remit.policy,
+    config,
+  })
+  const developer = new Client({ developerApiKey: 'dev-key', basePath: fake.url })
+  const { id } = await registerAction({ hubspot: developer, appId: 4242, definition })
+  return { definition, definitionId: id }
 }
