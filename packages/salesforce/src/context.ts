@@ -55,7 +55,6 @@ export function salesforceContext(o: SalesforceContextOptions) {
     ttlMs: o.cacheMs ?? 30_000,
     now,
   })
-  const seen = new Set<string>()
   const mapping = Object.entries(o.fields ?? {}).map(([fact, m]) => ({
     fact,
     ...(typeof m === 'string' ? { field: m } : m),
@@ -136,8 +135,6 @@ export function salesforceContext(o: SalesforceContextOptions) {
         `SELECT Id, ${when}, OwnerId FROM ${object} WHERE AccountId = ${soqlString(accountId)} AND OwnerId IN (${who}) AND ${when} = LAST_N_HOURS:${hours}`,
       )
       for (const r of rows.records) {
-        if (seen.has(r.Id)) continue
-        seen.add(r.Id)
         await a.remit.recordTouch({
           accountId: key,
           kind,
@@ -146,6 +143,8 @@ export function salesforceContext(o: SalesforceContextOptions) {
           outbound: false,
           ...(typeof r[when] === 'string' ? { at: r[when] as string } : {}),
           note: `salesforce ${object} ${r.Id}`,
+          // Seen again at the next lookup, after a restart, or sent by the activity flow: once.
+          externalId: `salesforce:${object}:${r.Id}`,
         })
       }
     }

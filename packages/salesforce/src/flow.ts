@@ -48,6 +48,33 @@ export const flowDecisionSchema = z.object({
 
 export type FlowDecisionRequest = z.infer<typeof flowDecisionRequestSchema>
 
+export const flowTouchRequestSchema = z.strictObject({
+  kind: z
+    .string()
+    .min(1)
+    .max(200)
+    .describe('What happened, e.g. call, email, meeting (a Task subtype or an Event)'),
+  accountId: z.string().min(1).max(256).optional().describe('The Account the activity is logged on'),
+  contactId: z.string().min(1).max(256).optional().describe('The Contact (or Lead) it is with'),
+  email: z.string().max(320).optional(),
+  channel: z.string().min(1).max(100).optional().describe('e.g. phone, email, meeting'),
+  outbound: z.boolean().optional().describe('Whether the rep reached out (default true)'),
+  recordId: z
+    .string()
+    .min(1)
+    .max(64)
+    .optional()
+    .describe('The Task or Event Id: the same record sent again is recorded once'),
+})
+
+export const flowTouchSchema = z.object({
+  id: z.string().describe('The touch in the Remit ledger'),
+  accountId: z.string(),
+  team: z.string(),
+})
+
+export type FlowTouchRequest = z.infer<typeof flowTouchRequestSchema>
+
 export function toDecisionRequest(policy: Policy, r: FlowDecisionRequest) {
   if (!r.accountId && !r.contactId && !r.email) {
     throw new InputError('BAD_REQUEST', 'name the customer: accountId, contactId or email', ['accountId'])
@@ -102,7 +129,7 @@ export function toFlowDecision(d: Decision) {
   }
 }
 
-/** The flow-shaped decision operation, served by the Remit server with an agent's key. */
+/** The flow-shaped operations, served by the Remit server with an agent's key. */
 export function salesforceRoutes(remit: Remit): Route[] {
   return [
     defineRoute({
@@ -121,6 +148,43 @@ export function salesforceRoutes(remit: Remit): Route[] {
         const request = toDecisionRequest(remit.policy, c.body)
         const d = await remit.decide(c.caller, request)
         return toFlowDecision(d)
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/v1/salesforce/touches',
+      operationId: 'recordTouch',
+      summary: "Record a rep's activity logged in Salesforce (a Task or an Event) as a touch",
+      description:
+        "Call this from a flow triggered when a Task or Event is created (on its asynchronous path), so a rule such as 'no win-back after a sales call' sees calls logged in Salesforce. The touch is the key's agent's team's, dated now.",
+      tag: 'salesforce',
+      roles: ['agent'],
+      body: flowTouchRequestSchema,
+      status: 201,
+      response: flowTouchSchema,
+      handler: async (c) => {
+        const b = c.body
+        if (!b.accountId && !b.contactId && !b.email)
+          throw new InputError('BAD_REQUEST', 'name the customer: accountId, contactId or email', [
+            'accountId',
+          ])
+        const p = c.principal
+        // The same customer identity a decision for these ids gets, so rules see the touch.
+        const accountId =
+          b.accountId ?? (b.contactId ? `contact:${b.contactId}` : `email:${b.email?.toLowerCase()}`)
+        const touch = await remit.recordTouch({
+          accountId,
+          ...(b.contactId ? { contactId: b.contactId } : {}),
+          kind: b.kind,
+          ...(b.channel ? { channel: b.channel } : {}),
+          outbound: b.outbound ?? true,
+          agent: p.agent,
+          ...(p.tool ? { tool: p.tool } : {}),
+          // The server's clock dates it; a record id is the agent's own (it cannot pre-empt another's).
+          ...(b.recordId ? { externalId: `agent:${p.agent}/salesforce:${b.recordId}` } : {}),
+        })
+        c.reply.code(201)
+        return { id: touch.id, accountId: touch.accountId, team: touch.team ?? '' }
       },
     }),
   ]

@@ -2,8 +2,11 @@ export { type SalesforceContextOptions, type SalesforceCustomer, salesforceConte
 export { type ComponentStatus, connectionFor, deployPackage, SalesforceError } from './deploy.ts'
 export {
   type FlowDecisionRequest,
+  type FlowTouchRequest,
   flowDecisionRequestSchema,
   flowDecisionSchema,
+  flowTouchRequestSchema,
+  flowTouchSchema,
   salesforceOpenApi,
   salesforceRoutes,
   toDecisionRequest,
