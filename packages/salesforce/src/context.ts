@@ -51,6 +51,11 @@ type Rec = Record<string, unknown> & { Id: string }
 
 export function salesforceContext(o: SalesforceContextOptions) {
   const now = o.now ?? Date.now
+  // A dateTime literal `hours` before now. SOQL's date literals count whole days at the least (there
+  // is no LAST_N_HOURS: "Date Formats and Date Literals"), so an hour window is a timestamp, which
+  // SOQL takes unquoted and without milliseconds.
+  const hoursAgo = (hours: number) =>
+    new Date(now() - Math.floor(hours) * 3600e3).toISOString().replace(/\.\d{3}Z$/, 'Z')
   const cached = customerCache((type: 'account' | 'contact', id: string) => load(type, id), {
     ttlMs: o.cacheMs ?? 30_000,
     now,
@@ -99,7 +104,7 @@ export function salesforceContext(o: SalesforceContextOptions) {
     }
     if (accountId && o.openCaseFact) {
       const cases = await o.connection.query<Rec>(
-        `SELECT Id, CreatedDate FROM Case WHERE AccountId = ${soqlString(accountId)} AND IsClosed = false AND CreatedDate = LAST_N_HOURS:${Math.floor(o.openCaseHours ?? 48)} ORDER BY CreatedDate DESC LIMIT 1`,
+        `SELECT Id, CreatedDate FROM Case WHERE AccountId = ${soqlString(accountId)} AND IsClosed = false AND CreatedDate >= ${hoursAgo(o.openCaseHours ?? 48)} ORDER BY CreatedDate DESC LIMIT 1`,
       )
       const created = cases.records[0]?.CreatedDate
       if (typeof created === 'string') facts[o.openCaseFact] = new Date(created).toISOString()
@@ -132,7 +137,7 @@ export function salesforceContext(o: SalesforceContextOptions) {
       ['Event', 'meeting', 'meeting', 'StartDateTime'],
     ] as const) {
       const rows = await o.connection.query<Rec>(
-        `SELECT Id, ${when}, OwnerId FROM ${object} WHERE AccountId = ${soqlString(accountId)} AND OwnerId IN (${who}) AND ${when} = LAST_N_HOURS:${hours}`,
+        `SELECT Id, ${when}, OwnerId FROM ${object} WHERE AccountId = ${soqlString(accountId)} AND OwnerId IN (${who}) AND ${when} >= ${hoursAgo(hours)}`,
       )
       for (const r of rows.records) {
         await a.remit.recordTouch({
