@@ -340,7 +340,13 @@ describe('remit salesforce', () => {
       seed,
     )
     expect(r.code).toBe(0)
-    expect(r.out).toMatch(/^wrote 12 files to .* for sales-agent/)
+    // 12 for the credentials, registration, permission set and event; 6 for the example flows.
+    expect(r.out).toMatch(/^wrote 18 files to .* for sales-agent/)
+    // The check flow is the agent's tool (salesforce:flow/Renewal_Offer), asking about its team's action.
+    const check = readFileSync(join(out, 'force-app/main/default/flows/Renewal_Offer.flow-meta.xml'), 'utf8')
+    expect(check).toContain('<stringValue>offer.discount</stringValue>')
+    expect(check).toContain('<actionName>Remit_sales_agent.checkWithRemit</actionName>')
+    expect(check).toContain('<pathType>AsyncAfterCommit</pathType>')
     expect(
       readFileSync(
         join(out, 'force-app/main/default/namedCredentials/Remit_sales_agent.namedCredential-meta.xml'),

@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { type Connection, Org } from '@salesforce/core'
 import { Duration } from '@salesforce/kit'
 import { ComponentSet } from '@salesforce/source-deploy-retrieve'
-import { API_VERSION, apiName } from './package.ts'
+import { API_VERSION, apiName, CREDENTIAL } from './package.ts'
 
 /** A Salesforce problem a person can act on: `hint` says what to do. */
 export class SalesforceError extends Error {
@@ -110,11 +110,15 @@ export async function deployPackage(o: {
   }
   const credentials: string[] = []
   for (const [agent, key] of Object.entries(o.keys ?? {})) {
+    // Connect REST API Developer Guide, "Credential Input": authenticationProtocol is required and
+    // is the external credential's own (Custom here); a Custom credential's values are any names the
+    // external credential's formulas read, each {value, encrypted}.
     const body = {
+      authenticationProtocol: CREDENTIAL.authenticationProtocol,
       externalCredential: apiName(agent),
-      principalName: 'Remit',
+      principalName: CREDENTIAL.principal,
       principalType: 'NamedPrincipal',
-      credentials: { Key: { value: key, encrypted: true } },
+      credentials: { [CREDENTIAL.keyParameter]: { value: key, encrypted: true } },
     }
     const url = `/services/data/v${API_VERSION}/named-credentials/credential`
     try {

@@ -192,5 +192,10 @@ export function salesforceRoutes(remit: Remit): Route[] {
 
 /** The OpenAPI 3.0 document External Services imports: the flow-shaped decision operation only. */
 export function salesforceOpenApi(remit: Remit, serverUrl?: string): Record<string, unknown> {
-  return openApiDocument(salesforceRoutes(remit), { version: '0.1.0', ...(serverUrl ? { serverUrl } : {}) })
+  // Typed outputs only: External Services makes an untyped member an Apex Object, which Flow cannot use.
+  return openApiDocument(salesforceRoutes(remit), {
+    version: '0.1.0',
+    typedOnly: true,
+    ...(serverUrl ? { serverUrl } : {}),
+  })
 }

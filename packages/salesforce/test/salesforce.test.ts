@@ -50,7 +50,10 @@ describe('the spec External Services imports', () => {
     const ops = Object.values(doc.paths as Record<string, Record<string, Json>>).flatMap((item) =>
       Object.entries(item),
     )
-    expect(ops.map(([m, op]) => [m, op.operationId])).toEqual([['post', 'checkWithRemit']])
+    expect(ops.map(([m, op]) => [m, op.operationId])).toEqual([
+      ['post', 'checkWithRemit'],
+      ['post', 'recordTouch'],
+    ])
     for (const [, op] of ops) {
       expect(op.operationId).toMatch(/^[A-Za-z](?:[A-Za-z0-9]|_(?!_))*(?<!_)$/)
       expect((op.description ?? '').length).toBeLessThan(1333)
@@ -174,6 +177,8 @@ describe('remit salesforce deploy, through @salesforce/core', () => {
     ])
     expect(out.credentials).toEqual(['Remit_sales_agent'])
     expect(sf.credentials[0]?.body).toEqual({
+      // Required by the Connect REST API's Credential Input; the fake refuses a request without it.
+      authenticationProtocol: 'Custom',
       externalCredential: 'Remit_sales_agent',
       principalName: 'Remit',
       principalType: 'NamedPrincipal',
@@ -234,7 +239,9 @@ describe('remit salesforce deploy, through @salesforce/core', () => {
 
 describe('facts from SOQL', () => {
   it('maps fields, the newest open Case and an open renewal Opportunity; records sales activity as touches', async () => {
-    const sf = await fake()
+    // The org's clock and Remit's: the Case and the Task lie inside the 48 h and 72 h windows.
+    const now = Date.parse('2026-04-10T10:00:00Z')
+    const sf = await fake({ now: () => now })
     sf.tables.Contact.push({
       Id: '003000000000001AAA',
       Email: 'jane@acme.example',
@@ -247,12 +254,35 @@ describe('facts from SOQL', () => {
       CreatedDate: '2026-04-09T16:00:00.000+0000',
     })
     sf.tables.Opportunity.push({ Id: '006000000000001AAA', AccountId: '001000000000001AAA', Type: 'Renewal' })
-    sf.tables.Task.push({
-      Id: '00T000000000001AAA',
-      AccountId: '001000000000001AAA',
-      CreatedDate: '2026-04-09T15:00:00.000+0000',
-      OwnerId: '005000000000001AAA',
-    })
+    sf.tables.Task.push(
+      {
+        Id: '00T000000000001AAA',
+        AccountId: '001000000000001AAA',
+        CreatedDate: '2026-04-09T15:00:00.000+0000',
+        OwnerId: '005000000000001AAA',
+      },
+      // Nine days old: outside the 72 h window, not a touch.
+      {
+        Id: '00T000000000002AAA',
+        AccountId: '001000000000001AAA',
+        CreatedDate: '2026-04-01T15:00:00.000+0000',
+        OwnerId: '005000000000001AAA',
+      },
+    )
+    // Closed, and older than 48 h: neither is the open Case that sets the fact.
+    sf.tables.Case.push(
+      {
+        Id: '500000000000002AAA',
+        AccountId: '001000000000001AAA',
+        CreatedDate: '2026-04-10T09:00:00.000+0000',
+        IsClosed: true,
+      },
+      {
+        Id: '500000000000003AAA',
+        AccountId: '001000000000001AAA',
+        CreatedDate: '2026-04-07T09:00:00.000+0000',
+      },
+    )
     const remit = await engine()
     const context = salesforceContext({
       connection: await sf.connection(),
@@ -263,6 +293,7 @@ describe('facts from SOQL', () => {
       openCaseFact: 'lastTicketOpenedAt',
       renewal: { where: "Type = 'Renewal'", fact: 'lifecycle', value: 'renewal' },
       activities: { remit, team: 'sales', owners: ['005000000000001AAA'] },
+      now: () => now,
     })
     const c = await context.customer('contact', '003000000000001AAA')
     expect(c).toEqual({

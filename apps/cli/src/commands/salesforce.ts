@@ -28,7 +28,24 @@ export async function salesforcePackage(io: Io, o: SalesforcePackageOptions): Pr
       throw new UsageError(`unknown agent "${a}"`, `agents: ${[...policy.agents.keys()].join(', ')}`)
   const { salesforceOpenApi, writePackage } = await import('@remit/salesforce')
   const remit = await openRemit({ policy, store: openSqliteStore(':memory:') })
-  const files = await writePackage(o.out, { serverUrl: o.serverUrl, agents, spec: salesforceOpenApi(remit) })
+  // An example check flow per `salesforce:flow/<Name>` tool, asking about the first action the
+  // agent's team may take on its own (else the policy's first); the activity flows for the first agent.
+  const checks = agents.flatMap((agent) => {
+    const a = policy.agents.get(agent)
+    const permitted = policy.rules.find(
+      (r) => r.sort === 'permission' && a && (r.scope.teams?.has(a.team) ?? true) && r.scope.actions,
+    )
+    const kind = ([...(permitted?.scope.actions ?? [])][0] ?? [...policy.actions.keys()][0]) as string
+    return (a?.tools ?? [])
+      .filter((t) => t.startsWith('salesforce:flow/'))
+      .map((t) => ({ agent, name: t.slice('salesforce:flow/'.length), kind }))
+  })
+  const files = await writePackage(o.out, {
+    serverUrl: o.serverUrl,
+    agents,
+    spec: salesforceOpenApi(remit),
+    flows: { checks, activityAgent: agents[0] as string },
+  })
   await remit.close()
   io.out(`wrote ${files.length} files to ${resolve(o.out)} for ${agents.join(', ')}`)
   io.out(`next: remit salesforce deploy --dir ${o.out} --target-org <alias>`)

@@ -5,7 +5,13 @@
 
 export { PermanentDeliveryError } from '../outbox/outbox.ts'
 export { type CustomerCacheOptions, customerCache, type VendorCustomer } from './customers.ts'
-export { openApiDocument } from './openapi.ts'
+export {
+  APEX_IDENTIFIER,
+  type OpenApiOptions,
+  openApiDocument,
+  SALESFORCE_DESCRIPTION_MAX,
+  typedOpenApi,
+} from './openapi.ts'
 export {
   type Context,
   defineRoute,
