@@ -1,33 +1,26 @@
 import { type Decision, InputError, type Policy, type Remit } from '@remit/core'
 import { defineRoute, openApiDocument, type Route, valueFromText } from '@remit/core/adapter'
+import { label, text } from '@remit/core/api'
 import { z } from 'zod'
 
 // What Flow Builder sees. External Services turns each operation into an invocable action, but it
 // cannot type free-form maps (`additionalProperties`), so the Salesforce operation takes attributes
 // and facts as name/value lists and Remit types each value by the policy's declarations.
 
-const nameValue = z.strictObject({ name: z.string().min(1).max(100), value: z.string().max(1000) })
+const nameValue = z.strictObject({ name: label(100), value: text(1000) })
 
 export const flowDecisionRequestSchema = z.strictObject({
-  kind: z.string().min(1).max(200).describe('The action kind from the Remit policy, e.g. offer.discount'),
-  accountId: z
-    .string()
-    .min(1)
-    .max(256)
-    .optional()
-    .describe('The Salesforce Account Id (or the account id all tools share)'),
-  contactId: z.string().min(1).max(256).optional(),
-  email: z.string().max(320).optional(),
+  kind: label(200).describe('The action kind from the Remit policy, e.g. offer.discount'),
+  accountId: label(256).optional().describe('The Salesforce Account Id (or the account id all tools share)'),
+  contactId: label(256).optional(),
+  email: text(320).optional(),
   attributes: z.array(nameValue).max(50).optional().describe('Action attributes, e.g. discountPct = 20'),
   facts: z
     .array(nameValue)
     .max(100)
     .optional()
     .describe('Customer facts the flow knows, e.g. lifecycle = renewal'),
-  idempotencyKey: z
-    .string()
-    .min(1)
-    .max(256)
+  idempotencyKey: label(256)
     .optional()
     .describe('Same key, same decision: use the flow interview or record id'),
 })
@@ -49,20 +42,13 @@ export const flowDecisionSchema = z.object({
 export type FlowDecisionRequest = z.infer<typeof flowDecisionRequestSchema>
 
 export const flowTouchRequestSchema = z.strictObject({
-  kind: z
-    .string()
-    .min(1)
-    .max(200)
-    .describe('What happened, e.g. call, email, meeting (a Task subtype or an Event)'),
-  accountId: z.string().min(1).max(256).optional().describe('The Account the activity is logged on'),
-  contactId: z.string().min(1).max(256).optional().describe('The Contact (or Lead) it is with'),
-  email: z.string().max(320).optional(),
-  channel: z.string().min(1).max(100).optional().describe('e.g. phone, email, meeting'),
+  kind: label(200).describe('What happened, e.g. call, email, meeting (a Task subtype or an Event)'),
+  accountId: label(256).optional().describe('The Account the activity is logged on'),
+  contactId: label(256).optional().describe('The Contact (or Lead) it is with'),
+  email: text(320).optional(),
+  channel: label(100).optional().describe('e.g. phone, email, meeting'),
   outbound: z.boolean().optional().describe('Whether the rep reached out (default true)'),
-  recordId: z
-    .string()
-    .min(1)
-    .max(64)
+  recordId: label(64)
     .optional()
     .describe('The Task or Event Id: the same record sent again is recorded once'),
 })
