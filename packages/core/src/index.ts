@@ -17,7 +17,7 @@ export {
 } from './errors.ts'
 export { type AbortedRule, type Evaluation, type EvaluationInput, evaluate } from './evaluate/evaluate.ts'
 export { type Explanation, explain, type RuleTrace } from './evaluate/explain.ts'
-export type { Commitment, LedgerView, Touch, TouchStatus } from './ledger/types.ts'
+export type { Commitment, LedgerView, Suppression, Touch, TouchStatus } from './ledger/types.ts'
 export type { OutboxFilter, OutboxMessage, OutboxSettlement, OutboxStatus } from './outbox/outbox.ts'
 export { type AnalysisOptions, analyzePolicy } from './policy/analysis.ts'
 export { type CheckResult, checkPolicy, loadPolicy, loadPolicyFile } from './policy/load.ts'
@@ -33,6 +33,7 @@ export {
   type RemitOptions,
   type ResolveInput,
   type ReviewListener,
+  type SuppressionInput,
   type TouchInput,
 } from './remit.ts'
 export {

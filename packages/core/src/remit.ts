@@ -5,7 +5,7 @@ import { InputError, NotFoundError, ReviewStateError } from './errors.ts'
 import { evaluate } from './evaluate/evaluate.ts'
 import { newId } from './ids.ts'
 import { commitmentFor, reserve } from './ledger/entries.ts'
-import type { Commitment, Touch, TouchStatus } from './ledger/types.ts'
+import type { Commitment, LedgerView, Suppression, Touch, TouchStatus } from './ledger/types.ts'
 import {
   type OutboxFilter,
   type OutboxMessage,
@@ -40,6 +40,21 @@ export interface TouchInput {
   at?: Date | string
   note?: string
   /** What the touch records at its source (`hubspot:call:123`): recording it again returns the first. */
+  externalId?: string
+}
+
+export interface SuppressionInput {
+  /** The customer: the account, or (with no account) a contact or an e-mail address, as decisions key them. */
+  accountId?: string
+  contactId?: string
+  email?: string
+  /** Only this channel (e.g. `email`); absent: every channel. */
+  channel?: string
+  /** Why: `unsubscribe`, `spamreport`, `bounce`, `manual`… */
+  reason: string
+  /** Who records it (an agent, a vendor's name, an admin). */
+  source: string
+  /** What it records at its source: the same id again returns the first. */
   externalId?: string
 }
 
@@ -151,7 +166,7 @@ export class Remit {
     const since = new Date(req.now.getTime() - policy.lookbackMs)
     if (req.dryRun) {
       const ledger = await this.store.ledger(req.customer.accountId, since, req.now)
-      return { ...this.draft(policy, req, ledger.touches, ledger.commitments).decision, dryRun: true }
+      return { ...this.draft(policy, req, ledger).decision, dryRun: true }
     }
     return this.store.decide(
       {
@@ -162,12 +177,13 @@ export class Remit {
         since,
         now: req.now,
       },
-      (ledger) => this.draft(policy, req, ledger.touches, ledger.commitments),
+      (ledger) => this.draft(policy, req, ledger),
     )
   }
 
-  private draft(policy: Policy, req: ResolvedRequest, touches: Touch[], commitments: Commitment[]) {
-    const e = evaluate(policy, { ...req, touches, commitments })
+  private draft(policy: Policy, req: ResolvedRequest, ledger: LedgerView) {
+    const { touches, commitments, suppressions } = ledger
+    const e = evaluate(policy, { ...req, touches, commitments, ...(suppressions ? { suppressions } : {}) })
     const id = newId('dec')
     const decision: Decision = {
       id,
@@ -261,6 +277,30 @@ export class Remit {
     if (input.note) touch.note = input.note
     if (input.externalId) touch.externalId = input.externalId
     return this.store.recordTouch(touch)
+  }
+
+  /**
+   * Records that a customer must not be contacted (on one channel, or any): every later outbound
+   * action it covers is stopped, on every tool, with no lookback window to age it out.
+   */
+  async recordSuppression(input: SuppressionInput): Promise<Suppression> {
+    if (!input.accountId && !input.contactId && !input.email)
+      throw new InputError('MISSING_FIELD', 'name the customer: accountId, contactId or email', ['accountId'])
+    if (!input.reason) throw new InputError('MISSING_FIELD', 'reason is required', ['reason'])
+    const email = input.email?.trim().toLowerCase()
+    const s: Suppression = {
+      id: newId('sup'),
+      // Keyed as a decision for the same ids is, so the decision's ledger view holds it.
+      accountId: input.accountId ?? (input.contactId ? `contact:${input.contactId}` : `email:${email}`),
+      reason: input.reason,
+      source: input.source,
+      at: this.clock(),
+    }
+    if (input.contactId) s.contactId = input.contactId
+    if (email) s.email = email
+    if (input.channel) s.channel = input.channel
+    if (input.externalId) s.externalId = input.externalId
+    return this.store.recordSuppression(s)
   }
 
   readonly reviews = {

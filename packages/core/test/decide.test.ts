@@ -554,3 +554,56 @@ describe('a logged decision asked again', () => {
     expect(req.now).toEqual(new Date(at(1)))
   })
 })
+
+describe('suppressions', () => {
+  it('an unsubscribed address gets no outbound touch from any agent, however long ago it unsubscribed', async () => {
+    const remit = await engine()
+    await remit.recordSuppression({
+      email: 'Omar@Globex.example',
+      channel: 'email',
+      reason: 'unsubscribe',
+      source: 'sendgrid',
+    })
+    const ask = (email: string, at: string) =>
+      remit.decide('marketing-agent', {
+        action: { kind: 'email.positioning' },
+        customer: { email, facts: { lifecycle: 'customer', tier: 'smb' } },
+        at,
+      })
+    // Far past the ledger's lookback window: an unsubscribe does not lapse.
+    const later = await ask('omar@globex.example', at(24 * 200))
+    expect(later.verdict).toBe('stop')
+    expect(rules(later)[0]).toBe('suppression')
+    expect(later.reasons[0]?.message).toMatch(
+      /^omar@globex\.example is suppressed on email \(unsubscribe, recorded by sendgrid/,
+    )
+    expect((await ask('jane@globex.example', at(1))).verdict).toBe('go')
+  })
+
+  it('a flag whose customer unsubscribes before the answer is a stop when approved', async () => {
+    const remit = await engine()
+    const d = await remit.decide('marketing-agent', {
+      action: { kind: 'email.positioning' },
+      customer: acme,
+      at: at(0),
+    })
+    expect(d.verdict).toBe('flag')
+    await remit.recordSuppression({
+      accountId: acme.accountId,
+      contactId: acme.contactId,
+      channel: 'email',
+      reason: 'spamreport',
+      source: 'sendgrid',
+    })
+    const review = await remit.reviews.approve(d.reviewId as string, { at: at(1) })
+    expect(review.outcome).toBe('stop')
+    expect(review.outcomeReasons?.map((r) => r.rule)).toContain('suppression')
+  })
+
+  it('a suppression needs a customer and a reason', async () => {
+    const remit = await engine()
+    await expect(remit.recordSuppression({ reason: 'manual', source: 'ops' })).rejects.toBeInstanceOf(
+      InputError,
+    )
+  })
+})

@@ -12,6 +12,7 @@ import type {
   ReviewFilter,
   ReviewWrite,
   Store,
+  Suppression,
   Timeline,
   Touch,
   TouchStatus,
@@ -131,14 +132,26 @@ SELECT
   (SELECT coalesce(json_agg(t ORDER BY t.at), '[]') FROM remit_touches t
     WHERE t.account_id = ${account} AND t.at >= ${since} AND t.status IN ('reserved', 'sent')) AS touches,
   (SELECT coalesce(json_agg(c ORDER BY c.at), '[]') FROM remit_commitments c
-    WHERE c.account_id = ${account} AND NOT c.withdrawn AND (c.expires_at IS NULL OR c.expires_at > ${now})) AS commitments`
+    WHERE c.account_id = ${account} AND NOT c.withdrawn AND (c.expires_at IS NULL OR c.expires_at > ${now})) AS commitments,
+  (SELECT coalesce(json_agg(s.body ORDER BY s.at, s.id), '[]') FROM remit_suppressions s
+    WHERE s.account_id = ${account}) AS suppressions`
 
 const LEDGER = ledgerQuery('$1', '$2', '$3')
 
-type LedgerRow = { touches: Row[]; commitments: Row[] }
+type LedgerRow = { touches: Row[]; commitments: Row[]; suppressions: Row[] }
 
 function toLedger(row: LedgerRow): LedgerView {
-  return { touches: row.touches.map(rowToTouch), commitments: row.commitments.map(rowToCommitment) }
+  return {
+    touches: row.touches.map(rowToTouch),
+    commitments: row.commitments.map(rowToCommitment),
+    suppressions: row.suppressions.map(parseSuppression),
+  }
+}
+
+function parseSuppression(body: unknown): Suppression {
+  const s = (typeof body === 'string' ? JSON.parse(body) : { ...(body as Row) }) as Row
+  s.at = date(s.at)
+  return s as unknown as Suppression
 }
 
 /** A SQL literal: strings and JSON escaped by pg's `escapeLiteral`, the rest formatted. */
@@ -343,6 +356,21 @@ class PostgresStore implements Store {
         ])
       }
       return { ...touch, status }
+    })
+  }
+
+  async recordSuppression(s: Suppression): Promise<Suppression> {
+    return this.inAccount(s.accountId, async (client) => {
+      const { rowCount } = await client.query(
+        `INSERT INTO remit_suppressions (id, account_id, at, external_id, body) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (external_id) WHERE external_id IS NOT NULL DO NOTHING`,
+        [s.id, s.accountId, s.at, s.externalId ?? null, JSON.stringify(s)],
+      )
+      if (rowCount === 1) return s
+      const first = await client.query('SELECT body FROM remit_suppressions WHERE external_id = $1', [
+        s.externalId,
+      ])
+      return parseSuppression((first.rows[0] as Row).body)
     })
   }
 

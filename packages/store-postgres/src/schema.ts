@@ -39,4 +39,11 @@ ALTER TABLE remit_touches ADD COLUMN external_id text;
 CREATE UNIQUE INDEX remit_touches_external ON remit_touches (external_id) WHERE external_id IS NOT NULL;
 CREATE TABLE remit_state (key text PRIMARY KEY, value text NOT NULL, updated_at timestamptz NOT NULL);
 `,
+  // Suppressions: read with the account's ledger, never aged out; recorded once per external id.
+  `
+CREATE TABLE remit_suppressions (
+  id text PRIMARY KEY, account_id text NOT NULL, at timestamptz NOT NULL, external_id text, body jsonb NOT NULL);
+CREATE INDEX remit_suppressions_account ON remit_suppressions (account_id, at);
+CREATE UNIQUE INDEX remit_suppressions_external ON remit_suppressions (external_id) WHERE external_id IS NOT NULL;
+`,
 ]

@@ -75,6 +75,7 @@ describe('idempotency keys on PostgreSQL', () => {
       client.query(
         `DROP TABLE ${schema}.remit_outbox;
          DROP TABLE ${schema}.remit_state;
+         DROP TABLE ${schema}.remit_suppressions;
          ALTER TABLE ${schema}.remit_touches DROP COLUMN external_id;
          ALTER TABLE ${schema}.remit_decisions DROP COLUMN request_hash;
          DELETE FROM ${schema}.remit_migrations WHERE version > 1`,

@@ -1,5 +1,5 @@
 import type { Reason, Verdict } from '../decision/schema.ts'
-import type { Commitment, Touch } from '../ledger/types.ts'
+import type { Commitment, Suppression, Touch } from '../ledger/types.ts'
 import {
   CelAction,
   CelAgent,
@@ -24,6 +24,8 @@ export interface EvaluationInput {
   now: Date
   touches: readonly Touch[]
   commitments: readonly Commitment[]
+  /** The account's suppressions: one covering this customer and channel stops any outbound action. */
+  suppressions?: readonly Suppression[]
 }
 
 export interface Evaluation {
@@ -49,6 +51,25 @@ export interface AbortedRule {
 }
 
 const SEVERITY: Record<Verdict, number> = { go: 0, flag: 1, stop: 2 }
+
+/** The suppressions that cover this outbound action: its channel (or all), and this customer. */
+function suppressing(input: EvaluationInput): Suppression[] {
+  if (!input.action.outbound || !input.suppressions?.length) return []
+  const email = input.customer.email?.toLowerCase()
+  return input.suppressions.filter(
+    (s) =>
+      (s.channel === undefined || s.channel === input.action.channel) &&
+      ((s.contactId === undefined && s.email === undefined) ||
+        (s.contactId !== undefined && s.contactId === input.customer.contactId) ||
+        (s.email !== undefined && s.email === email)),
+  )
+}
+
+function suppressionMessage(s: Suppression, input: EvaluationInput): string {
+  const who = s.email ?? s.contactId ?? `account ${input.customer.accountId}`
+  const on = s.channel ? `${s.channel}` : 'every channel'
+  return `${who} is suppressed on ${on} (${s.reason}, recorded by ${s.source} at ${s.at.toISOString()}): no outbound touch`
+}
 
 /**
  * Runs the rules that apply to this agent and action kind (resolved at load, no CEL spent on the
@@ -101,6 +122,12 @@ function evaluateRules(policy: Policy, input: EvaluationInput, mode: 'decide' | 
     })
   }
 
+  // Before any rule, and in every mode (an approval cannot send to someone who unsubscribed since).
+  for (const s of suppressing(input)) {
+    raise('stop')
+    lasting = true
+    reasons.push({ rule: 'suppression', sort: 'stop', message: suppressionMessage(s, input) })
+  }
   for (const rule of rules.stops) {
     const hit = test(rule.when, vars)
     if (hit instanceof Failure) failClosed(rule, hit.error)

@@ -44,4 +44,29 @@ export interface Commitment {
 export interface LedgerView {
   touches: Touch[]
   commitments: Commitment[]
+  /** Every suppression of the account, however old: an unsubscribe does not lapse. */
+  suppressions?: Suppression[]
+}
+
+/**
+ * A customer who must not be contacted (on one channel, or on any): an unsubscribe, a spam report, a
+ * hard bounce, or an operator's decision. Unlike a touch it does not age out of the ledger's window,
+ * and it stops every outbound touch it covers, on every tool.
+ */
+export interface Suppression {
+  id: string
+  accountId: string
+  /** Only this contact of the account; with neither contact nor e-mail, the whole account. */
+  contactId?: string
+  /** Only this address (lower case). */
+  email?: string
+  /** Only this channel (e.g. `email`); absent: every channel. */
+  channel?: string
+  /** Why: `unsubscribe`, `spamreport`, `bounce`, `group_unsubscribe`, `manual`… */
+  reason: string
+  /** Who recorded it (an agent, `sendgrid`, an admin). */
+  source: string
+  at: Date
+  /** What it records at its source (a SendGrid event id): recorded once. */
+  externalId?: string
 }

@@ -60,7 +60,7 @@ export function answerReview(
     ]
     return { review: resolved }
   }
-  const check = recheck(policy, decision, now, ledger.touches, ledger.commitments)
+  const check = recheck(policy, decision, now, ledger)
   if (check.verdict === 'stop') {
     resolved.outcome = 'stop'
     resolved.outcomeReasons = check.reasons.map((r) => ({
@@ -84,7 +84,8 @@ export function answerReview(
 }
 
 /** Stop-producing rules only, at approval time, for the decision as it was asked. */
-function recheck(policy: Policy, decision: Decision, now: Date, touches: Touch[], commitments: Commitment[]) {
+function recheck(policy: Policy, decision: Decision, now: Date, ledger: LedgerView) {
+  const { touches, commitments, suppressions } = ledger
   const action = policy.actions.get(decision.action.kind)
   const agent = policy.agents.get(decision.agent)
   if (!action || !agent) {
@@ -102,7 +103,13 @@ function recheck(policy: Policy, decision: Decision, now: Date, touches: Touch[]
   const req = requestOf(policy, { ...decision, tool: undefined }, now)
   const e = evaluate(
     policy,
-    { ...req, ...(decision.tool ? { tool: decision.tool } : {}), touches, commitments },
+    {
+      ...req,
+      ...(decision.tool ? { tool: decision.tool } : {}),
+      touches,
+      commitments,
+      ...(suppressions ? { suppressions } : {}),
+    },
     'approve',
   )
   return {

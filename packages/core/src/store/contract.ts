@@ -237,7 +237,7 @@ export function storeContract(
       await expect(store.setTouchStatus(v.decision.id, 'reserved')).rejects.toMatchObject({
         code: 'ILLEGAL_TRANSITION',
       })
-      expect(await store.ledger('globex', hours(-1), hours(1))).toEqual({ touches: [], commitments: [] })
+      expect(await store.ledger('globex', hours(-1), hours(1))).toEqual({ touches: [], commitments: [], suppressions: [] })
     })
 
     it('counts for limits exactly the touches the ledger holds as counting, after any sequence of outcomes', async () => {
@@ -346,6 +346,32 @@ export function storeContract(
       await store.recordTouch(recorded('acme', hours(5)))
       await store.recordTouch(recorded('acme', hours(5)))
       expect((await store.timeline('acme')).touches).toHaveLength(4)
+    })
+
+    it('holds suppressions in the ledger view with no window, each external id once', async () => {
+      const s = (id: string, at: Date, externalId?: string) => ({
+        id,
+        accountId: 'acme',
+        email: 'jane@acme.example',
+        channel: 'email',
+        reason: 'unsubscribe',
+        source: 'sendgrid',
+        at,
+        ...(externalId ? { externalId } : {}),
+      })
+      const first = s('sup_1', hours(-24 * 400), 'sg:1')
+      expect(await store.recordSuppression(first)).toEqual(first)
+      expect(await store.recordSuppression(s('sup_2', hours(0), 'sg:1'))).toEqual(first)
+      await store.recordSuppression({ ...s('sup_3', hours(1)), accountId: 'globex' })
+      // A year old, far outside the touches' window: still there, in the deciding transaction too.
+      const view = await store.ledger('acme', hours(-1), hours(2))
+      expect(view.suppressions).toEqual([first])
+      let seen: unknown
+      await store.decide(request('acme', hours(2)), (ledger) => {
+        seen = ledger.suppressions
+        return goWrite('acme', hours(2))
+      })
+      expect(seen).toEqual([first])
     })
 
     it("keeps an adapter's state by key, replaced on write", async () => {

@@ -1,10 +1,11 @@
-import { COUNTING_STATUSES, type Commitment, type Touch } from '../ledger/types.ts'
+import { COUNTING_STATUSES, type Commitment, type Suppression, type Touch } from '../ledger/types.ts'
 
 interface Entry {
   /** The entry holds every counting touch at or after this time (ms). */
   since: number
   touches: Touch[]
   commitments: Commitment[]
+  suppressions: Suppression[]
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   COUNTING_STATUSES,
   type Commitment,
   type LedgerView,
+  type Suppression,
   type Touch,
   type TouchStatus,
 } from '../ledger/types.ts'
@@ -88,6 +89,10 @@ CREATE TABLE IF NOT EXISTS outbox (
   created_at INTEGER NOT NULL, body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(channel, status, next_at);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS suppressions (
+  id TEXT PRIMARY KEY, account_id TEXT NOT NULL, at INTEGER NOT NULL, external_id TEXT, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS suppressions_account ON suppressions(account_id, at);
+CREATE UNIQUE INDEX IF NOT EXISTS suppressions_external ON suppressions(external_id) WHERE external_id IS NOT NULL;
 `
 
 type Row = Record<string, string | number | null>
@@ -215,6 +220,9 @@ class SqliteStore implements Store {
         since: since.getTime(),
         touches: (this.q.touchesSince.all(accountId, since.getTime()) as Row[]).map(rowToTouch),
         commitments: (this.q.commitmentsOpen.all(accountId) as Row[]).map(rowToCommitment),
+        suppressions: (this.q.suppressionsOf.all(accountId) as Row[]).map((r) =>
+          parseSuppression(r.body as string),
+        ),
       }
       this.cache.set(accountId, entry)
     }
@@ -227,6 +235,7 @@ class SqliteStore implements Store {
       commitments: entry.commitments.every((c) => !c.expiresAt || c.expiresAt.getTime() > at)
         ? entry.commitments
         : entry.commitments.filter((c) => !c.expiresAt || c.expiresAt.getTime() > at),
+      suppressions: entry.suppressions,
     }
   }
 
@@ -286,6 +295,20 @@ class SqliteStore implements Store {
         if (withdraw) entry.commitments = entry.commitments.filter((c) => c.decisionId !== decisionId)
       })
       return { ...touch, status }
+    })
+  }
+
+  async recordSuppression(s: Suppression): Promise<Suppression> {
+    return this.write(() => {
+      if (s.externalId !== undefined) {
+        const first = this.q.suppressionByExternalId.get(s.externalId) as Row | undefined
+        if (first) return parseSuppression(first.body as string)
+      }
+      this.q.insertSuppression.run(s.id, s.accountId, s.at.getTime(), s.externalId ?? null, JSON.stringify(s))
+      this.changed(s.accountId, (entry) => {
+        entry.suppressions = [...entry.suppressions, s]
+      })
+      return s
     })
   }
 
@@ -507,6 +530,11 @@ function statements(db: DatabaseSync) {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     touchByExternalId: p('SELECT * FROM touches WHERE external_id = ?'),
+    suppressionsOf: p('SELECT body FROM suppressions WHERE account_id = ? ORDER BY at, id'),
+    suppressionByExternalId: p('SELECT body FROM suppressions WHERE external_id = ?'),
+    insertSuppression: p(
+      'INSERT INTO suppressions (id, account_id, at, external_id, body) VALUES (?, ?, ?, ?, ?)',
+    ),
     readState: p('SELECT value FROM state WHERE key = ?'),
     writeState: p(
       `INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?)
@@ -560,6 +588,12 @@ export function parseDecision(body: string): Decision {
   const d = JSON.parse(body)
   for (const k of DECISION_DATES) if (d[k] !== undefined) d[k] = new Date(d[k])
   return d
+}
+
+export function parseSuppression(body: string): Suppression {
+  const s = JSON.parse(body)
+  s.at = new Date(s.at)
+  return s
 }
 
 export function parseReview(body: string): Review {

@@ -1,6 +1,6 @@
 import type { Decision } from '../decision/decision.ts'
 import type { Verdict } from '../decision/schema.ts'
-import type { Commitment, LedgerView, Touch, TouchStatus } from '../ledger/types.ts'
+import type { Commitment, LedgerView, Suppression, Touch, TouchStatus } from '../ledger/types.ts'
 import type { OutboxFilter, OutboxMessage, OutboxSettlement } from '../outbox/outbox.ts'
 import type { Review, ReviewStatus } from '../review/review.ts'
 
@@ -99,6 +99,11 @@ export interface Store {
    * `externalId` is already recorded writes nothing: the touch recorded first is returned.
    */
   recordTouch(touch: Touch): Promise<Touch>
+  /**
+   * Records a suppression; the account's ledger view carries it from then on (no window). One whose
+   * `externalId` is already recorded writes nothing: the first is returned.
+   */
+  recordSuppression(suppression: Suppression): Promise<Suppression>
   getDecision(id: string): Promise<Decision | undefined>
   listDecisions(filter?: DecisionFilter): Promise<Decision[]>
   getReview(id: string): Promise<Review | undefined>
