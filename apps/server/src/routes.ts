@@ -9,6 +9,8 @@ import {
   resolveRequestSchema,
   reviewQuerySchema,
   reviewSchema,
+  suppressionRequestSchema,
+  suppressionSchema,
   time,
   timelineSchema,
   touchRequestSchema,
@@ -19,6 +21,7 @@ import {
   decisionToWire,
   resolveCaller,
   reviewToWire,
+  suppressionToWire,
   timelineToWire,
   touchToWire,
 } from '@remit/core/internal'
@@ -285,6 +288,34 @@ export function routes(d: RouteDeps): Route[] {
         }
         c.reply.code(201)
         return touchToWire(await remit.recordTouch(body))
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/v1/suppressions',
+      operationId: 'recordSuppression',
+      summary: 'Record that a customer must not be contacted (an unsubscribe, a spam report, a hard bounce)',
+      description:
+        'From then on every outbound action it covers (its channel, or every channel) is stopped, for every agent and tool, with no window to age it out. The same externalId again returns the first.',
+      tag: 'ledger',
+      roles: ['agent', 'admin'],
+      body: suppressionRequestSchema,
+      status: 201,
+      response: suppressionSchema,
+      handler: async (c) => {
+        const { externalId, ...rest } = c.body
+        const p = c.principal
+        c.reply.code(201)
+        return suppressionToWire(
+          await remit.recordSuppression({
+            ...rest,
+            source: p.kind === 'agent' ? p.agent : p.name,
+            // An agent's external ids are its own, as for touches.
+            ...(externalId
+              ? { externalId: p.kind === 'agent' ? `agent:${p.agent}/${externalId}` : externalId }
+              : {}),
+          }),
+        )
       },
     }),
     defineRoute({

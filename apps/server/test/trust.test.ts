@@ -487,3 +487,30 @@ describe('the outbox over HTTP', () => {
     expect((await h.call('GET', '/v1/admin/outbox?status=lost', h.key.admin)).status).toBe(400)
   })
 })
+
+describe('suppressions over HTTP', () => {
+  it("an agent's unsubscribe stops every agent's outbound e-mail to that customer; sent again, recorded once", async () => {
+    h = await harness()
+    const body = { email: 'Omar@Globex.example', channel: 'email', reason: 'unsubscribe', externalId: 'sg-1' }
+    const first = await h.call('POST', '/v1/suppressions', h.key.marketing, body)
+    expect(first.status).toBe(201)
+    expect(first.body).toMatchObject({
+      accountId: 'email:omar@globex.example',
+      email: 'omar@globex.example',
+      source: 'marketing-agent',
+      externalId: 'agent:marketing-agent/sg-1',
+    })
+    expect((await h.call('POST', '/v1/suppressions', h.key.marketing, body)).body.id).toBe(first.body.id)
+    const d = await h.call('POST', '/v1/decisions', h.key.sales, {
+      action: { kind: 'offer.discount', discountPct: 5 },
+      customer: { email: 'omar@globex.example', facts: { lifecycle: 'customer', tier: 'smb' } },
+    })
+    expect(d.body.verdict).toBe('stop')
+    expect(d.body.reasons[0].rule).toBe('suppression')
+    // A reviewer key records none; a body without a customer is a 400 naming the field.
+    expect((await h.call('POST', '/v1/suppressions', h.key.salesReviewer, body)).status).toBe(403)
+    const bad = await h.call('POST', '/v1/suppressions', h.key.admin, { reason: 'manual' })
+    expect(bad.status).toBe(400)
+    expect(bad.body.error.path).toEqual(['accountId'])
+  })
+})

@@ -9,6 +9,7 @@ export {
   commitmentToWire,
   decisionRecordToWire,
   reviewToWire,
+  suppressionToWire,
   timelineToWire,
   touchToWire,
 } from './api/convert.ts'

@@ -1,14 +1,26 @@
 import type { Decision } from '../decision/decision.ts'
-import type { Commitment, Touch } from '../ledger/types.ts'
+import type { Commitment, Suppression, Touch } from '../ledger/types.ts'
 import type { Review } from '../review/review.ts'
 import type { Timeline } from '../store/store.ts'
-import type { CommitmentWire, DecisionRecordWire, ReviewWire, TimelineWire, TouchWire } from './wire.ts'
+import type {
+  CommitmentWire,
+  DecisionRecordWire,
+  ReviewWire,
+  SuppressionWire,
+  TimelineWire,
+  TouchWire,
+} from './wire.ts'
 
 // Core values carry Dates; the wire carries ISO strings. JSON.stringify would do the same, but an
 // explicit copy drops fields the wire does not promise (dryRun, replayed) and keeps types honest.
 
 export function touchToWire(t: Touch): TouchWire {
   const { at, ...rest } = t
+  return { ...rest, at: at.toISOString() }
+}
+
+export function suppressionToWire(s: Suppression): SuppressionWire {
+  const { at, ...rest } = s
   return { ...rest, at: at.toISOString() }
 }
 

@@ -30,6 +30,31 @@ export const touchRequestSchema = z.strictObject({
     ),
 })
 
+export const suppressionRequestSchema = z.strictObject({
+  accountId: id.optional(),
+  contactId: id.optional(),
+  email: label(320).optional(),
+  channel: label(100).optional().describe('Only this channel (e.g. email); absent: every channel'),
+  reason: label(100).describe('e.g. unsubscribe, spamreport, bounce, manual'),
+  externalId: label(200)
+    .optional()
+    .describe(
+      'What it records at its source (e.g. a SendGrid event id): recorded once however often it is sent',
+    ),
+})
+
+export const suppressionSchema = z.object({
+  id: z.string(),
+  accountId: z.string(),
+  contactId: z.string().optional(),
+  email: z.string().optional(),
+  channel: z.string().optional(),
+  reason: z.string(),
+  source: z.string(),
+  at: isoTime,
+  externalId: z.string().optional(),
+})
+
 export const resolveRequestSchema = z.strictObject({
   note: text(2000).optional(),
 })
@@ -144,6 +169,8 @@ export const errorSchema = z.object({
 
 export type OutcomeRequest = z.infer<typeof outcomeRequestSchema>
 export type TouchRequest = z.infer<typeof touchRequestSchema>
+export type SuppressionRequest = z.infer<typeof suppressionRequestSchema>
+export type SuppressionWire = z.infer<typeof suppressionSchema>
 export type ResolveRequest = z.infer<typeof resolveRequestSchema>
 export type TouchWire = z.infer<typeof touchSchema>
 export type CommitmentWire = z.infer<typeof commitmentSchema>

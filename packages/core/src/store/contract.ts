@@ -237,7 +237,11 @@ export function storeContract(
       await expect(store.setTouchStatus(v.decision.id, 'reserved')).rejects.toMatchObject({
         code: 'ILLEGAL_TRANSITION',
       })
-      expect(await store.ledger('globex', hours(-1), hours(1))).toEqual({ touches: [], commitments: [], suppressions: [] })
+      expect(await store.ledger('globex', hours(-1), hours(1))).toEqual({
+        touches: [],
+        commitments: [],
+        suppressions: [],
+      })
     })
 
     it('counts for limits exactly the touches the ledger holds as counting, after any sequence of outcomes', async () => {
