@@ -81,6 +81,11 @@ export interface ServerOptions {
 export interface RawRoute {
   method: 'GET' | 'POST' | 'PUT'
   url: string
+  /**
+   * Largest body this route accepts, bytes (default: the server's `bodyLimit`); a larger one is a
+   * 413. A vendor's batches can be larger than any API body, e.g. SendGrid's event webhook (1 MiB).
+   */
+  bodyLimit?: number
   handle: (
     rawBody: string,
     headers: Record<string, string | string[] | undefined>,
@@ -261,6 +266,7 @@ export async function createServer(o: ServerOptions): Promise<RemitServer> {
       scope.route({
         method: raw.method,
         url: raw.url,
+        ...(raw.bodyLimit !== undefined ? { bodyLimit: raw.bodyLimit } : {}),
         handler: async (request, reply) => {
           const out = await raw.handle((request.body as string | undefined) ?? '', request.headers, {
             method: request.method,

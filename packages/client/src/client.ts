@@ -7,6 +7,8 @@ import type {
   Reason,
   ReviewQuery,
   ReviewWire,
+  SuppressionRequest,
+  SuppressionWire,
   TimelineWire,
   TouchRequest,
   TouchWire,
@@ -125,6 +127,11 @@ export class RemitClient {
 
   recordTouch(touch: TouchRequest): Promise<TouchWire> {
     return this.call('POST', '/v1/touches', touch)
+  }
+
+  /** Records that a customer must not be contacted (on a channel, or any): every later outbound action it covers stops. */
+  recordSuppression(suppression: SuppressionRequest): Promise<SuppressionWire> {
+    return this.call('POST', '/v1/suppressions', suppression)
   }
 
   getDecision(id: string): Promise<DecisionRecordWire> {
