@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url'
 import { openSqliteStore } from '@remit/core'
 import { gate, type SendReport } from '@remit/sendgrid'
 import { createServer, generateKey, keyLine } from '@remit/server'
-import sendgrid from '@sendgrid/mail'
+import sgClient from '@sendgrid/client'
+import sgMail from '@sendgrid/mail'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 
@@ -57,11 +58,11 @@ export async function runCampaign(log: (line: string) => void = console.log): Pr
   const url = await remit.listen({ port: 0 })
 
   try {
-    const sgMail = sendgrid as unknown as Parameters<typeof gate>[0] & {
-      client: { setDefaultRequest(k: string, v: string): void }
-    }
-    sgMail.setApiKey('SG.example-key')
-    sgMail.client.setDefaultRequest('baseUrl', prism.url)
+    // SendGrid here is Prism: sgMail is given a client aimed at it (setApiKey resets the base URL, so
+    // the key comes first). In production this is just `sgMail.setApiKey(process.env.SENDGRID_API_KEY)`.
+    sgClient.setApiKey('SG.example-key')
+    sgClient.setDefaultRequest('baseUrl', prism.url)
+    sgMail.setClient(sgClient)
 
     // The one-line change: where the mail service was `sgMail`, it is now the gate around it.
     const mail = gate(sgMail, {

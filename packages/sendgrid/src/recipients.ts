@@ -22,6 +22,15 @@ export interface MailData {
   [key: string]: unknown
 }
 
+/** A v3 mail send body, as a @sendgrid/client request carries it to `POST /v3/mail/send`. */
+export interface V3Mail {
+  personalizations: Personalization[]
+  from?: EmailData
+  categories?: string[]
+  custom_args?: Record<string, string>
+  [key: string]: unknown
+}
+
 export type Role = 'to' | 'cc' | 'bcc'
 export const ROLES: Role[] = ['to', 'cc', 'bcc']
 
