@@ -34,8 +34,13 @@ afterAll(async () => {
   await demo?.close()
 })
 
-async function signedIn(key: string, viewport = { width: 1280, height: 900 }): Promise<Page> {
+async function signedIn(
+  key: string,
+  viewport = { width: 1280, height: 900 },
+  init?: () => void,
+): Promise<Page> {
   const page = await browser.newPage({ viewport })
+  if (init) await page.addInitScript(init)
   await page.goto(`${demo.url}/console/`)
   await page.getByLabel('Reviewer or admin key').fill(key)
   await page.getByRole('button', { name: 'Sign in' }).click()
@@ -202,6 +207,98 @@ describe('the console', () => {
     await page.screenshot({ path: join(artifacts, 'console-phone.png'), fullPage: true })
     await accessible(page, 'phone')
     await page.close()
+  })
+
+  it("a flagged e-mail's card shows its subject, sender, link and text, as text", async () => {
+    const remit = demo.server.remit
+    const preview = {
+      subject: 'Umbrella, your renewal <b>now</b>',
+      from: 'news@remit.example',
+      text: 'Hi Ana,\n\nthree things changed this quarter. <img src=x onerror="document.title=1">',
+      link: 'https://remit.example/renewal',
+    }
+    const d = await remit.decide(
+      { tool: 'hubspot:workflow/1001' },
+      {
+        action: { kind: 'email.positioning' },
+        customer: { accountId: 'umbrella', facts: { lifecycle: 'renewal', tier: 'smb' } },
+        preview,
+      },
+    )
+    try {
+      const page = await signedIn(demo.keys.sales)
+      const card = page.locator('li.card', { hasText: 'umbrella' })
+      await card.waitFor()
+      const block = card.getByRole('region', { name: 'What the customer would see' })
+      // Markup in the agent's words is shown as the characters it is, never as markup.
+      await expect(block.locator('.subject').textContent()).resolves.toBe(`Subject: ${preview.subject}`)
+      await expect(block.locator('.from').textContent()).resolves.toBe('From: news@remit.example')
+      await expect(block.locator('.link').textContent()).resolves.toBe(`Link: ${preview.link}`)
+      await expect(block.locator('a').count()).resolves.toBe(0)
+      await expect(block.locator('pre.body-text').textContent()).resolves.toBe(preview.text)
+      await expect(block.locator('b, img, iframe').count()).resolves.toBe(0)
+      expect(await page.title()).toBe('Review queue · Remit console')
+      // The text block scrolls and takes focus; the keys still act on the card holding it.
+      await block.locator('pre.body-text').focus()
+      await expect(card.getAttribute('class')).resolves.toContain('current')
+      await accessible(page, 'queue with a preview')
+      await page.close()
+    } finally {
+      await remit.reviews.reject(d.reviewId as string, { by: 'test' })
+    }
+  })
+
+  it("a preview's HTML is sanitized, shown in an empty sandbox under a CSP: no script, handler or remote load runs", async () => {
+    const remit = demo.server.remit
+    const html = [
+      '<style>p { color: #333 }</style>',
+      '<p id="hello">Hello <b>Ana</b>, <a href="https://tracker.example/click">see what changed</a></p>',
+      '<script>document.title = "pwned"; parent.document.title = "pwned"; parent.postMessage("script ran", "*")</script>',
+      "<img src=\"x\" onerror=\"document.title = 'pwned'; parent.postMessage('onerror ran', '*')\">",
+      '<img src="https://tracker.example/pixel.gif" alt="">',
+      "<svg><a xlink:href=\"javascript:parent.postMessage('svg ran', '*')\"><text>x</text></a></svg>",
+    ].join('')
+    const d = await remit.decide(
+      { tool: 'hubspot:workflow/1001' },
+      {
+        action: { kind: 'email.positioning' },
+        customer: { accountId: 'wayne', facts: { lifecycle: 'renewal', tier: 'smb' } },
+        preview: { subject: 'Wayne, your renewal', text: 'Hello Ana', html },
+      },
+    )
+    try {
+      // Whatever a frame posts to the console is kept, from before the queue loads.
+      const page = await signedIn(demo.keys.sales, undefined, () => {
+        const w = window as unknown as { posted: string[] }
+        w.posted = []
+        window.addEventListener('message', (e) => w.posted.push(String(e.data)))
+      })
+      const requests: string[] = []
+      page.on('request', (r) => requests.push(r.url()))
+      const card = page.locator('li.card', { hasText: 'wayne' })
+      await card.waitFor()
+      const frame = card.locator('iframe.body-html')
+      await expect(frame.getAttribute('sandbox')).resolves.toBe('')
+      const srcdoc = (await frame.getAttribute('srcdoc')) as string
+      expect(srcdoc).toContain(
+        `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">`,
+      )
+      expect(srcdoc).not.toMatch(/<script|onerror|javascript:|href=/i)
+      expect(srcdoc).toContain('title="https://tracker.example/click"')
+      // The message itself is there to read.
+      const inside = page.frameLocator('li.card iframe.body-html')
+      await expect(inside.locator('#hello').textContent()).resolves.toBe('Hello Ana, see what changed')
+      // Give anything that could run time to run: nothing did, here or in the console.
+      await page.waitForTimeout(500)
+      expect(await page.title()).toBe('Review queue · Remit console')
+      expect(await page.evaluate(() => (window as unknown as { posted: string[] }).posted)).toEqual([])
+      expect(requests.filter((u) => u.includes('tracker.example'))).toEqual([])
+      await card.screenshot({ path: join(artifacts, 'console-preview.png') })
+      await accessible(page, 'queue with an HTML preview')
+      await page.close()
+    } finally {
+      await remit.reviews.reject(d.reviewId as string, { by: 'test' })
+    }
   })
 
   it('an admin sees work owed to a vendor that was given up, and sends it again', async () => {

@@ -51,6 +51,12 @@ export interface RouteDeps {
   }) => Promise<string>
 }
 
+/**
+ * Largest decision body, bytes: room for a preview at its bounds (an e-mail's 100,000 characters of
+ * HTML and 20,000 of text, which JSON may spell in several bytes each) besides the request itself.
+ */
+export const DECISION_BODY_LIMIT = 1024 * 1024
+
 const reviewsResponse = z.object({ reviews: z.array(reviewSchema) })
 const decisionsResponse = z.object({ decisions: z.array(decisionRecordSchema) })
 const healthResponse = z.object({ status: z.literal('ok'), policyVersion: z.string() })
@@ -182,11 +188,12 @@ export function routes(d: RouteDeps): Route[] {
       operationId: 'createDecision',
       summary: 'Decide one action for one customer: go, flag or stop',
       description:
-        "The agent is the caller's key, never a body field. A go is reserved in the ledger before it is answered; a flag creates a review for the owning team. The same idempotencyKey returns the same decision.",
+        "The agent is the caller's key, never a body field. A go is reserved in the ledger before it is answered; a flag creates a review for the owning team. The same idempotencyKey returns the same decision. A `preview` (an e-mail's subject, sender and body, or a link) is what the reviewer of a flag sees.",
       tag: 'decisions',
       roles: ['agent'],
       body: decisionRequestSchema,
       uncheckedBody: true,
+      bodyLimit: DECISION_BODY_LIMIT,
       response: decisionSchema,
       handler: async (c) => {
         const body = atServerTime(c.body, d.clock(), d.clockSkewMs)
@@ -410,6 +417,7 @@ export function routes(d: RouteDeps): Route[] {
       tag: 'admin',
       roles: ['admin'],
       body: adminDecisionRequest,
+      bodyLimit: DECISION_BODY_LIMIT,
       response: decisionSchema,
       handler: async (c) => {
         const { agent, tool, reserve, ...request } = c.body

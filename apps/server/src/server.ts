@@ -52,7 +52,10 @@ export interface ServerOptions {
   watch?: boolean
   /** How often pending reviews are checked for expiry (default 30 s). */
   expireEveryMs?: number
-  /** Largest request body accepted, bytes (default 64 KiB). */
+  /**
+   * Largest request body accepted, bytes (default 64 KiB). Decisions take up to 1 MiB whatever this
+   * says (DECISION_BODY_LIMIT: a preview of an e-mail at its bounds), or this when it is larger.
+   */
   bodyLimit?: number
   /**
    * Routes that need the raw body and do their own authentication, e.g. a vendor's signed webhook:
@@ -253,7 +256,8 @@ export async function createServer(o: ServerOptions): Promise<RemitServer> {
         done(error as Error)
       }
     }
-  for (const route of table) register(app, route, authorize(route))
+  const bodyLimit = o.bodyLimit ?? 64 * 1024
+  for (const route of table) register(app, route, authorize(route), bodyLimit)
   if (o.consoleDir) {
     await app.register(fastifyStatic, { root: o.consoleDir, prefix: '/console/', index: 'index.html' })
     app.get('/console', (_request, reply) => reply.redirect('/console/'))
@@ -392,11 +396,18 @@ function callerOf(remit: Remit, p: Extract<Principal, { kind: 'agent' }>): Calle
   return caller
 }
 
-function register(app: FastifyInstance, route: Route, authorize: onRequestHookHandler): void {
+function register(
+  app: FastifyInstance,
+  route: Route,
+  authorize: onRequestHookHandler,
+  bodyLimit: number,
+): void {
   // Typed as Fastify's router and query-string parser produce them; the route's schemas narrow them.
   app.route<{ Params: Record<string, string>; Querystring: Record<string, unknown> }>({
     method: route.method,
     url: route.url,
+    // A route may need more room than the server's limit (a decision with an e-mail's preview), never less.
+    ...(route.bodyLimit !== undefined && route.bodyLimit > bodyLimit ? { bodyLimit: route.bodyLimit } : {}),
     // Routes anyone may call (health, sign-in) have no hook at all.
     ...(route.roles.length ? { onRequest: authorize } : {}),
     handler: async (request, reply) => {

@@ -148,6 +148,36 @@ describe('decisions over HTTP', () => {
     expect(winback.body.reasons[0].rule).toBe('no-winback-after-sales')
   })
 
+  it("a flag's preview, at its bounds (a body over 64 KiB), reaches the decision log and the reviewer's queue", async () => {
+    h = await harness()
+    const preview = {
+      subject: 's'.repeat(300),
+      from: 'news@remit.example',
+      text: 't'.repeat(20_000),
+      html: `<p>${'h'.repeat(100_000 - 7)}</p>`,
+      link: 'https://remit.example/renewal',
+    }
+    const d = await h.call('POST', '/v1/decisions', h.key.marketing, {
+      action: { kind: 'email.positioning' },
+      customer: acme,
+      preview,
+    })
+    expect(d.status, JSON.stringify(d.body).slice(0, 300)).toBe(200)
+    expect(d.body.verdict).toBe('flag')
+    // The answer is the verdict; the preview is the reviewer's (and the log's).
+    expect(d.body.preview).toBeUndefined()
+    expect((await h.call('GET', `/v1/decisions/${d.body.id}`, h.key.admin)).body.preview).toEqual(preview)
+    const signIn = await h.server.app.inject({
+      method: 'POST',
+      url: '/v1/console/session',
+      payload: { key: h.key.salesReviewer },
+    })
+    const cookie = String(signIn.headers['set-cookie']).split(';')[0] as string
+    const queue = await h.server.app.inject({ method: 'GET', url: '/v1/console/queue', headers: { cookie } })
+    const item = queue.json().items.find((i: { review: { id: string } }) => i.review.id === d.body.reviewId)
+    expect(item.decision.preview).toEqual(preview)
+  })
+
   it('filters the decision log', async () => {
     h = await harness()
     await h.call('POST', '/v1/decisions', h.key.marketing, {
@@ -192,6 +222,24 @@ describe('bad input is a 400 naming the field, never a 500', () => {
       ['customer', 'email'],
     ],
     ['an array body', [], 'BAD_REQUEST', []],
+    [
+      'an unknown field in a preview',
+      { action: { kind: 'email.positioning' }, customer: globex, preview: { subject: 'Hi', script: 'x' } },
+      'UNKNOWN_FIELD',
+      ['preview', 'script'],
+    ],
+    [
+      'a preview HTML over 100,000 characters',
+      { action: { kind: 'email.positioning' }, customer: globex, preview: { html: 'x'.repeat(100_001) } },
+      'BAD_REQUEST',
+      ['preview', 'html'],
+    ],
+    [
+      'a preview link that is not https',
+      { action: { kind: 'email.positioning' }, customer: globex, preview: { link: 'http://x.example/' } },
+      'BAD_REQUEST',
+      ['preview', 'link'],
+    ],
   ]
   for (const [name, body, code, path] of cases) {
     it(name, async () => {
@@ -218,12 +266,19 @@ describe('bad input is a 400 naming the field, never a 500', () => {
       payload: 'hi',
     })
     expect(text.statusCode).toBe(415)
+    // Decisions have room for a preview at its bounds (1 MiB); other routes keep the server's 64 KiB.
     const big = await h.call('POST', '/v1/decisions', h.key.marketing, {
       action: { kind: 'email.positioning' },
-      customer: { accountId: 'x'.repeat(70_000) },
+      customer: { accountId: 'x'.repeat(1_100_000) },
     })
     expect(big.status).toBe(413)
     expect(big.body.error.code).toBeDefined()
+    const bigTouch = await h.call('POST', '/v1/touches', h.key.marketing, {
+      accountId: 'acme',
+      kind: 'call',
+      note: 'x'.repeat(70_000),
+    })
+    expect(bigTouch.status).toBe(413)
   })
 
   it('a NUL character anywhere, which PostgreSQL cannot store', async () => {

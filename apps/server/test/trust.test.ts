@@ -160,6 +160,36 @@ for (const [name, open] of stores) {
       expect((await h.call('GET', '/v1/customers/globex/timeline', h.key.admin)).body.decisions).toEqual([])
     })
 
+    it('the same key with another preview (another e-mail) is 409, and the first flag keeps its own', async () => {
+      h = await harness({ store: await open() })
+      const key = { idempotencyKey: 'mail-1' }
+      const preview = { subject: 'Renewal', from: 'news@remit.example', text: 'Hi Jane' }
+      const first = await h.call(
+        'POST',
+        '/v1/decisions',
+        h.key.marketing,
+        positioning(acme, { ...key, preview }),
+      )
+      expect(first.body.verdict).toBe('flag')
+      const replay = await h.call(
+        'POST',
+        '/v1/decisions',
+        h.key.marketing,
+        positioning(acme, { ...key, preview }),
+      )
+      expect(replay.body).toMatchObject({ id: first.body.id, replayed: true })
+      const other = await h.call(
+        'POST',
+        '/v1/decisions',
+        h.key.marketing,
+        positioning(acme, { ...key, preview: { ...preview, text: 'Hi Jane, 50% off' } }),
+      )
+      expect(other.status).toBe(409)
+      expect(other.body.error.code).toBe('IDEMPOTENCY_KEY_REUSED')
+      const logged = await h.call('GET', `/v1/decisions/${first.body.id}`, h.key.admin)
+      expect(logged.body.preview).toEqual(preview)
+    })
+
     it('the same request with its keys in another order is a replay', async () => {
       h = await harness({ store: await open() })
       const a = await h.call('POST', '/v1/decisions', h.key.marketing, {

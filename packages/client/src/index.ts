@@ -2,6 +2,7 @@ export type {
   DecisionRecordWire,
   DecisionRequest,
   DecisionWire,
+  Preview,
   Reason,
   ReviewWire,
   TimelineWire,

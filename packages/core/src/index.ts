@@ -3,7 +3,14 @@
 // in `@remit/core/internal`.
 export type { Decision } from './decision/decision.ts'
 export type { Caller } from './decision/request.ts'
-export type { DecisionRequest, DecisionWire, Reason, ReasonSort, Verdict } from './decision/schema.ts'
+export type {
+  DecisionRequest,
+  DecisionWire,
+  Preview,
+  Reason,
+  ReasonSort,
+  Verdict,
+} from './decision/schema.ts'
 export {
   ConflictError,
   formatIssue,

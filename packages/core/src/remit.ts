@@ -1,6 +1,6 @@
 import type { Decision } from './decision/decision.ts'
 import { type Caller, type ResolvedRequest, resolveCaller, resolveRequest } from './decision/request.ts'
-import type { DecisionRequest } from './decision/schema.ts'
+import type { DecisionRequest, Preview, Verdict } from './decision/schema.ts'
 import { InputError, NotFoundError, ReviewStateError } from './errors.ts'
 import { evaluate } from './evaluate/evaluate.ts'
 import { newId } from './ids.ts'
@@ -124,6 +124,17 @@ function backoff(attempts: number, o: DeliverOptions): number {
   return Math.round(delay * (0.8 + Math.random() * 0.4))
 }
 
+/**
+ * What a decision keeps of the content it was asked about: all of it on a flag (a reviewer reads
+ * it), only what names the message otherwise — a campaign's body is not copied into the log once per
+ * recipient. The request's digest covers the whole preview either way.
+ */
+function keptPreview(preview: Preview, verdict: Verdict): Preview {
+  if (verdict === 'flag') return preview
+  const { text: _text, html: _html, ...names } = preview
+  return names
+}
+
 /** The engine: decide, record, review, explain. One per policy-in-service and store. */
 /** Told when a review is answered or expires, after it is stored (adapters release held work). */
 export type ReviewListener = (review: Review, decision: Decision) => void | Promise<void>
@@ -196,6 +207,7 @@ export class Remit {
       ...(req.customer.email ? { email: req.customer.email } : {}),
       action: { kind: req.action.kind, attributes: req.rawAttributes },
       facts: req.rawFacts,
+      ...(req.preview ? { preview: keptPreview(req.preview, e.verdict) } : {}),
       verdict: e.verdict,
       reasons: e.reasons,
       ...(e.retryAfter ? { retryAfter: e.retryAfter } : {}),

@@ -508,6 +508,68 @@ describe('bad requests are InputErrors naming the field', () => {
       ['at'],
     ],
     ['no action', { customer: globex }, 'BAD_REQUEST', ['action']],
+    [
+      'an unknown field in a preview',
+      { action: { kind: 'email.positioning' }, customer: globex, preview: { subject: 'Hi', body: 'x' } },
+      'UNKNOWN_FIELD',
+      ['preview', 'body'],
+    ],
+    [
+      'a preview subject over 300 characters',
+      { action: { kind: 'email.positioning' }, customer: globex, preview: { subject: 'x'.repeat(301) } },
+      'BAD_REQUEST',
+      ['preview', 'subject'],
+    ],
+    [
+      'a preview sender over 320 characters',
+      { action: { kind: 'email.positioning' }, customer: globex, preview: { from: 'x'.repeat(321) } },
+      'BAD_REQUEST',
+      ['preview', 'from'],
+    ],
+    [
+      'a preview text over 20,000 characters',
+      { action: { kind: 'email.positioning' }, customer: globex, preview: { text: 'x'.repeat(20_001) } },
+      'BAD_REQUEST',
+      ['preview', 'text'],
+    ],
+    [
+      'a preview HTML over 100,000 characters',
+      { action: { kind: 'email.positioning' }, customer: globex, preview: { html: 'x'.repeat(100_001) } },
+      'BAD_REQUEST',
+      ['preview', 'html'],
+    ],
+    [
+      'a preview HTML with a lone surrogate',
+      { action: { kind: 'email.positioning' }, customer: globex, preview: { html: '<p>\ud800</p>' } },
+      'BAD_REQUEST',
+      ['preview', 'html'],
+    ],
+    [
+      'a preview link that is not https',
+      {
+        action: { kind: 'email.positioning' },
+        customer: globex,
+        preview: { link: 'javascript:alert(1)' },
+      },
+      'BAD_REQUEST',
+      ['preview', 'link'],
+    ],
+    [
+      'a preview link over 2,000 characters',
+      {
+        action: { kind: 'email.positioning' },
+        customer: globex,
+        preview: { link: `https://example.com/${'x'.repeat(2000)}` },
+      },
+      'BAD_REQUEST',
+      ['preview', 'link'],
+    ],
+    [
+      'a preview that is not an object',
+      { action: { kind: 'email.positioning' }, customer: globex, preview: 'Hello' },
+      'BAD_REQUEST',
+      ['preview'],
+    ],
   ]
   for (const [name, body, code, path] of cases) {
     it(name, async () => {
@@ -528,6 +590,116 @@ describe('bad requests are InputErrors naming the field', () => {
     await expect(remit.decide({ tool: 'hubspot:workflow/9' }, req)).rejects.toMatchObject({
       code: 'UNKNOWN_TOOL',
     })
+  })
+})
+
+describe('previews: what the reviewer of a flag sees', () => {
+  const preview = {
+    subject: 'Your renewal, and what is new',
+    from: 'news@remit.example',
+    text: 'Hi Jane,\n\nthree things changed this quarter.',
+    html: '<p>Hi Jane,</p><p>three things changed this quarter.</p>',
+    link: 'https://remit.example/renewal',
+  }
+
+  it('a preview round-trips: on the flagged decision, its review’s decision, the log and the wire', async () => {
+    const { decisionRecordToWire } = await import('../src/internal.ts')
+    const remit = await engine()
+    const d = await remit.decide('marketing-agent', {
+      action: { kind: 'email.positioning' },
+      customer: acme,
+      at: at(0),
+      preview,
+    })
+    expect(d.verdict).toBe('flag')
+    expect(d.preview).toEqual(preview)
+    const review = await remit.reviews.get(d.reviewId as string)
+    const logged = await remit.decisions.get(review?.decisionId as string)
+    expect(logged?.preview).toEqual(preview)
+    expect(decisionRecordToWire(logged as NonNullable<typeof logged>).preview).toEqual(preview)
+    expect((await remit.timeline('acme')).decisions[0]?.preview).toEqual(preview)
+    // Approval re-checks the request, preview or not.
+    expect((await remit.reviews.approve(d.reviewId as string, { at: at(1), by: 'dana' })).outcome).toBe('go')
+  })
+
+  it('a decision without a preview, or with an empty one, keeps none', async () => {
+    const remit = await engine()
+    const none = await remit.decide('marketing-agent', {
+      action: { kind: 'email.positioning' },
+      customer: globex,
+      at: at(0),
+    })
+    const empty = await remit.decide('marketing-agent', {
+      action: { kind: 'email.positioning' },
+      customer: globex,
+      at: at(30),
+      preview: {},
+    })
+    expect('preview' in none).toBe(false)
+    expect('preview' in empty).toBe(false)
+    expect('preview' in ((await remit.decisions.get(empty.id)) ?? {})).toBe(false)
+  })
+
+  it('a dry run with a preview decides, logs nothing, and returns the preview it saw', async () => {
+    const remit = await engine()
+    const d = await remit.decide('marketing-agent', {
+      action: { kind: 'email.positioning' },
+      customer: acme,
+      at: at(0),
+      dryRun: true,
+      preview,
+    })
+    expect(d).toMatchObject({ verdict: 'flag', dryRun: true, preview })
+    expect(await remit.decisions.get(d.id)).toBeUndefined()
+    expect(await remit.reviews.list({ status: 'pending' })).toEqual([])
+  })
+
+  it('the same idempotency key with the same preview replays; with another preview it is IDEMPOTENCY_KEY_REUSED', async () => {
+    const remit = await engine()
+    const req = {
+      action: { kind: 'email.positioning' },
+      customer: acme,
+      at: at(0),
+      idempotencyKey: 'send-7',
+      preview,
+    }
+    const first = await remit.decide('marketing-agent', req)
+    // Keys in another order are the same preview.
+    const reordered = Object.fromEntries(Object.entries(preview).reverse()) as typeof preview
+    const again = await remit.decide('marketing-agent', { ...req, preview: reordered, at: at(1) })
+    expect(again).toEqual({ ...first, replayed: true })
+    // Other content (or none) under the same key is another request.
+    for (const other of [{ ...preview, text: 'Hi Jane, one more thing.' }, undefined]) {
+      await expect(remit.decide('marketing-agent', { ...req, preview: other })).rejects.toMatchObject({
+        code: 'IDEMPOTENCY_KEY_REUSED',
+      })
+    }
+    expect(await remit.reviews.list({ status: 'pending' })).toHaveLength(1)
+  })
+
+  it('a request without a preview binds its key as before previews existed', async () => {
+    const { requestHash } = await import('../src/decision/request.ts')
+    const { hash } = await import('node:crypto')
+    const customer = { accountId: 'globex', facts: { tier: 'smb', lifecycle: 'customer' } }
+    const before = hash(
+      'sha256',
+      JSON.stringify([
+        'marketing-agent',
+        null,
+        [['kind', 'email.positioning']],
+        'globex',
+        null,
+        null,
+        [
+          ['lifecycle', 'customer'],
+          ['tier', 'smb'],
+        ],
+      ]),
+    )
+    expect(requestHash('marketing-agent', undefined, { kind: 'email.positioning' }, customer)).toBe(before)
+    expect(
+      requestHash('marketing-agent', undefined, { kind: 'email.positioning' }, customer, { subject: 'Hi' }),
+    ).not.toBe(before)
   })
 })
 
@@ -605,5 +777,37 @@ describe('suppressions', () => {
     await expect(remit.recordSuppression({ reason: 'manual', source: 'ops' })).rejects.toBeInstanceOf(
       InputError,
     )
+  })
+})
+
+describe('what a decision keeps of the content', () => {
+  it('a flag keeps the whole preview for its reviewer; a go keeps only what names the message', async () => {
+    const remit = await engine()
+    const preview = {
+      subject: 'Renewal',
+      from: 'sales@remit.example',
+      text: 'Dear Jane…',
+      html: '<p>Dear Jane…</p>',
+    }
+    const flagged = await remit.decide('marketing-agent', {
+      action: { kind: 'email.positioning' },
+      customer: acme,
+      preview,
+      at: at(0),
+    })
+    expect(flagged.verdict).toBe('flag')
+    expect(flagged.preview).toEqual(preview)
+    const go = await remit.decide('marketing-agent', {
+      action: { kind: 'email.positioning' },
+      customer: globex,
+      preview,
+      at: at(0),
+    })
+    expect(go.verdict).toBe('go')
+    // One copy of a campaign's body per recipient would grow the log by the campaign's size each time.
+    expect((await remit.decisions.get(go.id))?.preview).toEqual({
+      subject: 'Renewal',
+      from: 'sales@remit.example',
+    })
   })
 })

@@ -5,7 +5,9 @@ import {
   filterPersonalizations,
   type MailData,
   messageFor,
+  ownSubjects,
   personalizationsOf,
+  previewOf,
   recipientsOf,
   type V3Mail,
 } from './recipients.ts'
@@ -56,6 +58,13 @@ export interface GateOptions<M = MailData> {
   ) =>
     | { accountId?: string; contactId?: string; email?: string; facts?: Record<string, unknown> }
     | Promise<{ accountId?: string; contactId?: string; email?: string; facts?: Record<string, unknown> }>
+  /**
+   * Send each recipient's decision the message's preview — its subject (the recipient's
+   * personalization's own, when it has one), sender address, and text and HTML bodies, truncated to
+   * Remit's bounds — so the reviewer of a flag sees what they approve (default true). Remit keeps it
+   * on every decision: false keeps a large campaign's body out of the decision log.
+   */
+  preview?: boolean
   /** The sender's outbox (held mail, and what was sent): a SQLite file (default `./remit-held.db`). */
   holdPath?: string
   /** How often held mail is checked against its review and sent when due (default 30 s; 0: only on `release()`). */
@@ -261,6 +270,9 @@ export function gate(
     const recipients = [...recipientsOf(ps).keys()]
     const action = options.action(data)
     const key = sendKey(data)
+    // Once per send; a recipient whose personalization has its own subject gets that one.
+    const preview = options.preview === false ? undefined : previewOf(data)
+    const subjects = options.preview === false ? new Map<string, string>() : ownSubjects(ps)
     const report: SendReport = { sent: [], alreadySent: [], held: [], stopped: [], dropped: [] }
 
     // Claimed before anything is decided: a retried or concurrent send of the same message finds the
@@ -288,12 +300,15 @@ export function gate(
       await pool(claimed, concurrency, async (email) => {
         const who = await customer({ email }, data)
         const c = claims.get(email) as SendClaim & { claimed: true }
+        const subject = subjects.get(email)
+        const seen = subject ? { ...preview, subject } : preview
         decisions.set(
           email,
           await client.decide({
             action,
             customer: { email, ...who, facts: who.facts ?? {} },
             idempotencyKey: idempotencyKey(key, email, c.attempt),
+            ...(seen ? { preview: seen } : {}),
           }),
         )
       })

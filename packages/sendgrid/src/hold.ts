@@ -79,8 +79,9 @@ const AUTH = '(401, 403)'
 /**
  * The sender's outbox, on disk (node:sqlite) so a restart loses nothing: flagged mail waits here for
  * its review and is then sent from here, and every recipient of every send is recorded here, so a
- * retried send is one e-mail. It lives in the sender's process because the message content never
- * leaves it (Remit sees recipients and actions, never the mail).
+ * retried send is one e-mail. It lives in the sender's process because the message that is sent
+ * never leaves it (Remit sees recipients and actions, and a bounded preview of the content for the
+ * reviewer of a flag unless the gate's `preview` is false; never the message SendGrid is sent).
  *
  * A row is claimed before it is sent, in one statement, with a lease: two releasers can never both
  * send it, and a releaser that dies mid-send leaves a claim that lapses, so the mail is retried

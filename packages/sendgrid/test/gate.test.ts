@@ -4,9 +4,11 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
+import { PREVIEW_LIMITS } from '@remit/core/api'
 import clientModule from '@sendgrid/client'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type Alert, type GateOptions, gate, HoldStore, type MailData } from '../src/index.ts'
+import { bounded, PREVIEW_LIMITS as GATE_LIMITS, previewOf } from '../src/recipients.ts'
 import {
   customers,
   emails,
@@ -249,6 +251,109 @@ describe('held mail', () => {
     await remit.server.remit.reviews.expire(new Date(Date.now() + 73 * 3600e3))
     expect(await mail.release()).toEqual({ sent: [], dropped: ['renewal@a.example'], waiting: 0 })
     expect(mail.held()[0]?.note).toMatch(/^expired/)
+  })
+})
+
+describe('reviewers see what they approve: each decision carries the message’s preview', () => {
+  it("a flagged send's decision carries the subject, the sender's address, the text and the HTML", async () => {
+    const mail = await setup()
+    const html = '<p>Hello from the <b>premium</b> tier.</p>'
+    const result = await mail.send({
+      to: ['renewal@a.example'],
+      from: { email: 'Marketing@Remit.example', name: 'Remit marketing' },
+      ...content,
+      html,
+    })
+    const decisionId = result.remit.held[0]?.decisionId as string
+    const decision = await remit.server.remit.decisions.get(decisionId)
+    expect(decision?.preview).toEqual({
+      subject: content.subject,
+      from: 'marketing@remit.example',
+      text: content.text,
+      html,
+    })
+    // …and so the review queue's item, which is the decision record on the wire.
+    const record = await fetch(`${remit.url}/v1/decisions/${decisionId}`, {
+      headers: { authorization: `Bearer ${remit.reviewerKey}` },
+    })
+    expect(((await record.json()) as { preview: unknown }).preview).toEqual(decision?.preview)
+  })
+
+  it("a long e-mail is previewed to Remit's bounds with an ellipsis, not refused", async () => {
+    const mail = await setup()
+    const result = await mail.send({
+      to: ['renewal@a.example'],
+      from,
+      subject: 'S'.repeat(400),
+      text: 'T'.repeat(25_000),
+      // A surrogate pair across the cut is not split into a lone half Remit would refuse.
+      html: `<p>${'h'.repeat(100_000 - 5)}😀${'h'.repeat(50_000)}</p>`,
+    })
+    expect(result.remit.held).toHaveLength(1)
+    const preview = (await remit.server.remit.decisions.get(result.remit.held[0]?.decisionId as string))
+      ?.preview
+    expect(preview?.subject).toBe(`${'S'.repeat(299)}…`)
+    expect(preview?.text).toBe(`${'T'.repeat(19_999)}…`)
+    expect(preview?.html?.length).toBeLessThanOrEqual(100_000)
+    expect(preview?.html?.endsWith('…')).toBe(true)
+    expect(preview?.html?.isWellFormed()).toBe(true)
+  })
+
+  it("each recipient's own personalization subject is theirs; a retried send is the same request", async () => {
+    const mail = await setup()
+    const msg = {
+      from,
+      ...content,
+      personalizations: [
+        { to: ['renewal@a.example'], subject: 'Jane, your renewal' },
+        { to: ['prospect@a.example'] },
+      ],
+    }
+    const first = await mail.send(msg)
+    const subjects = await Promise.all(
+      first.remit.held.map(async (h) => [
+        h.email,
+        (await remit.server.remit.decisions.get(h.decisionId as string))?.preview?.subject,
+      ]),
+    )
+    expect(Object.fromEntries(subjects)).toEqual({
+      'renewal@a.example': 'Jane, your renewal',
+      'prospect@a.example': content.subject,
+    })
+    const again = await mail.send(msg)
+    expect(again.remit.held.map((h) => h.reviewId).sort()).toEqual(
+      first.remit.held.map((h) => h.reviewId).sort(),
+    )
+  })
+
+  it('preview: false sends none', async () => {
+    const mail = await setup({ gate: { preview: false } })
+    const result = await mail.send({ to: ['renewal@a.example'], from, ...content })
+    const decision = await remit.server.remit.decisions.get(result.remit.held[0]?.decisionId as string)
+    expect(decision?.preview).toBeUndefined()
+  })
+
+  it("reads v3's content parts, and keeps to Remit's own bounds", () => {
+    expect(
+      previewOf({
+        personalizations: [{ to: [{ email: 'jane@a.example' }] }],
+        from: 'Remit <News@Remit.example>',
+        subject: 'Hi -name-',
+        content: [
+          { type: 'text/plain', value: 'Hi -name-' },
+          { type: 'text/html', value: '<p>Hi -name-</p>' },
+        ],
+      }),
+    ).toEqual({
+      subject: 'Hi -name-',
+      from: 'news@remit.example',
+      text: 'Hi -name-',
+      html: '<p>Hi -name-</p>',
+    })
+    expect(previewOf({ to: 'jane@a.example', templateId: 'd-123' })).toBeUndefined()
+    expect(bounded('a\u0000b\ud800', 10)).toBe('ab\ufffd')
+    const { link: _link, ...remitLimits } = PREVIEW_LIMITS
+    expect(GATE_LIMITS).toEqual(remitLimits)
   })
 })
 

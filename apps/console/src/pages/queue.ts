@@ -1,4 +1,5 @@
 import { api } from '../api.ts'
+import { type Preview, previewBlock } from '../preview.ts'
 import { h, page, say, when } from '../ui.ts'
 
 interface Reason {
@@ -15,6 +16,8 @@ interface Item {
     contactId?: string
     action: { kind: string; attributes: Record<string, unknown> }
     facts: Record<string, unknown>
+    /** What the customer would see: subject, sender, text, HTML, link. */
+    preview?: Preview
     reasons: Reason[]
   }
   recentTouches: {
@@ -133,6 +136,7 @@ function card(item: Item, i: number): HTMLElement {
       { class: 'reasons', 'aria-label': 'Reasons' },
       ...(d?.reasons ?? []).map((r) => h('li', {}, h('code', {}, r.rule), ` (${r.sort}): ${r.message}`)),
     ),
+    previewBlock(d?.preview),
     h(
       'p',
       { class: 'facts' },
@@ -175,8 +179,10 @@ function card(item: Item, i: number): HTMLElement {
       ),
     ),
   )
-  li.addEventListener('focus', () => {
+  // Focus anywhere in a card (its text block, a button) makes it the one the keys act on.
+  li.addEventListener('focusin', () => {
     selected = i
+    for (const [j, el] of cards().entries()) el.classList.toggle('current', j === i)
   })
   return li
 }

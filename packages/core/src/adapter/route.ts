@@ -56,6 +56,11 @@ interface RouteInfo {
   description?: string
   tag: string
   status?: number
+  /**
+   * Largest body this route accepts, bytes, when it needs more than the server's `bodyLimit` (a
+   * decision with a preview of an e-mail); a larger one is a 413.
+   */
+  bodyLimit?: number
 }
 
 /**

@@ -9,6 +9,9 @@ export {
   decisionSchema,
   /** Bounded, well-formed names and ISO times with an offset in 1970–9999: the wire's own checks. */
   label,
+  PREVIEW_LIMITS,
+  type Preview,
+  previewSchema,
   type Reason,
   type ReasonSort,
   reasonSchema,

@@ -119,6 +119,16 @@ export const decisionRecordSchema = z.object({
   email: z.string().optional(),
   action: z.object({ kind: z.string(), attributes: z.record(z.string(), z.unknown()) }),
   facts: z.record(z.string(), z.unknown()),
+  /** What the customer would see, as the agent sent it (the request's `preview`): for the reviewer. */
+  preview: z
+    .object({
+      subject: z.string().optional(),
+      from: z.string().optional(),
+      text: z.string().optional(),
+      html: z.string().optional(),
+      link: z.string().optional(),
+    })
+    .optional(),
   verdict: verdictSchema,
   reasons: z.array(reasonSchema),
   retryAfter: isoTime.optional(),

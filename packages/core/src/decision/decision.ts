@@ -1,4 +1,4 @@
-import type { DecisionWire, Reason, Verdict } from './schema.ts'
+import type { DecisionWire, Preview, Reason, Verdict } from './schema.ts'
 
 /** A logged decision: what was asked, by whom, under which policy, and the answer. */
 export interface Decision {
@@ -13,6 +13,8 @@ export interface Decision {
   action: { kind: string; attributes: Record<string, unknown> }
   /** The facts the decision saw (as given, before typing). */
   facts: Record<string, unknown>
+  /** What the customer would see (subject, sender, body, link), as the caller sent it: for the reviewer. */
+  preview?: Preview
   verdict: Verdict
   reasons: Reason[]
   retryAfter?: Date

@@ -10,6 +10,7 @@ import {
   MAX_LIST_ITEMS,
   MAX_VALUE_LENGTH,
   NOT_WELL_FORMED,
+  type Preview,
   wellFormed,
 } from './schema.ts'
 
@@ -26,11 +27,13 @@ export interface ResolvedRequest {
   customer: { accountId: string; contactId?: string; email?: string; facts: Record<string, unknown> }
   rawFacts: Record<string, unknown>
   now: Date
+  /** What the customer would see, for a flag's reviewer (absent when the request sent none, or an empty one). */
+  preview?: Preview
   idempotencyKey?: string
   /**
    * With an idempotency key: SHA-256 of the canonical request (who asks, the action and its
-   * attributes, the customer and facts), which the key is bound to. Not `at`: a retry is the same
-   * request whenever it is sent.
+   * attributes, the customer and facts, the preview), which the key is bound to. Not `at`: a retry
+   * is the same request whenever it is sent.
    */
   requestHash?: string
   dryRun: boolean
@@ -138,6 +141,9 @@ export function resolveRequest(
     facts[name] = typed(declared, v, ['customer', 'facts', name])
   }
   const c = req.customer
+  // An empty preview is none: it shows the reviewer nothing, and must not make a retry another request.
+  const parts = Object.entries(req.preview ?? {}).filter(([, v]) => v !== undefined)
+  const preview = parts.length ? (Object.fromEntries(parts) as Preview) : undefined
   const accountId =
     c.accountId ?? (c.contactId ? `contact:${c.contactId}` : `email:${(c.email as string).toLowerCase()}`)
   return {
@@ -154,10 +160,11 @@ export function resolveRequest(
     },
     rawFacts: req.customer.facts,
     now: req.at ? new Date(req.at) : clock(),
+    ...(preview ? { preview } : {}),
     ...(req.idempotencyKey
       ? {
           idempotencyKey: req.idempotencyKey,
-          requestHash: requestHash(agent.id, tool, req.action, req.customer),
+          requestHash: requestHash(agent.id, tool, req.action, req.customer, preview),
         }
       : {}),
     dryRun: req.dryRun,
@@ -166,14 +173,17 @@ export function resolveRequest(
 
 /**
  * SHA-256 of the request in one canonical form: who asks, the action's kind and attributes, the
- * customer's ids and facts, with attributes and facts in name order (equal requests hash equal,
- * whatever the key order they were sent in). On every decision with a key, so kept flat: ~1 µs.
+ * customer's ids and facts, then the preview when there is one, with attributes, facts and preview
+ * parts in name order (equal requests hash equal, whatever the key order they were sent in). A
+ * request with no preview hashes as it did before previews existed, so keys stored then still
+ * replay. On every decision with a key, so kept flat: ~1 µs (plus the preview's bytes).
  */
 export function requestHash(
   agent: string,
   tool: string | undefined,
   action: Record<string, unknown>,
   customer: { accountId?: string; contactId?: string; email?: string; facts: Record<string, unknown> },
+  preview?: Preview,
 ): string {
   const sorted = (m: Record<string, unknown>) =>
     Object.keys(m)
@@ -189,6 +199,7 @@ export function requestHash(
       customer.contactId ?? null,
       customer.email ?? null,
       sorted(customer.facts),
+      ...(preview ? [sorted(preview)] : []),
     ]),
   )
 }

@@ -62,6 +62,32 @@ export const actionInputSchema = z
   .catchall(z.unknown())
   .describe('The action: `kind` from the policy vocabulary, and its attributes (e.g. discountPct)')
 
+/** The bounds of a preview's parts, in characters (a gate truncates to them; the API refuses more). */
+export const PREVIEW_LIMITS = { subject: 300, from: 320, text: 20_000, html: 100_000, link: 2000 } as const
+
+/**
+ * What the touch would show the customer, for the reviewer of a flag: an e-mail's subject, sender
+ * and body (text and/or HTML), or the link a message would send. Kept on the decision, shown in the
+ * review queue (HTML only sanitized, in a sandboxed frame), and part of what an idempotency key is
+ * bound to. Rules do not read it.
+ */
+export const previewSchema = z
+  .strictObject({
+    subject: text(PREVIEW_LIMITS.subject).optional(),
+    from: text(PREVIEW_LIMITS.from).optional().describe('The sender, e.g. news@example.com'),
+    text: text(PREVIEW_LIMITS.text).optional().describe('The plain-text body'),
+    html: text(PREVIEW_LIMITS.html)
+      .optional()
+      .describe('The HTML body: shown sanitized, in a sandboxed frame that runs no script and loads nothing'),
+    link: z
+      .url({ protocol: /^https$/, error: 'must be an https URL' })
+      .max(PREVIEW_LIMITS.link)
+      .refine(wellFormed, NOT_WELL_FORMED)
+      .optional()
+      .describe('A link the touch sends (shown as text, never followed)'),
+  })
+  .describe("What the customer would see, for a flag's reviewer: subject, sender, body or link")
+
 export const decisionRequestSchema = z.strictObject({
   action: actionInputSchema,
   customer: customerInputSchema,
@@ -71,6 +97,7 @@ export const decisionRequestSchema = z.strictObject({
   at: time.optional(),
   /** Evaluate and log nothing, reserve nothing. */
   dryRun: z.boolean().default(false),
+  preview: previewSchema.optional(),
 })
 
 export const reasonSchema = z.object({
@@ -99,4 +126,5 @@ export type Verdict = z.infer<typeof verdictSchema>
 export type Reason = z.infer<typeof reasonSchema>
 export type ReasonSort = z.infer<typeof reasonSortSchema>
 export type DecisionRequest = z.input<typeof decisionRequestSchema>
+export type Preview = z.infer<typeof previewSchema>
 export type DecisionWire = z.infer<typeof decisionSchema>
