@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+import { closest } from '@remit/core/internal'
 import { Command, CommanderError, Option } from 'commander'
 import { decide } from './commands/decide.ts'
 import { explainCommand } from './commands/explain.ts'
@@ -13,12 +15,20 @@ import { type Io, printError, processIo } from './output.ts'
 
 const collect = (value: string, previous: string[]) => [...previous, value]
 
+/** This package's version, from its package.json (one level above src/ and dist/ alike). */
+function packageVersion(): string {
+  return (
+    JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  ).version
+}
+
 /** Runs `remit` with these arguments; resolves to the exit code. */
 export async function run(argv: string[], io: Io = processIo): Promise<number> {
   let code = 0
   const debug = argv.includes('--debug')
   const program = new Command('remit')
     .description('Remit: go, flag or stop for every action an agent takes on a customer')
+    .version(packageVersion(), '-V, --version', 'print the version of @remit/cli')
     .option('--debug', 'show stack traces for unexpected errors')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
@@ -309,6 +319,15 @@ HubSpot: with REMIT_HUBSPOT_CLIENT_SECRET set, /hubspot/action and /hubspot/opti
       code = await replayCommand(io, options)
     })
 
+  // An unknown command is an error even with --help (commander would print the root help and exit 0).
+  const first = argv.find((a) => !a.startsWith('-'))
+  const known = ['help', ...program.commands.flatMap((c) => [c.name(), ...c.aliases()])]
+  if (first !== undefined && !known.includes(first)) {
+    const meant = closest(first, known)
+    // Worded as commander words it (the same error with or without --help).
+    io.err(`error: unknown command '${first}'${meant ? `\n(Did you mean ${meant}?)` : ''}`)
+    return 1
+  }
   try {
     await program.parseAsync(argv, { from: 'user' })
     return code

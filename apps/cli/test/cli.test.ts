@@ -426,3 +426,21 @@ describe('remit outbox', () => {
     expect(existsSync(`${db}x`)).toBe(false)
   })
 })
+
+describe('finding your way', () => {
+  it('--version prints the version in package.json', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
+    const r = await remit('--version')
+    expect(r.code).toBe(0)
+    expect(r.out.trim()).toBe(version)
+  })
+
+  it('an unknown command is an error with a suggestion, also with --help', async () => {
+    for (const argv of [['valdate'], ['valdate', '--help']]) {
+      const r = await remit(...argv)
+      expect(r.code).toBe(1)
+      expect(r.err).toContain(`unknown command 'valdate'\n(Did you mean validate?)`)
+    }
+    expect((await remit('help', 'validate')).code).toBe(0)
+  })
+})

@@ -16,6 +16,7 @@ export {
 export { decisionToWire } from './decision/decision.ts'
 export { inputErrorFromZod, requestOf, resolveCaller, resolveRequest } from './decision/request.ts'
 export { deliveredAlready, outboxMessage, parseOutbox, retried, settle } from './outbox/outbox.ts'
+export { closest } from './policy/suggest.ts'
 export {
   decisionFilterSql,
   type FilterSql,
