@@ -1,4 +1,5 @@
 export { openApiDocument } from '@remit/core/adapter'
+export { bundledConsoleDir } from './console.ts'
 export { ForbiddenError, toHttpError } from './errors.ts'
 export {
   generateKey,

@@ -103,10 +103,16 @@ async function hubspotApp(o: ServeOptions) {
   }
 }
 
-/** The console's built files: --console, else the monorepo's apps/console/dist when present. */
-function consoleDir(o: ServeOptions): string | undefined {
+/**
+ * The console's built files: --console; else the ones shipped inside @remit/server (an install from
+ * npm); else, in a source checkout, apps/console/dist when it has been built.
+ */
+async function consoleDir(o: ServeOptions): Promise<string | undefined> {
   if (o.console === false) return undefined
   if (typeof o.console === 'string') return resolve(o.console)
+  const { bundledConsoleDir } = await import('@remit/server')
+  const bundled = bundledConsoleDir()
+  if (bundled) return bundled
   const local = fileURLToPath(new URL('../../../console/dist', import.meta.url))
   return existsSync(join(local, 'index.html')) ? local : undefined
 }
@@ -120,6 +126,7 @@ export async function serve(io: Io, o: ServeOptions): Promise<number> {
   if (clockSkewMs === undefined)
     throw new UsageError(`--clock-skew must be a duration such as 5m or 30s, got "${o.clockSkew}"`)
   const { createServer } = await import('@remit/server')
+  const consoleFiles = await consoleDir(o)
   const store = await openStore(o.store)
   // HubSpot's action endpoints are mounted when the app's client secret is in the environment.
   const hubspot = await hubspotApp(o)
@@ -131,7 +138,7 @@ export async function serve(io: Io, o: ServeOptions): Promise<number> {
     clockSkewMs,
     logger: { level: o.logLevel, redact: ['req.headers.authorization'] },
     rawRoutes: hubspot.routes,
-    ...(consoleDir(o) ? { consoleDir: consoleDir(o) as string } : {}),
+    ...(consoleFiles ? { consoleDir: consoleFiles } : {}),
     // Salesforce flows call the flow-shaped decision operation with their agent's key.
     routes: (await import('@remit/salesforce')).salesforceRoutes,
   }).catch(async (error) => {
@@ -145,7 +152,7 @@ export async function serve(io: Io, o: ServeOptions): Promise<number> {
     publishReviews(server.remit, await connectionFor(o.salesforceOrg), server.app.log)
   }
   const url = await server.listen({ port, host: o.host })
-  if (consoleDir(o)) io.err(`remit: console at ${url}/console/ (sign in with a reviewer or admin key)`)
+  if (consoleFiles) io.err(`remit: console at ${url}/console/ (sign in with a reviewer or admin key)`)
   io.err(
     `remit: serving ${url} (policy ${server.remit.policy.version}, store ${o.store.replace(/\/\/[^@/]*@/, '//…@')})`,
   )
