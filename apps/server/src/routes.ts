@@ -1,4 +1,5 @@
 import { InputError, NotFoundError, type OutboxMessage, PolicyError, type Remit } from '@remit/core'
+import { scopedExternalId } from '@remit/core/adapter'
 import {
   decisionLogQuerySchema,
   decisionRecordSchema,
@@ -287,9 +288,7 @@ export function routes(d: RouteDeps): Route[] {
               at: d.clock(),
               agent: p.agent,
               ...(p.tool ? { tool: p.tool } : {}),
-              // An agent's external ids are its own: it cannot claim one a vendor's feed will send
-              // (which would then be dropped as recorded) or another agent's.
-              ...(own.externalId ? { externalId: `agent:${p.agent}/${own.externalId}` } : {}),
+              ...(own.externalId ? { externalId: scopedExternalId(p, own.externalId) } : {}),
             }),
           )
         }
@@ -312,15 +311,19 @@ export function routes(d: RouteDeps): Route[] {
       handler: async (c) => {
         const { externalId, ...rest } = c.body
         const p = c.principal
+        // A suppression of every channel silences a customer for every team: an operator's call.
+        if (p.kind === 'agent' && rest.channel === undefined)
+          throw new InputError(
+            'MISSING_FIELD',
+            `key ${p.name}: an agent records a suppression for one channel (e.g. email); every channel is an admin's`,
+            ['channel'],
+          )
         c.reply.code(201)
         return suppressionToWire(
           await remit.recordSuppression({
             ...rest,
             source: p.kind === 'agent' ? p.agent : p.name,
-            // An agent's external ids are its own, as for touches.
-            ...(externalId
-              ? { externalId: p.kind === 'agent' ? `agent:${p.agent}/${externalId}` : externalId }
-              : {}),
+            ...(externalId ? { externalId: scopedExternalId(p, externalId) } : {}),
           }),
         )
       },

@@ -539,6 +539,17 @@ describe('suppressions over HTTP', () => {
     expect(d.body.reasons[0].rule).toBe('suppression')
     // A reviewer key records none; a body without a customer is a 400 naming the field.
     expect((await h.call('POST', '/v1/suppressions', h.key.salesReviewer, body)).status).toBe(403)
+    // An agent silences one channel, not a customer for every team: every channel is an admin's.
+    const everywhere = await h.call('POST', '/v1/suppressions', h.key.marketing, {
+      email: 'x@y.example',
+      reason: 'manual',
+    })
+    expect(everywhere.status).toBe(400)
+    expect(everywhere.body.error.path).toEqual(['channel'])
+    expect(
+      (await h.call('POST', '/v1/suppressions', h.key.admin, { email: 'x@y.example', reason: 'manual' }))
+        .status,
+    ).toBe(201)
     const bad = await h.call('POST', '/v1/suppressions', h.key.admin, { reason: 'manual' })
     expect(bad.status).toBe(400)
     expect(bad.body.error.path).toEqual(['accountId'])

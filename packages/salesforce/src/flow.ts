@@ -1,5 +1,11 @@
 import { type Decision, InputError, type Policy, type Remit } from '@remit/core'
-import { defineRoute, openApiDocument, type Route, valueFromText } from '@remit/core/adapter'
+import {
+  defineRoute,
+  openApiDocument,
+  type Route,
+  scopedExternalId,
+  valueFromText,
+} from '@remit/core/adapter'
 import { label, text } from '@remit/core/api'
 import { z } from 'zod'
 
@@ -167,7 +173,7 @@ export function salesforceRoutes(remit: Remit): Route[] {
           agent: p.agent,
           ...(p.tool ? { tool: p.tool } : {}),
           // The server's clock dates it; a record id is the agent's own (it cannot pre-empt another's).
-          ...(b.recordId ? { externalId: `agent:${p.agent}/salesforce:${b.recordId}` } : {}),
+          ...(b.recordId ? { externalId: scopedExternalId(p, `salesforce:${b.recordId}`) } : {}),
         })
         c.reply.code(201)
         return { id: touch.id, accountId: touch.accountId, team: touch.team ?? '' }

@@ -22,5 +22,6 @@ export {
   type RouteReply,
   type RouteRequest,
   type RouteSpec,
+  scopedExternalId,
 } from './route.ts'
 export { valueFromText } from './text.ts'

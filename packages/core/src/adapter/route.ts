@@ -20,6 +20,15 @@ export type Principal =
 
 export type Role = Principal['kind']
 
+/**
+ * The external id a caller's key may record under. An agent's ids are its own (`agent:<id>/…`): it
+ * cannot claim one a vendor's feed will send, which would then be dropped as already recorded, nor
+ * another agent's. An admin's are taken as given.
+ */
+export function scopedExternalId(principal: Principal, externalId: string): string {
+  return principal.kind === 'agent' ? `agent:${principal.agent}/${externalId}` : externalId
+}
+
 /** The principal a handler sees: a key of one of its route's roles, or none where anyone may call. */
 export type PrincipalOf<R extends Role> = [R] extends [never] ? null : Extract<Principal, { kind: R }>
 
