@@ -5,7 +5,7 @@ import { signV3 } from '@remit/hubspot/testing'
 import { generateKey, keyLine } from '@remit/server'
 import { afterEach, expect, it } from 'vitest'
 import { fakeHubSpot } from '../../../packages/hubspot/test/fake-hubspot.ts'
-import { installHubSpot } from './hubspot-install.ts'
+import { install } from '../../../packages/hubspot/test/portal.ts'
 import { type ServeProcess, startServe } from './serve-process.ts'
 
 // Work owed to a vendor survives the process: a review answered while HubSpot is down, then
@@ -55,7 +55,7 @@ it('kill -9 after a review is answered, restart: the callback is delivered exact
   try {
     running = await serve()
     // The portal installs the app: Remit keeps its refresh token (sealed) in the store.
-    expect(await installHubSpot(running.url, fake, 102670506)).toBe(200)
+    expect((await install(running.url, fake, 102670506)).status).toBe(200)
     const body = JSON.stringify({
       callbackId: 'cb-renewal',
       origin: { portalId: 102670506, actionDefinitionId: 10646377, actionDefinitionVersion: 1 },

@@ -5,7 +5,7 @@ import { signV3 } from '@remit/hubspot/testing'
 import { generateKey, keyLine } from '@remit/server'
 import { expect, it } from 'vitest'
 import { fakeHubSpot } from '../../../packages/hubspot/test/fake-hubspot.ts'
-import { installHubSpot } from './hubspot-install.ts'
+import { install } from '../../../packages/hubspot/test/portal.ts'
 import { startServe } from './serve-process.ts'
 
 // `remit serve` with the app's client secret in the environment mounts HubSpot's action endpoint,
@@ -45,7 +45,7 @@ it('remit serve answers signed HubSpot executions when REMIT_HUBSPOT_CLIENT_SECR
   try {
     // The portal installs the app first: without an installation Remit answers stop (no flag there
     // could be completed).
-    expect(await installHubSpot(url, fake, 102670506)).toBe(200)
+    expect((await install(url, fake, 102670506)).status).toBe(200)
     const ask = async (lifecycle: string) => {
       const body = JSON.stringify({
         callbackId: `cb-${lifecycle}`,

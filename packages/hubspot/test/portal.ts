@@ -70,9 +70,17 @@ export async function serve(
   return server
 }
 
-/** A user installs the app in `portalId`: Remit's install page, HubSpot's consent, the callback. */
-export async function install(remit: TestServer, fake: FakeHubSpot, portalId = PORTAL): Promise<Response> {
-  const start = await fetch(`${remit.url}/hubspot/install`, { redirect: 'manual' })
+/**
+ * A user installs the app in `portalId`: Remit's install page, HubSpot's consent, the callback —
+ * against a test server or any running Remit (`remit serve`) by its URL.
+ */
+export async function install(
+  remit: TestServer | string,
+  fake: FakeHubSpot,
+  portalId = PORTAL,
+): Promise<Response> {
+  const url = typeof remit === 'string' ? remit : remit.url
+  const start = await fetch(`${url}/hubspot/install`, { redirect: 'manual' })
   const authorize = new URL(start.headers.get('location') as string)
   const code = fake.authorize({
     portalId,
@@ -80,7 +88,7 @@ export async function install(remit: TestServer, fake: FakeHubSpot, portalId = P
     redirectUri: authorize.searchParams.get('redirect_uri') as string,
   })
   const state = encodeURIComponent(authorize.searchParams.get('state') as string)
-  return fetch(`${remit.url}/hubspot/oauth/callback?code=${code}&state=${state}`)
+  return fetch(`${url}/hubspot/oauth/callback?code=${code}&state=${state}`)
 }
 
 /**
