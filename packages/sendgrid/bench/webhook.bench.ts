@@ -4,7 +4,6 @@
 // case: no open or click to skip), signed as SendGrid signs it, is POSTed to the receiver on
 // node:http; the receiver records every event in `remit serve` (embedded SQLite store, its own
 // process) before it answers. Then the same batch again: SendGrid's retry, every event already held.
-import { generateKeyPairSync, sign } from 'node:crypto'
 import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -14,6 +13,7 @@ import { fileURLToPath } from 'node:url'
 import { generateKey, keyLine } from '@remit/server'
 import { startServe } from '../../../apps/cli/test/serve-process.ts'
 import { eventWebhook } from '../src/webhook.ts'
+import { eventSigner } from '../test/signer.ts'
 
 const BATCH_BYTES = 768 * 1024
 const ROUNDS = 3
@@ -30,8 +30,7 @@ const serve = await startServe(
   { bin: cli },
 )
 
-const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
-const publicKeyBase64 = publicKey.export({ format: 'der', type: 'spki' }).toString('base64')
+const { publicKeyBase64, signed } = eventSigner()
 
 /** A batch of up to 768 KB: events shaped as the Event Webhook Reference shows them. */
 function batch(label: string): { body: string; events: number } {
@@ -55,17 +54,6 @@ function batch(label: string): { body: string; events: number } {
     size += e.length + 1
   }
   return { body: `[${events.join(',')}]`, events: events.length }
-}
-const signed = (body: string) => {
-  const timestamp = String(Math.floor(Date.now() / 1000))
-  return {
-    'x-twilio-email-event-webhook-signature': sign(
-      'sha256',
-      Buffer.from(timestamp + body),
-      privateKey,
-    ).toString('base64'),
-    'x-twilio-email-event-webhook-timestamp': timestamp,
-  }
 }
 
 async function time(run: () => Promise<unknown>): Promise<number> {

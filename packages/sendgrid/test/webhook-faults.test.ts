@@ -1,4 +1,3 @@
-import { generateKeyPairSync, sign } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -10,22 +9,14 @@ import { startTestServer } from '@remit/server/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import { EVENT_WEBHOOK_BODY_LIMIT, eventExternalId, eventWebhook } from '../src/webhook.ts'
 import { seedPolicy } from './harness.ts'
+import { eventSigner } from './signer.ts'
 
 // What SendGrid does when the receiver is not well: it retries a batch answered with anything but
 // 2xx, for up to 24 hours ("Troubleshooting the Event Webhook"), and may deliver an event twice.
 // Each test below delivers signed batches as SendGrid does (ECDSA P-256 over timestamp + raw body)
 // to a receiver recording in a real Remit server, and counts what the ledger holds.
 
-const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
-const publicKeyBase64 = publicKey.export({ format: 'der', type: 'spki' }).toString('base64')
-const signed = (body: string, timestamp = String(Math.floor(Date.now() / 1000))) => ({
-  'x-twilio-email-event-webhook-signature': sign(
-    'sha256',
-    Buffer.from(timestamp + body),
-    privateKey,
-  ).toString('base64'),
-  'x-twilio-email-event-webhook-timestamp': timestamp,
-})
+const { publicKeyBase64, signed } = eventSigner()
 
 /** An event as the Event Webhook Reference shows them. */
 const event = (i: number, name = 'delivered', withId = true) => ({

@@ -1,4 +1,4 @@
-import { generateKeyPairSync, sign } from 'node:crypto'
+import { createPublicKey } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { RawRoute } from '@remit/server'
@@ -8,20 +8,9 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { eventWebhook, verifySignature } from '../src/index.ts'
 import { EVENT_WEBHOOK_BODY_LIMIT } from '../src/webhook.ts'
 import { type RemitHarness, seedPolicy, startRemit } from './harness.ts'
+import { eventSigner } from './signer.ts'
 
-// SendGrid signs `timestamp + raw body` with ECDSA P-256 / SHA-256 and sends the base64 DER
-// signature and the timestamp in X-Twilio-Email-Event-Webhook-Signature / -Timestamp
-// (https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/getting-started-event-webhook-security-features).
-const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
-const publicKeyBase64 = publicKey.export({ format: 'der', type: 'spki' }).toString('base64')
-const signed = (body: string, timestamp = String(Math.floor(Date.now() / 1000))) => ({
-  'x-twilio-email-event-webhook-signature': sign(
-    'sha256',
-    Buffer.from(timestamp + body),
-    privateKey,
-  ).toString('base64'),
-  'x-twilio-email-event-webhook-timestamp': timestamp,
-})
+const { publicKeyBase64, signed } = eventSigner()
 const events = (...e: object[]) => JSON.stringify(e)
 
 let remit: RemitHarness
@@ -35,7 +24,9 @@ describe('the event webhook', () => {
     const timestamp = h['x-twilio-email-event-webhook-timestamp']
     expect(verifySignature(publicKeyBase64, body, signature, timestamp)).toBe(true)
     const official = new EventWebhook()
-    const pem = publicKey.export({ format: 'pem', type: 'spki' }).toString()
+    const pem = createPublicKey({ key: Buffer.from(publicKeyBase64, 'base64'), format: 'der', type: 'spki' })
+      .export({ format: 'pem', type: 'spki' })
+      .toString()
     expect(official.verifySignature(official.convertPublicKeyToECDSA(pem), body, signature, timestamp)).toBe(
       true,
     )
