@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { customerCache, valueFromText } from '../src/adapter/index.ts'
+import { activityTime, customerCache, valueFromText } from '../src/adapter/index.ts'
 
 // One truth table for vendor text, whatever adapter it comes through.
 describe('the value a vendor text stands for', () => {
@@ -85,5 +85,20 @@ describe('the customer cache adapters share', () => {
     await get('contact', 'b')
     await get('contact', 'a')
     expect(loaded).toEqual(['a', 'a', 'b', 'c', 'a'])
+  })
+})
+
+describe('activityTime', () => {
+  const now = Date.parse('2026-04-06T09:00:00Z')
+  it('reads ISO text and epoch milliseconds, and never dates an activity after now', () => {
+    expect(activityTime('2026-04-05T09:00:00Z', now)?.toISOString()).toBe('2026-04-05T09:00:00.000Z')
+    expect(activityTime('1775379600000', now)?.toISOString()).toBe('2026-04-05T09:00:00.000Z')
+    expect(activityTime(1775379600000, now)?.toISOString()).toBe('2026-04-05T09:00:00.000Z')
+    // A meeting booked for next week, a mistyped year: counted now, not "recent" until then.
+    expect(activityTime('2026-04-13T09:00:00Z', now)?.getTime()).toBe(now)
+    expect(activityTime('2062-04-05T09:00:00Z', now)?.getTime()).toBe(now)
+    expect(activityTime('', now)).toBeUndefined()
+    expect(activityTime('not a time', now)).toBeUndefined()
+    expect(activityTime(undefined, now)).toBeUndefined()
   })
 })

@@ -1,5 +1,6 @@
 import type { Client } from '@hubspot/api-client'
 import type { Remit } from '@remit/core'
+import { activityTime } from '@remit/core/adapter'
 import { hubspotRequest } from './http.ts'
 import type { HubSpotClients } from './oauth.ts'
 
@@ -206,7 +207,7 @@ export function hubspotActivity(o: HubSpotActivityOptions) {
             channel: k.channel,
             team,
             outbound: k.outbound(r.properties),
-            at: new Date(at),
+            at: activityTime(at, now()) as Date,
             note: `hubspot ${kind} ${r.id}`,
             externalId,
           })

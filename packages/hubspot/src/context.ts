@@ -1,6 +1,6 @@
 import type { Client } from '@hubspot/api-client'
 import type { Remit } from '@remit/core'
-import { customerCache, type VendorCustomer } from '@remit/core/adapter'
+import { activityTime, customerCache, type VendorCustomer } from '@remit/core/adapter'
 import type { HubSpotClients } from './oauth.ts'
 
 // Facts from HubSpot's CRM for the record a workflow enrolled (the "context provider"):
@@ -181,7 +181,7 @@ export function hubspotContext(o: HubSpotContextOptions): HubSpotContext {
       )
       for (const r of found.results) {
         const key = `${objectType}:${r.id}`
-        const at = r.properties?.hs_timestamp
+        const at = activityTime(r.properties?.hs_timestamp, now())
         await e.remit.recordTouch({
           accountId,
           ...(contactId ? { contactId } : {}),
@@ -189,7 +189,7 @@ export function hubspotContext(o: HubSpotContextOptions): HubSpotContext {
           channel,
           team: e.team,
           outbound: false,
-          ...(at ? { at: new Date(at) } : {}),
+          ...(at ? { at } : {}),
           note: `hubspot ${key}`,
           // Seen again at the next lookup, or by the activity poll: recorded once.
           externalId: `hubspot:${portalId}:${key}`,

@@ -1,6 +1,6 @@
 import type { Remit } from '@remit/core'
 import { InputError } from '@remit/core'
-import { customerCache, type VendorCustomer } from '@remit/core/adapter'
+import { activityTime, customerCache, type VendorCustomer } from '@remit/core/adapter'
 import type { Connection } from '@salesforce/core'
 
 // Facts for an Account or Contact, read with SOQL
@@ -140,13 +140,14 @@ export function salesforceContext(o: SalesforceContextOptions) {
         `SELECT Id, ${when}, OwnerId FROM ${object} WHERE AccountId = ${soqlString(accountId)} AND OwnerId IN (${who}) AND ${when} >= ${hoursAgo(hours)}`,
       )
       for (const r of rows.records) {
+        const at = activityTime(r[when], now())
         await a.remit.recordTouch({
           accountId: key,
           kind,
           channel,
           team: a.team,
           outbound: false,
-          ...(typeof r[when] === 'string' ? { at: r[when] as string } : {}),
+          ...(at ? { at } : {}),
           note: `salesforce ${object} ${r.Id}`,
           // Seen again at the next lookup, after a restart, or sent by the activity flow: once.
           externalId: `salesforce:${object}:${r.Id}`,

@@ -24,4 +24,4 @@ export {
   type RouteSpec,
   scopedExternalId,
 } from './route.ts'
-export { valueFromText } from './text.ts'
+export { activityTime, valueFromText } from './text.ts'

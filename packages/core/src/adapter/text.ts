@@ -48,3 +48,21 @@ export function valueFromText(text: string, type: ValueType | undefined, path: (
         .filter((item) => item !== '')
   }
 }
+
+/**
+ * When an activity a vendor reports happened, as a touch's time: ISO 8601 text or epoch
+ * milliseconds, never later than `now`. A meeting booked for next week — or a year typed as 2062 —
+ * would otherwise count as "in the last 24 hours" for every rule until then; counted now, it is
+ * recent once and ages like any touch. Undefined when the vendor gave no readable time.
+ */
+export function activityTime(value: unknown, now: number): Date | undefined {
+  const ms =
+    typeof value === 'number'
+      ? value
+      : typeof value === 'string' && value.trim() !== ''
+        ? /^\d+$/.test(value.trim())
+          ? Number(value)
+          : Date.parse(value)
+        : Number.NaN
+  return Number.isFinite(ms) ? new Date(Math.min(ms, now)) : undefined
+}
