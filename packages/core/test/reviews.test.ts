@@ -232,7 +232,9 @@ describe('the outbox: work an answer owes a vendor', () => {
       { everyMs: 5, baseDelayMs: 1, maxDelayMs: 1, groupBy: (m) => m.payload.portal as string },
     )
     for (let i = 0; i < 100 && calls.length < 2; i++) await sleep(5)
-    expect(calls.slice(0, 2)).toEqual([['acme', 'acme'], ['globex']])
+    // Two groups, one call each; which goes first depends on ids made in the same millisecond.
+    expect(calls.slice(0, 2)).toHaveLength(2)
+    expect(calls.slice(0, 2)).toEqual(expect.arrayContaining([['acme', 'acme'], ['globex']]))
     failGlobex = false
     for (let i = 0; i < 200 && (await remit.outbox.list({ status: 'pending' })).length; i++) await sleep(5)
     stop()
