@@ -12,7 +12,7 @@ import type {
   TimelineWire,
   TouchRequest,
   TouchWire,
-} from '@remit/core/api'
+} from './wire.ts'
 
 export interface ClientOptions {
   /** Base URL of the Remit server, e.g. http://127.0.0.1:8787 */

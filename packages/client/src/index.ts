@@ -1,3 +1,11 @@
+export {
+  type ClientOptions,
+  createClient,
+  type DecideResult,
+  RemitClient,
+  RemitError,
+  RemitUnreachableError,
+} from './client.ts'
 export type {
   DecisionRecordWire,
   DecisionRequest,
@@ -9,12 +17,4 @@ export type {
   TouchRequest,
   TouchWire,
   Verdict,
-} from '@remit/core/api'
-export {
-  type ClientOptions,
-  createClient,
-  type DecideResult,
-  RemitClient,
-  RemitError,
-  RemitUnreachableError,
-} from './client.ts'
+} from './wire.ts'

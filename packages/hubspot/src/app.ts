@@ -1,7 +1,7 @@
 import type { Remit } from '@remit/core'
 import { hubspotAction } from './action.ts'
 import { hubspotActivity, recordIdentity } from './activity.ts'
-import { type HubSpotConfig, requiredScopes } from './config.ts'
+import { type HubSpotConfig, HubSpotConfigError, requiredScopes } from './config.ts'
 import { hubspotContext } from './context.ts'
 import { installRoutes } from './install.ts'
 import { hubspotOAuth } from './oauth.ts'
@@ -74,7 +74,7 @@ export function hubspotApp(o: HubSpotAppOptions) {
     log = logger ?? o.log
     for (const [owner, team] of Object.entries(o.config.activity?.owners ?? {}))
       if (!remit.policy.teams.has(team))
-        throw new Error(
+        throw new HubSpotConfigError(
           `hubspot.yaml activity.owners: owner ${owner}'s team "${team}" is not a team of the policy (${[...remit.policy.teams.keys()].join(', ')})`,
         )
     const oauth = hubspotOAuth({

@@ -1,12 +1,10 @@
 import { join } from 'node:path'
 import { type Connection, Org } from '@salesforce/core'
-import { Duration } from '@salesforce/kit'
-import { ComponentSet } from '@salesforce/source-deploy-retrieve'
 import { API_VERSION, apiName, CREDENTIAL } from './package.ts'
 
 /** A Salesforce problem a person can act on: `hint` says what to do. */
 export class SalesforceError extends Error {
-  readonly code: 'SESSION_EXPIRED' | 'NO_EXTERNAL_SERVICES' | 'DEPLOY_FAILED' | 'NO_ORG'
+  readonly code: 'SESSION_EXPIRED' | 'NO_EXTERNAL_SERVICES' | 'DEPLOY_FAILED' | 'NO_ORG' | 'SDK_MISSING'
   readonly hint: string
   constructor(code: SalesforceError['code'], message: string, hint: string) {
     super(message)
@@ -33,6 +31,27 @@ export async function connectionFor(targetOrg: string): Promise<Connection> {
       'NO_ORG',
       `no usable Salesforce login for "${targetOrg}": ${(error as Error).message}`,
       `run: sf org login web --alias ${targetOrg}`,
+    )
+  }
+}
+
+/**
+ * Salesforce's deploy libraries, which only deploying needs: optional peer dependencies, so serving
+ * flows and reading facts install without them.
+ */
+async function deployLibraries() {
+  try {
+    const [{ ComponentSet }, { Duration }] = await Promise.all([
+      import('@salesforce/source-deploy-retrieve'),
+      import('@salesforce/kit'),
+    ])
+    return { ComponentSet, Duration }
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw error
+    throw new SalesforceError(
+      'SDK_MISSING',
+      `deploying needs Salesforce's deploy libraries, which are not installed (${(error as Error).message})`,
+      'npm install @salesforce/source-deploy-retrieve @salesforce/kit',
     )
   }
 }
@@ -65,6 +84,7 @@ export async function deployPackage(o: {
   keys?: Record<string, string>
   pollMs?: number
 }): Promise<{ components: ComponentStatus[]; credentials: string[] }> {
+  const { ComponentSet, Duration } = await deployLibraries()
   let components: ComponentStatus[]
   try {
     const set = ComponentSet.fromSource(join(o.dir, 'force-app'))

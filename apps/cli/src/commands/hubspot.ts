@@ -1,4 +1,5 @@
 import { loadPolicyFile } from '@remit/core'
+import { optional } from '../optional.ts'
 import { type Io, UsageError } from '../output.ts'
 
 export interface HubSpotRegisterOptions {
@@ -19,7 +20,7 @@ export interface HubSpotRegisterOptions {
  * asks HubSpot for). `--print` shows the definition and sends nothing.
  */
 export async function hubspotRegister(io: Io, o: HubSpotRegisterOptions): Promise<number> {
-  const hubspot = await import('@remit/hubspot')
+  const hubspot = await optional('@remit/hubspot', 'remit hubspot register', () => import('@remit/hubspot'))
   let config: Awaited<ReturnType<typeof hubspot.readHubSpotConfig>>
   try {
     config = await hubspot.readHubSpotConfig(o.config)
@@ -59,7 +60,11 @@ export async function hubspotRegister(io: Io, o: HubSpotRegisterOptions): Promis
       'set REMIT_HUBSPOT_DEVELOPER_KEY to your HubSpot developer API key',
       'keys stay out of the command line (and shell history)',
     )
-  const { Client } = await import('@hubspot/api-client')
+  const { Client } = await optional(
+    '@hubspot/api-client',
+    'remit hubspot register',
+    () => import('@hubspot/api-client'),
+  )
   const client = new Client({ developerApiKey, ...(o.hubspotApi ? { basePath: o.hubspotApi } : {}) })
   const result = await hubspot.registerAction({ hubspot: client, appId, definition })
   io.out(

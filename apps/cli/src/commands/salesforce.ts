@@ -1,5 +1,6 @@
 import { resolve } from 'node:path'
 import { loadPolicyFile, openRemit, openSqliteStore } from '@remit/core'
+import { optional } from '../optional.ts'
 import { type Io, UsageError } from '../output.ts'
 
 export interface SalesforcePackageOptions {
@@ -26,7 +27,11 @@ export async function salesforcePackage(io: Io, o: SalesforcePackageOptions): Pr
   for (const a of agents)
     if (!policy.agents.has(a))
       throw new UsageError(`unknown agent "${a}"`, `agents: ${[...policy.agents.keys()].join(', ')}`)
-  const { salesforceOpenApi, writePackage } = await import('@remit/salesforce')
+  const { salesforceOpenApi, writePackage } = await optional(
+    '@remit/salesforce',
+    'remit salesforce package',
+    () => import('@remit/salesforce'),
+  )
   const remit = await openRemit({ policy, store: openSqliteStore(':memory:') })
   // An example check flow per `salesforce:flow/<Name>` tool, asking about the first action the
   // agent's team may take on its own (else the policy's first); the activity flows for the first agent.
@@ -59,7 +64,11 @@ export interface SalesforceDeployOptions {
 
 /** `remit salesforce deploy`: deploys with the user's `sf` login, then sets each agent's key. */
 export async function salesforceDeploy(io: Io, o: SalesforceDeployOptions): Promise<number> {
-  const { connectionFor, deployPackage, SalesforceError } = await import('@remit/salesforce')
+  const { connectionFor, deployPackage, SalesforceError } = await optional(
+    '@remit/salesforce',
+    'remit salesforce deploy',
+    () => import('@remit/salesforce'),
+  )
   const fs = await import('node:fs/promises')
   const names = (await fs.readdir(resolve(o.dir, 'force-app/main/default/externalCredentials')).catch(() => {
     throw new UsageError(`${o.dir} is not a package from \`remit salesforce package\``)
@@ -91,7 +100,8 @@ export async function salesforceDeploy(io: Io, o: SalesforceDeployOptions): Prom
       ).components ?? []) {
         io.out(`${c.state.padEnd(9)} ${c.type} ${c.fullName}${c.problem ? `: ${c.problem}` : ''}`)
       }
-      throw new UsageError(error.message, error.hint)
+      // Printed with its code and hint (exit 3: the org, its login or Salesforce failed, not the input).
+      throw error
     }
     throw error
   }
