@@ -7,6 +7,7 @@ import { parseDuration } from '../time/duration.ts'
 const ruleId = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected a rule id of letters, digits, ".", "_" or "-"')
+  .describe('The rule\'s id: letters, digits, ".", "_" or "-"; unique in the policy')
 const name = z.string().min(1)
 const duration = z.string().refine((s) => parseDuration(s) !== undefined, {
   message: 'expected a duration such as 72h, 30m, 1h30m or 7d',
@@ -18,118 +19,189 @@ export const valueTypes = ['string', 'number', 'boolean', 'timestamp', 'list'] a
 export type ValueType = (typeof valueTypes)[number]
 
 const typedValue = z.strictObject({
-  type: z.enum(valueTypes),
-  enum: z.array(z.string()).min(1).optional(),
-  optional: z.boolean().default(false),
-  description: z.string().optional(),
+  type: z.enum(valueTypes).describe('string, number, boolean, timestamp or list (of strings)'),
+  enum: z
+    .array(z.string())
+    .min(1)
+    .optional()
+    .describe('For strings: the values allowed; a request with another is refused'),
+  optional: z
+    .boolean()
+    .default(false)
+    .describe(
+      'The value may be absent (test it with has()); a rule reading an absent value that is not optional fails closed',
+    ),
+  description: z.string().optional().describe('Free text'),
 })
 /** `{ type: number }` or just `number`. */
-const typedValueOrShorthand = z.union([
-  z.enum(valueTypes).transform((type) => ({ type, optional: false }) as z.infer<typeof typedValue>),
-  typedValue,
-])
+const typedValueOrShorthand = z
+  .union([
+    z.enum(valueTypes).transform((type) => ({ type, optional: false }) as z.infer<typeof typedValue>),
+    typedValue,
+  ])
+  .describe('A type (string, number, boolean, timestamp, list) or { type, enum, optional, description }')
 
 export const teamSchema = z.strictObject({
-  reviewCapacityPerDay: z.number().int().nonnegative().optional(),
-  description: z.string().optional(),
+  reviewCapacityPerDay: z
+    .number()
+    .int()
+    .nonnegative()
+    .optional()
+    .describe('How many flags a day the team can answer: replays and the console compare the load with it'),
+  description: z.string().optional().describe('Free text'),
 })
 
 export const agentSchema = z.strictObject({
-  team: name,
-  tools: z.array(name).default([]),
-  description: z.string().optional(),
+  team: name.describe('The team the agent acts for (its permissions, its queue)'),
+  tools: z
+    .array(name)
+    .default([])
+    .describe(
+      'The tools it acts through, e.g. hubspot:workflow/1001; a key bound to a tool decides as its agent; one tool, one agent',
+    ),
+  description: z.string().optional().describe('Free text'),
 })
 
 export const actionKindSchema = z.strictObject({
-  channel: name,
-  outbound: z.boolean().default(true),
+  channel: name.describe('The channel, e.g. email or phone; rules can scope by it'),
+  outbound: z
+    .boolean()
+    .default(true)
+    .describe('Whether it reaches out to the customer (default true); limits and scopes can select by it'),
   /** The kind of promise a go makes (discount, price): recorded in the ledger as a commitment. */
-  commitment: name.optional(),
+  commitment: name
+    .optional()
+    .describe('The kind of promise a go makes (e.g. discount), recorded in the ledger as a commitment'),
   /** How long a commitment stays outstanding; forever when absent. */
-  commitmentLasts: duration.optional(),
-  attributes: z.record(z.string(), typedValueOrShorthand).default({}),
-  description: z.string().optional(),
+  commitmentLasts: duration
+    .optional()
+    .describe('How long that commitment stays outstanding, a duration such as 30d; forever when absent'),
+  attributes: z
+    .record(z.string(), typedValueOrShorthand)
+    .default({})
+    .describe(
+      'What the action carries, by name, typed like facts (discountPct: number); undeclared attributes are refused',
+    ),
+  description: z.string().optional().describe('Free text'),
 })
 
 /** Which decisions a rule applies to; all given fields must match, absent fields match anything. */
 const scope = {
-  agent: oneOrMany(name).optional(),
-  team: oneOrMany(name).optional(),
-  action: oneOrMany(name).optional(),
-  channel: oneOrMany(name).optional(),
-  outbound: z.boolean().optional(),
+  agent: oneOrMany(name).optional().describe('Scope: an agent, or a list of agents; absent means any'),
+  team: oneOrMany(name).optional().describe('Scope: a team, or a list of teams; absent means any'),
+  action: oneOrMany(name).optional().describe('Scope: an action kind, or a list of them; absent means any'),
+  channel: oneOrMany(name).optional().describe('Scope: a channel, or a list of channels; absent means any'),
+  outbound: z
+    .boolean()
+    .optional()
+    .describe('Scope: outbound actions only (true) or inbound only (false); absent means both'),
 }
 
 export const ownershipSchema = z.strictObject({
   id: ruleId,
-  when: cel,
-  owner: name,
-  then: z.enum(['flag', 'stop']).default('flag'),
-  message: z.string().optional(),
+  when: cel.describe('CEL: the condition under which owner owns the customer'),
+  owner: name.describe('The owning team'),
+  then: z
+    .enum(['flag', 'stop'])
+    .default('flag')
+    .describe("What happens to another team's action: flag (default, to the owner's queue) or stop"),
+  message: z.string().optional().describe('The reason given'),
 })
 
 export const permissionSchema = z.strictObject({
   id: ruleId,
   ...scope,
-  when: cel.optional(),
-  message: z.string().optional(),
+  when: cel.optional().describe('CEL: a condition; absent means always'),
+  message: z.string().optional().describe('The reason given'),
 })
 
 export const triggerSchema = z.strictObject({
   id: ruleId,
   ...scope,
-  when: cel,
-  then: z.enum(['flag', 'stop']),
-  until: cel.optional(),
-  notify: z.array(name).default([]),
-  message: z.string().optional(),
+  when: cel.describe('CEL: the condition'),
+  then: z.enum(['flag', 'stop']).describe('flag or stop'),
+  until: cel
+    .optional()
+    .describe('CEL: for a stop, a time expression when it lifts (a pause); the decision carries retryAfter'),
+  notify: z
+    .array(name)
+    .default([])
+    .describe("Names told when it matches (returned in the decision's notify)"),
+  message: z.string().optional().describe('The reason given'),
 })
 
 export const stopSchema = z.strictObject({
   id: ruleId,
   ...scope,
-  when: cel.optional(),
-  message: z.string().optional(),
+  when: cel.optional().describe('CEL: the condition; absent means always (within the scope)'),
+  message: z.string().optional().describe('The reason given'),
 })
 
 export const limitSchema = z.strictObject({
   id: ruleId,
   ...scope,
-  max: z.number().int().nonnegative(),
-  per: duration,
-  scope: z.enum(['account', 'contact']).default('account'),
-  then: z.enum(['flag', 'stop']).default('stop'),
-  when: cel.optional(),
-  message: z.string().optional(),
+  max: z.number().int().nonnegative().describe('How many touches the window may hold'),
+  per: duration.describe('The window, a duration such as 24h or 7d'),
+  scope: z
+    .enum(['account', 'contact'])
+    .default('account')
+    .describe('Count per account (default) or per contact'),
+  then: z
+    .enum(['flag', 'stop'])
+    .default('stop')
+    .describe('stop (default; the decision carries retryAfter) or flag'),
+  when: cel.optional().describe('CEL: a condition under which the limit applies'),
+  message: z.string().optional().describe('The reason given'),
 })
 
 export const reviewSettingsSchema = z.strictObject({
-  defaultTeam: name,
-  expiresAfter: duration.default('72h'),
-  onExpiry: z.literal('stop').default('stop'),
+  defaultTeam: name.describe('Where flags go when no owner is named'),
+  expiresAfter: duration
+    .default('72h')
+    .describe('How long a flag waits for an answer, a duration (default 72h)'),
+  onExpiry: z
+    .literal('stop')
+    .default('stop')
+    .describe('stop (the only choice: an unanswered flag never goes)'),
 })
 
 export const policySchema = z.strictObject({
-  version: z.literal(1),
-  teams: z.record(
-    z.string(),
-    teamSchema.nullish().transform((t) => t ?? {}),
-  ),
-  agents: z.record(z.string(), agentSchema),
-  facts: z.record(z.string(), typedValueOrShorthand).default({}),
-  actions: z.record(z.string(), actionKindSchema),
-  ownership: z.array(ownershipSchema).default([]),
-  permissions: z.array(permissionSchema).default([]),
-  triggers: z.array(triggerSchema).default([]),
-  stops: z.array(stopSchema).default([]),
-  limits: z.array(limitSchema).default([]),
-  review: reviewSettingsSchema,
+  version: z.literal(1).describe("The policy file format's version: 1"),
+  teams: z
+    .record(
+      z.string(),
+      teamSchema.nullish().transform((t) => t ?? {}),
+    )
+    .describe('The teams, by id'),
+  agents: z.record(z.string(), agentSchema).describe('The agents, by id'),
+  facts: z
+    .record(z.string(), typedValueOrShorthand)
+    .default({})
+    .describe('What may be known of a customer, by name, typed (name: type or name: { type, … })'),
+  actions: z.record(z.string(), actionKindSchema).describe('The kinds of action agents take, by kind'),
+  ownership: z
+    .array(ownershipSchema)
+    .default([])
+    .describe('Who owns a customer, in order: the first rule that matches'),
+  permissions: z
+    .array(permissionSchema)
+    .default([])
+    .describe("What a team's agents may do alone; an action no permission covers is flagged"),
+  triggers: z.array(triggerSchema).default([]).describe('Conditions that flag, stop or pause an action'),
+  stops: z.array(stopSchema).default([]).describe('What never happens; a stop wins over every approval'),
+  limits: z.array(limitSchema).default([]).describe('At most max touches per window'),
+  review: reviewSettingsSchema.describe('Where flags go and how long they wait'),
   ledger: z
     .strictObject({
       /** How far back `touches` reaches in rules; limits reach at least their own `per`. */
-      lookback: duration.default('30d'),
+      lookback: duration
+        .default('30d')
+        .describe(
+          'How far back touches reaches in rules, a duration (default 30d); limits always see their own window',
+        ),
     })
-    .default({ lookback: '30d' }),
+    .default({ lookback: '30d' })
+    .describe('How far back rules see touches'),
 })
 
 export type PolicyDocument = z.infer<typeof policySchema>
