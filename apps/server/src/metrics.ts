@@ -36,6 +36,11 @@ export function createMetrics(pendingReviews: () => Promise<number>) {
       labelNames: ['version'] as const,
       registers: [registry],
     }),
+    decisionLogErrors: new Counter({
+      name: 'remit_decision_log_errors_total',
+      help: 'Lines the decision log failed to take (the decisions were answered all the same)',
+      registers: [registry],
+    }),
     pending: new Gauge({
       name: 'remit_reviews_pending',
       help: 'Flags waiting for a human',

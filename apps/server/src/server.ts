@@ -1,6 +1,14 @@
 import { readFile, rename, writeFile } from 'node:fs/promises'
 import fastifyStatic from '@fastify/static'
-import { type Caller, InputError, loadPolicyFile, openRemit, type Remit, type Store } from '@remit/core'
+import {
+  type Caller,
+  type DecisionLogSink,
+  InputError,
+  loadPolicyFile,
+  openRemit,
+  type Remit,
+  type Store,
+} from '@remit/core'
 import { openApiDocument } from '@remit/core/adapter'
 import { inputErrorFromZod, resolveCaller } from '@remit/core/internal'
 import Fastify, {
@@ -79,6 +87,13 @@ export interface ServerOptions {
   keysPollMs?: number
   /** On close, how long in-flight requests may take before their connections are cut, ms (default 10 s). */
   closeGraceMs?: number
+  /**
+   * The decision log (`openDecisionLog(path | '-')` from @remit/core, or any sink): every decision
+   * recorded, one JSON line, customers named — personal data. A line it fails to take is counted
+   * (`remit_decision_log_errors_total`) and logged (at most every 10 s); the decision is answered
+   * all the same. Closed with the server.
+   */
+  decisionLog?: DecisionLogSink
 }
 
 export interface RawRoute {
@@ -114,6 +129,9 @@ export async function createServer(o: ServerOptions): Promise<RemitServer> {
     policy: await loadPolicyFile(o.policy),
     store: o.store,
     ...(o.clock ? { clock: o.clock } : {}),
+    ...(o.decisionLog
+      ? { decisionLog: o.decisionLog, onDecisionLogError: (error: unknown) => decisionLogFailed(error) }
+      : {}),
   })
   const keysPath = typeof o.keys === 'string' ? o.keys : undefined
   const keys = typeof o.keys === 'string' ? await KeyRing.fromFile(o.keys) : o.keys
@@ -149,6 +167,17 @@ export async function createServer(o: ServerOptions): Promise<RemitServer> {
     async () => (await remit.reviews.list({ status: 'pending', limit: 5000 })).length,
   )
   const policy = new PolicyService(remit, o.policy, app.log, metrics)
+  // Every failed line is counted; the log hears of them at most every 10 s (a full disk fails them all).
+  let unlogged = 0
+  let loggedAt = 0
+  const decisionLogFailed = (error: unknown) => {
+    metrics.decisionLogErrors.inc()
+    unlogged++
+    if (Date.now() - loggedAt < 10_000) return
+    loggedAt = Date.now()
+    app.log.error({ err: error, lines: unlogged }, 'decision log: lines not written')
+    unlogged = 0
+  }
   // Key creation reads, appends and renames keys.yaml: one at a time, or two admins at once would
   // each write a file without the other's key (or two keys of one name).
   let keysWritten: Promise<unknown> = Promise.resolve()

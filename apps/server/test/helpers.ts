@@ -2,7 +2,7 @@ import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
-import { openSqliteStore, type Store } from '@remit/core'
+import { type DecisionLogSink, openSqliteStore, type Store } from '@remit/core'
 import { createServer, generateKey, keyLine, type RemitServer } from '../src/index.ts'
 
 export const seedPolicy = new URL('../../../examples/seed-week/remit.yaml', import.meta.url)
@@ -27,7 +27,13 @@ export interface Harness {
 
 /** A server on the seed policy, a fresh store and a keys.yaml with a key for every role. */
 export async function harness(
-  options: { store?: Store; watch?: boolean; keysPollMs?: number; clockSkewMs?: number } = {},
+  options: {
+    store?: Store
+    watch?: boolean
+    keysPollMs?: number
+    clockSkewMs?: number
+    decisionLog?: DecisionLogSink
+  } = {},
 ): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'remit-server-'))
   const policyPath = join(dir, 'remit.yaml')
@@ -70,6 +76,7 @@ export async function harness(
     watch: options.watch ?? false,
     ...(options.keysPollMs ? { keysPollMs: options.keysPollMs } : {}),
     ...(options.clockSkewMs ? { clockSkewMs: options.clockSkewMs } : {}),
+    ...(options.decisionLog ? { decisionLog: options.decisionLog } : {}),
   })
   const call: Harness['call'] = async (method, url, k, body) => {
     const res = await server.app.inject({

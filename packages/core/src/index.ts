@@ -27,6 +27,7 @@ export { type Explanation, explain, type RuleTrace } from './evaluate/explain.ts
 export type { Commitment, LedgerView, Suppression, Touch, TouchStatus } from './ledger/types.ts'
 export type { OutboxFilter, OutboxMessage, OutboxSettlement, OutboxStatus } from './outbox/outbox.ts'
 export { type AnalysisOptions, analyzePolicy } from './policy/analysis.ts'
+export { POLICY_JSON_SCHEMA_ID, policyJsonSchema } from './policy/json-schema.ts'
 export { type CheckResult, checkPolicy, loadPolicy, loadPolicyFile } from './policy/load.ts'
 export { DECISION_BUDGET, EVALUATION_BUDGET } from './policy/meter.ts'
 export type { ActionKind, Agent, CompiledRule, Policy } from './policy/model.ts'
@@ -61,4 +62,11 @@ export type {
   Store,
   Timeline,
 } from './store/store.ts'
+export {
+  type DecisionLogEntry,
+  type DecisionLogFile,
+  type DecisionLogFileOptions,
+  type DecisionLogSink,
+  openDecisionLog,
+} from './telemetry/decision-log.ts'
 export { formatDuration, parseDuration } from './time/duration.ts'

@@ -17,6 +17,15 @@ import type { Policy } from './policy/model.ts'
 import { answerReview } from './review/answer.ts'
 import type { Review } from './review/review.ts'
 import type { DecisionFilter, ReviewFilter, ReviewWrite, Store, Timeline } from './store/store.ts'
+import { type DecisionLogSink, decisionLogEntry } from './telemetry/decision-log.ts'
+import {
+  ATTR,
+  decisionAttributes,
+  deliveryAttributes,
+  recordError,
+  reviewAttributes,
+  traced,
+} from './telemetry/tracing.ts'
 import { toDate } from './time/duration.ts'
 
 export interface RemitOptions {
@@ -25,6 +34,29 @@ export interface RemitOptions {
   store: Store
   /** Where `now` comes from when a request gives no `at` (default: the system clock). */
   clock?: () => Date
+  /**
+   * The decision log: each decision recorded, as one JSON line (`DecisionLogEntry`), after it is
+   * stored — dry runs and answers to a repeated idempotency key write none. For a SIEM or `remit
+   * replay`; it names customers, so it is personal data. `openDecisionLog(path | '-')` makes one.
+   * A failing sink never fails or holds a decision: it is reported to `onDecisionLogError`.
+   */
+  decisionLog?: DecisionLogSink
+  /** Told of each line the decision log failed to take (default: a process warning, at most once a minute). */
+  onDecisionLogError?: (error: unknown) => void
+}
+
+/** The default report of a failing decision log: a process warning, at most once a minute, with a count. */
+function warnEveryMinute(): (error: unknown) => void {
+  let last = 0
+  let missed = 0
+  return (error) => {
+    missed++
+    if (Date.now() - last < 60_000) return
+    last = Date.now()
+    const why = error instanceof Error ? error.message : String(error)
+    process.emitWarning(`${missed} line(s) not written: ${why}`, 'RemitDecisionLogWarning')
+    missed = 0
+  }
 }
 
 export interface TouchInput {
@@ -148,11 +180,20 @@ export class Remit {
   private readonly owed = new Map<string, OwedWork>()
   /** channel → start a delivery pass now (while a deliverer runs in this process). */
   private readonly kicks = new Map<string, () => Promise<void>>()
+  private readonly decisionLog: DecisionLogSink | undefined
+  private readonly onDecisionLogError: (error: unknown) => void
 
-  constructor(policy: Policy, store: Store, clock: () => Date = () => new Date()) {
+  constructor(
+    policy: Policy,
+    store: Store,
+    clock: () => Date = () => new Date(),
+    o: Pick<RemitOptions, 'decisionLog' | 'onDecisionLogError'> = {},
+  ) {
     this.current = policy
     this.store = store
     this.clock = clock
+    this.decisionLog = o.decisionLog
+    this.onDecisionLogError = o.onDecisionLogError ?? warnEveryMinute()
   }
 
   get policy(): Policy {
@@ -168,7 +209,36 @@ export class Remit {
    * Decides one action for one customer. A go is reserved in the ledger in the same transaction
    * that decided it, and is durable when this resolves; a flag creates a pending review.
    */
-  async decide(
+  decide(
+    caller: Caller,
+    request: DecisionRequest | (Omit<DecisionRequest, 'at'> & { at?: Date | string }),
+  ): Promise<Decision> {
+    return traced('remit.decide', async (span) => {
+      const decision = await this.decideNow(caller, request)
+      if (span.isRecording()) span.setAttributes(decisionAttributes(decision))
+      if (this.decisionLog && !decision.dryRun && !decision.replayed) this.logDecision(decision)
+      return decision
+    })
+  }
+
+  /** Hands a recorded decision's line to the decision log; whatever the sink does, the decision stands. */
+  private logDecision(decision: Decision): void {
+    const report = (error: unknown) => {
+      try {
+        this.onDecisionLogError(error)
+      } catch {
+        // A failing report must not fail the decision either.
+      }
+    }
+    try {
+      const written = this.decisionLog?.write(`${JSON.stringify(decisionLogEntry(decision))}\n`)
+      if (written && typeof written.then === 'function') written.then(undefined, report)
+    } catch (error) {
+      report(error)
+    }
+  }
+
+  private async decideNow(
     caller: Caller,
     request: DecisionRequest | (Omit<DecisionRequest, 'at'> & { at?: Date | string }),
   ): Promise<Decision> {
@@ -397,33 +467,43 @@ export class Remit {
     // A vendor that never answers must not hold the channel: give up on the attempt well inside the
     // lease, so no other deliverer takes the message while this one may still send it.
     const sendTimeoutMs = o.sendTimeoutMs ?? Math.min(30_000, leaseMs / 2)
+    /** Settles an attempt's messages; the attempt's outcome: delivered, retry, or dead (all of them given up). */
     const settle = async (messages: OutboxMessage[], error?: unknown) => {
       const at = this.clock()
+      let outcome: 'delivered' | 'retry' | 'dead' = error === undefined ? 'delivered' : 'dead'
       for (const m of messages) {
         if (error === undefined) {
           await this.store.settleOutbox(m.id, { status: 'delivered', at })
           continue
         }
         const message = error instanceof Error ? error.message : String(error)
+        const dead = m.attempts >= maxAttempts || error instanceof PermanentDeliveryError
+        if (!dead) outcome = 'retry'
         await this.store.settleOutbox(
           m.id,
-          m.attempts >= maxAttempts || error instanceof PermanentDeliveryError
+          dead
             ? { status: 'dead', error: message, at }
             : { status: 'pending', error: message, retryAt: new Date(at.getTime() + backoff(m.attempts, o)) },
         )
         o.onError?.(m, error)
       }
+      return outcome
     }
     const pass = async () => {
       const claimed = await this.store.claimOutbox(channel, this.clock(), leaseMs, o.batch ?? 50)
       for (const group of groups(claimed, o.groupBy)) {
-        try {
-          await withTimeout(send(group), sendTimeoutMs, `no answer within ${sendTimeoutMs} ms`)
-        } catch (error) {
-          await settle(group, error)
-          continue
-        }
-        await settle(group)
+        // One span per attempt: a message, or a batch sent in one call.
+        await traced('remit.outbox.deliver', async (span) => {
+          if (span.isRecording()) span.setAttributes(deliveryAttributes(channel, group))
+          try {
+            await withTimeout(send(group), sendTimeoutMs, `no answer within ${sendTimeoutMs} ms`)
+          } catch (error) {
+            recordError(span, error)
+            span.setAttribute(ATTR.outboxOutcome, await settle(group, error))
+            return
+          }
+          span.setAttribute(ATTR.outboxOutcome, await settle(group))
+        })
       }
     }
     // One pass at a time; a kick during a pass runs one more after it (the new message may have
@@ -455,12 +535,29 @@ export class Remit {
     }
   }
 
-  private async resolve(
+  private resolve(
     id: string,
     status: 'approved' | 'rejected' | 'expired',
     input: ResolveInput,
   ): Promise<Review> {
-    const review = await this.resolveInStore(id, status, input)
+    return traced('remit.review.resolve', async (span) => {
+      span.setAttributes({ [ATTR.reviewId]: id, [ATTR.reviewStatus]: status })
+      let decision: Decision | undefined
+      const review = await this.resolveAndTell(id, status, input, (d) => {
+        decision = d
+      })
+      if (span.isRecording()) span.setAttributes(reviewAttributes(review, decision, this.current.version))
+      return review
+    })
+  }
+
+  private async resolveAndTell(
+    id: string,
+    status: 'approved' | 'rejected' | 'expired',
+    input: ResolveInput,
+    seen: (decision: Decision) => void,
+  ): Promise<Review> {
+    const review = await this.resolveInStore(id, status, input, seen)
     // Work this answer owes vendors is in the outbox, committed with it: try it now, once. A failure
     // or a restart leaves it there for the deliverer's next pass.
     // Bounded: the one answering waits for a quick vendor, never for a slow one.
@@ -480,19 +577,22 @@ export class Remit {
     id: string,
     status: 'approved' | 'rejected' | 'expired',
     input: ResolveInput,
+    seen: (decision: Decision) => void = () => {},
   ): Promise<Review> {
     const policy = this.current
     const now = input.at ? toDate(input.at, ['at']) : this.clock()
     return this.store.resolveReview(
       id,
       { since: new Date(now.getTime() - policy.lookbackMs), now },
-      (review, decision, ledger) =>
+      (review, decision, ledger) => {
+        seen(decision)
         // Owed work is due by the clock, whatever time the answer is dated (expiry sweeps may date later).
-        this.withOwedWork(
+        return this.withOwedWork(
           answerReview(policy, id, status, input, now, review, decision, ledger),
           decision,
           this.clock(),
-        ),
+        )
+      },
     )
   }
 
@@ -523,12 +623,17 @@ export class Remit {
     list: (filter: DecisionFilter = {}): Promise<Decision[]> => this.store.listDecisions(filter),
   }
 
-  close(): Promise<void> {
-    return this.store.close()
+  /** Closes the store, then the decision log (its queued lines written). */
+  async close(): Promise<void> {
+    try {
+      await this.store.close()
+    } finally {
+      await this.decisionLog?.close?.()
+    }
   }
 }
 
 export async function openRemit(options: RemitOptions): Promise<Remit> {
   const policy = typeof options.policy === 'string' ? await loadPolicyFile(options.policy) : options.policy
-  return new Remit(policy, options.store, options.clock)
+  return new Remit(policy, options.store, options.clock, options)
 }

@@ -27,6 +27,8 @@ export const replayEventSchema = z.union([
     }),
     /** An id of the attempt in the source system, echoed in examples. */
     ref: z.string().optional(),
+    /** What was decided, on a line of Remit's decision log (read as history): not read here. */
+    decision: z.unknown().optional(),
   }),
   z.strictObject({
     at: time,
