@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import { DatabaseSync } from 'node:sqlite'
+import type { DatabaseSync } from 'node:sqlite'
+import { nodeSqlite } from './node-sqlite.ts'
 import type { MailData } from './recipients.ts'
 
 /**
@@ -96,7 +97,7 @@ export class HoldStore {
 
   constructor(path: string, options: { now?: () => number } = {}) {
     this.now = options.now ?? Date.now
-    this.db = new DatabaseSync(path)
+    this.db = new (nodeSqlite().DatabaseSync)(path)
     if (path !== ':memory:') this.db.exec('PRAGMA journal_mode = WAL')
     this.db.exec('PRAGMA busy_timeout = 5000')
     this.db.exec(`CREATE TABLE IF NOT EXISTS held (

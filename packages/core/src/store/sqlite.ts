@@ -1,4 +1,4 @@
-import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite'
+import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite'
 import { Worker } from 'node:worker_threads'
 import type { Decision } from '../decision/decision.ts'
 import { NotFoundError } from '../errors.ts'
@@ -21,6 +21,7 @@ import {
 import type { Review } from '../review/review.ts'
 import { decisionFilterSql, outboxFilterSql, reviewFilterSql, type SqlDialect } from './filters.ts'
 import { addTouch, LedgerCache } from './ledger-cache.ts'
+import { nodeSqlite, WORKER_SQLITE } from './node-sqlite.ts'
 import { commitmentFromRow, type RowReader, touchFromRow } from './rows.ts'
 import { checkTransition, replayOf, timelineLimit } from './rules.ts'
 import type {
@@ -53,8 +54,7 @@ export interface SqliteStoreOptions {
 
 // Runs in a worker thread: copies the WAL into the database file every 100 ms. PASSIVE never
 // blocks writers; the deciding connection's own auto-checkpoint (at 20,000 pages) is only a backstop.
-const CHECKPOINTER = `
-const { DatabaseSync } = require('node:sqlite')
+const CHECKPOINTER = `${WORKER_SQLITE}
 const { workerData } = require('node:worker_threads')
 const db = new DatabaseSync(workerData.path)
 db.exec('PRAGMA busy_timeout = 1000')
@@ -128,7 +128,7 @@ class SqliteStore implements Store {
   private dataVersion = -1
 
   constructor(path: string, options: SqliteStoreOptions) {
-    this.db = new DatabaseSync(path)
+    this.db = new (nodeSqlite().DatabaseSync)(path)
     this.db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`)
     if (path !== ':memory:') this.db.exec('PRAGMA journal_mode = WAL')
     this.db.exec(`PRAGMA synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`)
