@@ -23,8 +23,11 @@ export type Event =
       retry?: boolean
       action: { kind: string; [attribute: string]: unknown }
       customer: { accountId: string; contactId: string; email: string; facts: Record<string, unknown> }
-      /** How a person on the owning team answers if this is flagged. */
-      review?: { at: string; by: string; approve: boolean; note: string }
+      /**
+       * How a person on the owning team answers if this is flagged. `leftOpen`: no later step of the
+       * week turns on this answer, so the served demo leaves the flag for someone in the console.
+       */
+      review?: { at: string; by: string; approve: boolean; note: string; leftOpen?: boolean }
     }
   | {
       kind: 'touch'
@@ -72,6 +75,7 @@ export const week: Event[] = [
       by: 'Dana (sales manager)',
       approve: false,
       note: 'Over our 15% authority on pipeline deals; offer 10%.',
+      leftOpen: true,
     },
   },
   {
@@ -103,6 +107,7 @@ export const week: Event[] = [
       by: 'Dana (sales manager)',
       approve: false,
       note: "No discount: we are pitching premium. I will talk pricing on this afternoon's call.",
+      leftOpen: true,
     },
   },
   {
@@ -136,22 +141,26 @@ export const week: Event[] = [
   },
 ]
 
+export type Attempt = Extract<Event, { kind: 'attempt' }>
+
 export type Step =
-  | { kind: 'decision'; event: Extract<Event, { kind: 'attempt' }>; decision: Decision; touch?: Touch }
-  | { kind: 'review'; event: Extract<Event, { kind: 'attempt' }>; review: Review; touch?: Touch }
+  | { kind: 'decision'; event: Attempt; decision: Decision; touch?: Touch }
+  | { kind: 'review'; event: Attempt; review: Review; touch?: Touch }
   | { kind: 'touch'; event: Extract<Event, { kind: 'touch' }>; touch: Touch }
   | { kind: 'fact'; event: Extract<Event, { kind: 'fact' }> }
 
 /**
  * Plays the week in time order. A go is sent at once (the tool reports `sent`); a flag waits for
  * its reviewer's answer, which is played at the time the reviewer gave it — or, with
- * `answerReviews: false`, stays pending for someone to answer in the console.
+ * `answerReviews: false` (or a function saying false for its attempt), stays pending for someone
+ * to answer in the console.
  */
 export async function runWeek(
   remit: Remit,
-  options: { answerReviews?: boolean; shiftMs?: number } = {},
+  options: { answerReviews?: boolean | ((event: Attempt) => boolean); shiftMs?: number } = {},
 ): Promise<Step[]> {
-  const answer = options.answerReviews ?? true
+  const answers = options.answerReviews ?? true
+  const answered = (event: Attempt) => (typeof answers === 'function' ? answers(event) : answers)
   // Moves the whole week in time (the console demo plays it as the week just gone).
   const shift = (iso: string) =>
     options.shiftMs ? new Date(Date.parse(iso) + options.shiftMs).toISOString() : iso
@@ -194,7 +203,7 @@ export async function runWeek(
         )
         const step: Step = { kind: 'decision', event, decision }
         if (decision.verdict === 'go') step.touch = await remit.outcome(decision.id, 'sent')
-        if (answer && decision.verdict === 'flag' && event.review && decision.reviewId) {
+        if (answered(event) && decision.verdict === 'flag' && event.review && decision.reviewId) {
           const answer = event.review
           const reviewId = decision.reviewId
           queue.push({

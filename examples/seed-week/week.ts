@@ -1,22 +1,43 @@
 // The main job: the example week (docs/concepts.md), end to end, with Remit in the middle, on the embedded
-// SQLite store. Run it with `./dev demo` from the repository root.
+// SQLite store. Run it with `./dev demo` from the repository root: it prints the week, then serves
+// the console on the very store it printed (`--no-serve`: only print, the week at its dates in the story).
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { styleText } from 'node:util'
-import { loadPolicyFile, openRemit, openSqliteStore, type Timeline } from '@remit/core'
-import { customers, runWeek, type Step, week } from './scenario.ts'
+import { loadPolicyFile, openRemit, openSqliteStore, type Remit, type Timeline } from '@remit/core'
+import type { ConsoleDemo } from './console-demo.ts'
+import { customers, runWeek, type Step } from './scenario.ts'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 const policyPath = join(here, 'remit.yaml')
-const dbPath =
-  process.argv.slice(2).find((a) => !a.startsWith('--')) ??
-  join(mkdtempSync(join(tmpdir(), 'remit-week-')), 'remit.db')
+const dbArg = process.argv.slice(2).find((a) => !a.startsWith('--'))
+const serving = !process.argv.includes('--no-serve')
 
-const policy = await loadPolicyFile(policyPath)
-const remit = await openRemit({ policy, store: openSqliteStore(dbPath) })
-const steps = await runWeek(remit)
+// Served: the week is played once, as the week just gone, into the store the console then serves, so
+// the console shows exactly what is printed below (the story's reviewers answer, except the flags
+// nothing later turns on: those wait for you). Not served: the week at its dates in the story.
+let demo: ConsoleDemo | undefined
+let remit: Remit
+let steps: Step[]
+let shiftMs = 0
+let dbPath: string
+if (serving) {
+  const { startConsoleDemo } = await import('./console-demo.ts')
+  demo = await startConsoleDemo({
+    port: Number(process.env.PORT ?? 8787),
+    answers: 'story',
+    ...(dbArg ? { store: dbArg } : {}),
+  })
+  ;({ steps, shiftMs, storePath: dbPath } = demo)
+  remit = demo.server.remit
+} else {
+  dbPath = dbArg ?? join(mkdtempSync(join(tmpdir(), 'remit-week-')), 'remit.db')
+  remit = await openRemit({ policy: await loadPolicyFile(policyPath), store: openSqliteStore(dbPath) })
+  steps = await runWeek(remit)
+}
+const policy = remit.policy
 
 const VERDICT_STYLE = { go: 'green', flag: 'yellow', stop: 'red' } as const
 const bold = (s: string) => styleText('bold', s)
@@ -32,43 +53,53 @@ const when = (d: Date | string) =>
     minute: '2-digit',
     timeZone: 'UTC',
   })
+/** A time of the story, moved as the week was. */
+const moved = (iso: string) => new Date(Date.parse(iso) + shiftMs)
+const answered = new Set(steps.flatMap((s) => (s.kind === 'review' ? [s.review.id] : [])))
 
 console.log(bold("Remit: the seed article's week"))
-console.log(dim(`policy ${policyPath} (version ${policy.version}), store ${dbPath}\n`))
+console.log(
+  dim(
+    demo
+      ? `policy ${policyPath} with reviews expiring after 14 days, not 72 hours, so open flags stay open (version ${policy.version})\nplayed as the week just gone, into ${dbPath}: the store the console below serves\n`
+      : `policy ${policyPath} (version ${policy.version}), store ${dbPath}\n`,
+  ),
+)
 
 for (const step of steps) print(step)
 
 const acme = await remit.timeline('acme')
 printTimeline(acme)
 printComparison(acme)
-await remit.close()
 
-// Then the product in a browser: the same week, just gone, with its flags still open for you.
-if (!process.argv.includes('--no-serve')) {
-  const { startConsoleDemo } = await import('./console-demo.ts')
-  const port = Number(process.env.PORT ?? 8787)
-  const demo = await startConsoleDemo({ port }).catch(() => startConsoleDemo({ port: 0 }))
+if (demo) {
+  const open = steps.filter(
+    (s) => s.kind === 'decision' && s.decision.reviewId && !answered.has(s.decision.reviewId),
+  )
   console.log()
   console.log(
     bold('The console'),
-    `${demo.url}/console/ — the same week, just gone, with its flags open for sales to answer`,
+    `${demo.url}/console/ — this week, as printed above, with ${open.length} flag${open.length === 1 ? '' : 's'} left for sales to answer`,
   )
   console.log(`  sign in as sales:   ${demo.keys.sales}`)
   console.log(`  sign in as support: ${demo.keys.support}`)
   console.log(`  admin:              ${demo.keys.admin}`)
   console.log(dim('  (keys made for this run; Ctrl-C stops the server)'))
-  const stop = () => demo.close().then(() => process.exit(0))
+  const server = demo
+  const stop = () => server.close().then(() => process.exit(0))
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)
+} else {
+  await remit.close()
 }
 
 function print(step: Step) {
   if (step.kind === 'fact') {
-    console.log(`${when(step.event.at)}  ${dim('CRM')}  ${step.event.what}\n`)
+    console.log(`${when(moved(step.event.at))}  ${dim('CRM')}  ${step.event.what}\n`)
     return
   }
   if (step.kind === 'touch') {
-    console.log(`${when(step.event.at)}  ${dim('CRM')}  ${step.event.what}: recorded in the ledger\n`)
+    console.log(`${when(step.touch.at)}  ${dim('CRM')}  ${step.event.what}: recorded in the ledger\n`)
     return
   }
   const e = step.event
@@ -87,6 +118,11 @@ function print(step: Step) {
             : ''
     console.log(`  ${verdict(d.verdict)}${extra}`)
     for (const r of d.reasons) console.log(dim(`        ${r.rule} (${r.sort}): ${r.message}`))
+    const story = e.review
+    if (d.reviewId && !answered.has(d.reviewId) && story)
+      console.log(
+        `        ${bold('left open for you')}: answer it in the console (in the story, ${story.by} ${story.approve ? 'approves' : 'rejects'} it: "${story.note}")`,
+      )
     console.log()
     return
   }
@@ -122,12 +158,15 @@ function printTimeline(t: Timeline) {
 }
 
 function printComparison(t: Timeline) {
-  const attempted = week.filter((e) => e.kind === 'attempt' && e.customer.accountId === 'acme' && !e.retry)
+  const tried = steps.filter(
+    (s): s is Extract<Step, { kind: 'decision' }> =>
+      s.kind === 'decision' && s.event.customer.accountId === 'acme' && !s.event.retry,
+  )
   console.log(
     bold('Without Remit'),
-    `Acme would have received ${attempted.length} e-mails from three agents that each did their job:`,
+    `Acme would have received ${tried.length} e-mails from three agents that each did their job:`,
   )
-  for (const e of attempted) if (e.kind === 'attempt') console.log(`  ${when(e.at)}  ${e.what}`)
+  for (const s of tried) console.log(`  ${when(s.decision.at)}  ${s.event.what}`)
   console.log(
     dim(
       '  …and forwarded them to the VP of Sales: "Can someone tell me what\'s actually going on over there?"\n',
@@ -139,9 +178,8 @@ function printComparison(t: Timeline) {
     `Acme received ${sent.length} e-mail${sent.length === 1 ? '' : 's'}, and a call from sales:`,
   )
   for (const x of sent) {
-    const d = t.decisions.find((dd) => dd.id === x.decisionId)
-    const e = week.find((ev) => ev.kind === 'attempt' && new Date(ev.at).getTime() === d?.at.getTime())
-    console.log(`  ${when(x.at)}  ${e?.kind === 'attempt' ? e.what : x.kind}`)
+    const s = steps.find((step) => step.kind === 'decision' && step.decision.id === x.decisionId)
+    console.log(`  ${when(x.at)}  ${s?.kind === 'decision' ? s.event.what : x.kind}`)
   }
   for (const x of t.touches.filter((y) => y.source === 'recorded'))
     console.log(`  ${when(x.at)}  ${x.note ?? x.kind}`)

@@ -11,7 +11,7 @@ import { replayCommand } from './commands/replay.ts'
 import { salesforceDeploy, salesforcePackage } from './commands/salesforce.ts'
 import { serve } from './commands/serve.ts'
 import { validate } from './commands/validate.ts'
-import { type Io, printError, processIo } from './output.ts'
+import { EXIT, EXIT_HELP, type Io, printError, processIo } from './output.ts'
 
 const collect = (value: string, previous: string[]) => [...previous, value]
 
@@ -38,7 +38,7 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
     .command('validate')
     .description('check a policy: every error and warning with file:line:col, rule id and hint')
     .argument('[policy]', 'the policy file', 'remit.yaml')
-    .option('--strict', 'exit 1 on warnings too')
+    .option('--strict', 'warnings fail too (exit 1)')
     .option('--facts <names>', 'facts callers send, comma-separated (for the "no provider supplies" check)')
     .option(
       '--supplied-by <file>',
@@ -49,7 +49,7 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
-      '\nAlso checks for conflicts: ownership rules that can both hold with different owners, permissions a stop always overrides, limits that can never be reached, comparisons with values a fact never has, and (with --facts/--supplied-by) facts no provider supplies.\n\nExit codes: 0 valid, 1 warnings (with --strict), 2 errors.\n\nExamples:\n  remit validate\n  remit validate policies/remit.yaml --strict --supplied-by hubspot.yaml --facts renewalValue',
+      '\nAlso checks for conflicts: ownership rules that can both hold with different owners, permissions a stop always overrides, limits that can never be reached, comparisons with values a fact never has, and (with --facts/--supplied-by) facts no provider supplies.\n\nExamples:\n  remit validate\n  remit validate policies/remit.yaml --strict --supplied-by hubspot.yaml --facts renewalValue',
     )
     .action(async (policy: string, options) => {
       code = await validate(io, policy, options)
@@ -82,10 +82,10 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
       `
 Examples:
   remit decide --agent sales-agent --action offer.discount --attr discountPct=20 \\
-    --account initech --fact lifecycle=prospect --fact tier=smb
+    --account initech --fact lifecycle=prospect
   remit decide --tool hubspot:workflow/1001 --request body.json --json
   remit decide --store remit.db --agent marketing-agent --action email.positioning --account acme \\
-    --fact lifecycle=renewal --fact tier=enterprise`,
+    --fact lifecycle=renewal`,
     )
     .action(async (options) => {
       code = await decide(io, options)
@@ -111,7 +111,7 @@ Examples:
     .option('--salesforce-org <alias>', 'publish review outcomes as Remit_Review__e to this `sf` org')
     .option(
       '--console <dir>',
-      "serve the console from this build (default: the repository's apps/console/dist)",
+      "serve the console from this build (default: the one inside @remit/server, or this repository's apps/console/dist)",
     )
     .option('--no-console', 'do not serve the console')
     .addOption(
@@ -119,6 +119,10 @@ Examples:
         '--clock-skew <duration>',
         "how far an agent's `at` may be from the server's clock (e.g. 5m, 30s); the server's clock decides",
       ).default('5m'),
+    )
+    .option(
+      '--decision-log <file|->',
+      'every decision as one JSON line (customers named: personal data), appended to the file (reopened on SIGHUP), or - for stdout (logs then go to stderr)',
     )
     .addOption(
       new Option('--log-level <level>', 'pino level')
@@ -131,9 +135,11 @@ Examples:
 Examples:
   remit serve --policy remit.yaml --store ./remit.db --keys keys.yaml --port 8787
   remit serve --policy remit.yaml --store postgres://remit@127.0.0.1:5432/remit --keys keys.yaml
+  remit serve --policy remit.yaml --keys keys.yaml --salesforce-org acme-prod
 
-HubSpot: with REMIT_HUBSPOT_CLIENT_SECRET set, /hubspot/action and /hubspot/options are served
-(and REMIT_HUBSPOT_ACCESS_TOKEN lets Remit complete blocked workflows when reviews are answered).`,
+HubSpot: with REMIT_HUBSPOT_CLIENT_ID, REMIT_HUBSPOT_CLIENT_SECRET and REMIT_SECRET_KEY set, the
+"Check with Remit" action is served (/hubspot/action, /hubspot/options, /hubspot/install); see
+--hubspot-config and --public-url.`,
     )
     .action(async (options) => {
       code = await serve(io, options)
@@ -144,16 +150,34 @@ HubSpot: with REMIT_HUBSPOT_CLIENT_SECRET set, /hubspot/action and /hubspot/opti
     .description('manage API keys')
     .command('new')
     .description(
-      'make a key for an agent, a reviewer team or an admin; prints it once with its keys.yaml line',
+      'make a key for an agent, a reviewer team or an admin: adds its hash to keys.yaml and prints the key, once',
     )
     .option('--agent <id>', 'the agent the key decides as')
     .option('--tool <tool>', 'with --agent: the tool the key stands for, e.g. hubspot:workflow/1001')
     .option('--reviewer <team>', 'the team whose reviews the key may answer')
     .option('--admin', 'policy reload and key management')
-    .option('--name <name>', 'a name for logs and the console')
+    .option(
+      '--name <name>',
+      'a name for logs and the console (default: <agent>-key, <team>-reviewers, admin)',
+    )
+    .option('--file <keys.yaml>', 'add the entry to this file (created, mode 0600, if missing)', 'keys.yaml')
+    .option('--no-file', 'write nothing: print the key and the line to add by hand')
+    .option(
+      '--policy <file>',
+      'check the agent, its tool or the team against this policy (default: remit.yaml, when there is one)',
+    )
+    .option('--no-policy', 'do not check the names against a policy (for a key made before its policy)')
     .addHelpText(
       'after',
-      '\nExamples:\n  remit keys new --agent marketing-agent --tool hubspot:workflow/1001\n  remit keys new --reviewer sales',
+      `
+Prints the key alone on stdout, once (Remit keeps only its hash), so KEY=$(remit keys new …) works;
+what was written goes to stderr. A running \`remit serve\` picks up the new keys.yaml line by itself.
+
+Examples:
+  remit keys new --agent sales-agent
+  KEY=$(remit keys new --agent marketing-agent --tool hubspot:workflow/1001 --name hubspot-marketing)
+  remit keys new --reviewer sales --file /etc/remit/keys.yaml --policy /etc/remit/remit.yaml
+  remit keys new --admin --no-file`,
     )
     .action(async (options) => {
       code = await keysNew(io, options)
@@ -182,6 +206,10 @@ HubSpot: with REMIT_HUBSPOT_CLIENT_SECRET set, /hubspot/action and /hubspot/opti
     .description('put a dead message back to be delivered')
     .argument('<id>', 'the message id (obx_…)')
     .addOption(new Option('--store <path|url>', 'a SQLite file, or postgres://…').default('remit.db'))
+    .addHelpText(
+      'after',
+      '\nExamples:\n  remit outbox retry obx_01J…\n  remit outbox retry obx_01J… --store postgres://remit@127.0.0.1/remit',
+    )
     .action(async (id, options) => {
       code = await outboxRetry(io, id, options)
     })
@@ -260,10 +288,7 @@ HubSpot: with REMIT_HUBSPOT_CLIENT_SECRET set, /hubspot/action and /hubspot/opti
     )
     .argument('[dir]', 'where to look for *.test.yaml', '.')
     .option('--watch', 'run again when a policy or test changes')
-    .addHelpText(
-      'after',
-      '\nExit code 1 if any test fails.\n\nExamples:\n  remit test\n  remit test policies --watch',
-    )
+    .addHelpText('after', '\nExamples:\n  remit test\n  remit test policies --watch')
     .action(async (dir: string, options) => {
       code = await policyTest(io, dir, options)
     })
@@ -326,13 +351,52 @@ HubSpot: with REMIT_HUBSPOT_CLIENT_SECRET set, /hubspot/action and /hubspot/opti
     const meant = closest(first, known)
     // Worded as commander words it (the same error with or without --help).
     io.err(`error: unknown command '${first}'${meant ? `\n(Did you mean ${meant}?)` : ''}`)
-    return 1
+    return EXIT.usage
   }
+  describeExits(program)
   try {
     await program.parseAsync(argv, { from: 'user' })
     return code
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 1
+    // Commander's own errors (an unknown option, a missing argument) are usage errors; help is not.
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage
     return printError(io, error, debug)
   }
+}
+
+/** What 0 (and 1, where a command has it) means, per command; 2 and 3 mean the same everywhere. */
+const EXIT_MEANING: Record<string, string[]> = {
+  validate: ['0  valid (warnings are printed)', '1  warnings, with --strict'],
+  test: ['0  every test passed', '1  a test failed'],
+  decide: ['0  decided, whatever the verdict'],
+  explain: ['0  explained, whatever the verdict'],
+  serve: ['0  stopped by Ctrl-C (SIGINT) or SIGTERM, in-flight decisions finished'],
+}
+
+/** Examples for the commands that only group others (each subcommand's help has its own). */
+const GROUP_EXAMPLES: Record<string, string[]> = {
+  '': [
+    'remit validate remit.yaml',
+    'remit decide --agent sales-agent --action offer.discount --attr discountPct=10 --account initech',
+    'remit keys new --agent sales-agent',
+    'remit serve --policy remit.yaml --keys keys.yaml',
+    'remit help decide',
+  ],
+  keys: ['remit keys new --agent sales-agent', 'remit keys new --reviewer sales'],
+  outbox: ['remit outbox list --status dead', 'remit outbox retry obx_01J…'],
+  hubspot: ['remit hubspot register --print'],
+  salesforce: [
+    'remit salesforce package --server-url https://remit.example.com',
+    'remit salesforce deploy --target-org acme-prod',
+  ],
+}
+
+/** Every command's --help ends with what its exit codes mean (and a group's, with examples). */
+function describeExits(command: Command, path: string[] = []): void {
+  const name = path.join(' ')
+  const examples = GROUP_EXAMPLES[name]
+  if (examples) command.addHelpText('after', `\nExamples:\n${examples.map((e) => `  ${e}`).join('\n')}`)
+  const meaning = EXIT_MEANING[name] ?? ['0  done']
+  command.addHelpText('after', `\nExit codes:\n${[...meaning, ...EXIT_HELP].map((l) => `  ${l}`).join('\n')}`)
+  for (const sub of command.commands) describeExits(sub, [...path, sub.name()])
 }

@@ -54,6 +54,32 @@ export function printIssue(io: Io, issue: PolicyIssue): void {
   for (const line of rest) io.out(paint(io, 'dim', line))
 }
 
+/**
+ * Exit codes, the same for every command:
+ * - 0: done (`decide` and `explain`: whatever the verdict).
+ * - 1: the command ran and its check failed: `validate --strict` found warnings, `test` a failing case.
+ * - 2: bad input, nothing was done: a missing or unreadable file, an unknown command or option, a bad
+ *   value, a policy or keys.yaml with errors.
+ * - 3: something outside the input failed: the database, the port, a vendor or its login, or a bug in
+ *   Remit (`--debug` shows its stack).
+ */
+export const EXIT = { ok: 0, failed: 1, usage: 2, trouble: 3 } as const
+
+/** What codes 2 and 3 mean, for every command's --help (after its own meaning of 0, and 1 if it has one). */
+export const EXIT_HELP = [
+  '2  bad input, nothing done: a missing or unreadable file, a bad option or value, a policy with errors',
+  '3  something else failed: the database, the port, a vendor or its login, or a bug (--debug shows it)',
+]
+
+/** The hint for a file that is not there, by what it is. */
+function missingFileHint(path: string): string {
+  if (/(^|\/)keys\.ya?ml$/.test(path))
+    return '`remit keys new --agent <id>` writes keys.yaml (or pass --keys <file>)'
+  if (/(^|\/)remit\.ya?ml$/.test(path))
+    return 'check the path; commands look for ./remit.yaml unless given a policy (--policy <file>)'
+  return 'check the path'
+}
+
 /** Errors users can act on become one line and a hint; anything else is a bug, shown with --debug. */
 export function printError(io: Io, error: unknown, debug: boolean): number {
   if (error instanceof PolicyError) {
@@ -65,45 +91,69 @@ export function printError(io: Io, error: unknown, debug: boolean): number {
         `error: the policy has ${error.issues.filter((i) => i.severity === 'error').length} error(s); nothing was decided`,
       ),
     )
-    return 2
+    return EXIT.usage
   }
   if (error instanceof InputError) {
     io.err(paint(io, 'red', `error: ${error.message} (${error.code})`))
     if (error.hint) io.err(`  hint: ${error.hint}`)
-    return 1
+    return EXIT.usage
   }
   if (error instanceof NotFoundError || error instanceof ReviewStateError || error instanceof UsageError) {
     io.err(paint(io, 'red', `error: ${error.message}`))
     if (error instanceof UsageError && error.hint) io.err(`  hint: ${error.hint}`)
-    return 1
+    return EXIT.usage
   }
-  const e = error as NodeJS.ErrnoException
+  const e = error as NodeJS.ErrnoException & { hint?: unknown }
   if (e?.name === 'KeysError') {
+    const absent = /^(.*): ENOENT\b/.exec(e.message)?.[1]
+    if (absent) {
+      io.err(paint(io, 'red', `error: no such file: ${absent}`))
+      io.err(`  hint: ${missingFileHint(absent)}`)
+      return EXIT.usage
+    }
     io.err(paint(io, 'red', `error: ${e.message}`))
     io.err(
       '  hint: each line of keys.yaml is { name, sha256, agent | reviewer | admin }; `remit keys new` writes one',
     )
-    return 1
+    return EXIT.usage
+  }
+  // A vendor's problem a person can act on (no login for the org, an expired session, a refused
+  // deploy): its code and hint, no stack.
+  if (e?.name === 'SalesforceError' && typeof e.hint === 'string') {
+    io.err(paint(io, 'red', `error: ${e.message} (${e.code})`))
+    io.err(`  hint: ${e.hint}`)
+    return EXIT.trouble
   }
   if (e?.code === 'EADDRINUSE') {
     io.err(paint(io, 'red', `error: ${e.message}`))
     io.err('  hint: another process listens there; pick another --port')
-    return 1
+    return EXIT.trouble
   }
   if (e?.code === 'ECONNREFUSED') {
     io.err(paint(io, 'red', `error: cannot reach the database (${e.message})`))
     io.err('  hint: is PostgreSQL running, and is the --store URL right?')
-    return 1
+    return EXIT.trouble
   }
   if (e?.code === 'ENOENT' && e.path) {
     io.err(paint(io, 'red', `error: no such file: ${e.path}`))
-    io.err('  hint: check the path; `remit validate` looks for ./remit.yaml by default')
-    return 1
+    io.err(`  hint: ${missingFileHint(e.path)}`)
+    return EXIT.usage
+  }
+  if (e?.code === 'EACCES' || e?.code === 'EPERM' || e?.code === 'EISDIR' || e?.code === 'ENOTDIR') {
+    const what = {
+      EACCES: 'permission denied',
+      EPERM: 'not permitted',
+      EISDIR: 'it is a folder',
+      ENOTDIR: 'a part of the path is not a folder',
+    }[e.code]
+    io.err(paint(io, 'red', `error: cannot read or write ${e.path ?? 'a file it was given'}: ${what}`))
+    io.err('  hint: check the path and its permissions')
+    return EXIT.usage
   }
   io.err(paint(io, 'red', `error: ${e?.message ?? String(error)}`))
   if (debug && e?.stack) io.err(e.stack)
   else io.err('  hint: run again with --debug for the stack trace, and report it')
-  return 1
+  return EXIT.trouble
 }
 
 /** A mistake in how a command was called. */

@@ -152,7 +152,7 @@ describe('remit test', () => {
 
   it('says where to put tests when there are none', async () => {
     const r = await remit('test', files({ 'remit.yaml': base }))
-    expect(r.code).toBe(1)
+    expect(r.code).toBe(2)
     expect(r.err).toContain('no *.test.yaml files')
   })
 })
@@ -288,7 +288,7 @@ describe('remit replay', () => {
   it('asks which export a CSV is', async () => {
     const dir = files({ 'a.csv': 'x\n1\n' })
     const r = await remit('replay', '--policy', seed, '--touches', join(dir, 'a.csv'))
-    expect(r.code).toBe(1)
+    expect(r.code).toBe(2)
     expect(r.err).toContain('--from hubspot or --from salesforce')
   })
 })

@@ -30,7 +30,7 @@ export async function decide(io: Io, o: DecideOptions): Promise<number> {
       `agents: ${[...policy.agents.keys()].join(', ')}`,
     )
   const body = o.request
-    ? JSON.parse(o.request === '-' ? await readStdin() : await readFile(o.request, 'utf8'))
+    ? requestJson(o.request, o.request === '-' ? await readStdin() : await readFile(o.request, 'utf8'))
     : fromFlags(policy, o)
   const remit = await openRemit({ policy, store: openSqliteStore(o.store) })
   try {
@@ -84,6 +84,18 @@ function typed(text: string, type: string | undefined): unknown {
   if (type === 'boolean' && (text === 'true' || text === 'false')) return text === 'true'
   if (type === 'list') return text === '' ? [] : text.split(',')
   return text
+}
+
+/** A --request file's JSON; text that is not JSON is bad input, named by its file. */
+export function requestJson(file: string, text: string): ReturnType<typeof JSON.parse> {
+  try {
+    return JSON.parse(text)
+  } catch (error) {
+    throw new UsageError(
+      `${file === '-' ? 'stdin' : file} is not JSON: ${(error as Error).message}`,
+      'the body of a decision request, e.g. {"action":{"kind":"…"},"customer":{"accountId":"…"}}',
+    )
+  }
 }
 
 async function readStdin(): Promise<string> {

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { explain as explainDecision, loadPolicyFile, openSqliteStore } from '@remit/core'
 import { resolveRequest } from '@remit/core/internal'
 import { type Io, paint, UsageError } from '../output.ts'
-import { type DecideOptions, fromFlags } from './decide.ts'
+import { type DecideOptions, fromFlags, requestJson } from './decide.ts'
 
 /** `remit explain`: one decision as a readable trace: scope, each rule, what it read, the verdict. */
 export async function explainCommand(io: Io, o: DecideOptions & { store?: string }): Promise<number> {
@@ -10,7 +10,7 @@ export async function explainCommand(io: Io, o: DecideOptions & { store?: string
   let body: Record<string, unknown>
   let caller: { agent: string } | { tool: string }
   if (o.request) {
-    body = JSON.parse(await readFile(o.request, 'utf8'))
+    body = requestJson(o.request, await readFile(o.request, 'utf8'))
     const b = body as { agent?: string; tool?: string }
     if (!b.agent && !b.tool && !o.agent && !o.tool)
       throw new UsageError('say who is asking: "agent" or "tool" in the file, or --agent / --tool')

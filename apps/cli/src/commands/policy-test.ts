@@ -4,7 +4,7 @@ import { dirname, join, relative, resolve } from 'node:path'
 import { loadPolicyFile, openRemit, openSqliteStore, type Policy } from '@remit/core'
 import { parse } from 'yaml'
 import { z } from 'zod'
-import { type Io, paint, UsageError } from '../output.ts'
+import { EXIT, type Io, paint, UsageError } from '../output.ts'
 
 // Policy unit tests: YAML files (`*.test.yaml`) next to the policy.
 //   policy: remit.yaml            # optional; default ./remit.yaml beside the test file
@@ -131,7 +131,7 @@ export async function runPolicyTests(io: Io, dir: string): Promise<{ passed: num
 
 export async function policyTest(io: Io, dir: string, o: { watch?: boolean }): Promise<number> {
   const first = await runPolicyTests(io, dir)
-  if (!o.watch) return first.failed ? 1 : 0
+  if (!o.watch) return first.failed ? EXIT.failed : EXIT.ok
   io.out(paint(io, 'dim', `watching ${dir} for changes (Ctrl-C to stop)`))
   let timer: NodeJS.Timeout | undefined
   const watcher = watch(dir, { recursive: true }, (_e, file) => {

@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline'
 import { loadPolicyFile, type ReplayReport, replay } from '@remit/core'
 import { parse as parseCsv } from 'csv-parse'
 import { parse as parseYaml } from 'yaml'
-import { type Io, paint, UsageError } from '../output.ts'
+import { EXIT, type Io, paint, UsageError } from '../output.ts'
 import { htmlReport } from '../report/html.ts'
 
 export interface ReplayCommandOptions {
@@ -160,7 +160,8 @@ export async function replayCommand(io: Io, o: ReplayCommandOptions): Promise<nu
     )
   if (o.json) io.out(JSON.stringify(report, null, 2))
   else printReport(io, report, o)
-  return report.errorCount && report.attempts === 0 ? 1 : 0
+  // A history none of whose lines could be replayed is bad input (each line's error is printed).
+  return report.errorCount && report.attempts === 0 ? EXIT.usage : EXIT.ok
 }
 
 const pct = (n: number, of: number) => (of ? `${((100 * n) / of).toFixed(1)}%` : '—')

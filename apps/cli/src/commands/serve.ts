@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Remit, Store } from '@remit/core'
-import { openSqliteStore, parseDuration } from '@remit/core'
+import { openDecisionLog, openSqliteStore, parseDuration } from '@remit/core'
+import { ifInstalled, optional } from '../optional.ts'
 import { type Io, UsageError } from '../output.ts'
 
 export interface ServeOptions {
@@ -23,6 +24,24 @@ export interface ServeOptions {
   console?: string | false
   /** How far an agent's `at` may be from the server's clock (a duration, e.g. `5m`). */
   clockSkew?: string
+  /** Every decision as one JSON line, appended to this file, or `-` for stdout (logs then go to stderr). */
+  decisionLog?: string
+}
+
+/**
+ * --decision-log: the file (appended to; reopened on SIGHUP, after rotation by rename), or `-`:
+ * stdout, which then carries the decision log alone (the server's logs go to stderr).
+ */
+function decisionLogFor(target: string | undefined) {
+  if (!target) return undefined
+  try {
+    return openDecisionLog(target)
+  } catch (error) {
+    throw new UsageError(
+      `--decision-log: cannot open ${target}: ${(error as Error).message}`,
+      'name a file in a directory that exists and this user may write, or - for stdout',
+    )
+  }
 }
 
 /**
@@ -34,7 +53,11 @@ export async function openStore(spec: string): Promise<Store> {
     const url = new URL(spec)
     const schema = url.searchParams.get('schema') ?? undefined
     url.searchParams.delete('schema')
-    const { openPostgresStore } = await import('@remit/store-postgres')
+    const { openPostgresStore } = await optional(
+      '@remit/store-postgres',
+      '--store postgres://…',
+      () => import('@remit/store-postgres'),
+    )
     return openPostgresStore(url.toString(), schema ? { schema } : {})
   }
   return openSqliteStore(spec)
@@ -43,7 +66,11 @@ export async function openStore(spec: string): Promise<Store> {
 /** hubspot.yaml, read and checked by @remit/hubspot; its errors become usage errors here. */
 async function hubspotConfig(path: string | undefined) {
   if (!path) return {}
-  const { readHubSpotConfig, HubSpotConfigError } = await import('@remit/hubspot')
+  const { readHubSpotConfig, HubSpotConfigError } = await optional(
+    '@remit/hubspot',
+    '--hubspot-config',
+    () => import('@remit/hubspot'),
+  )
   try {
     return await readHubSpotConfig(path)
   } catch (error) {
@@ -61,7 +88,11 @@ async function hubspotApp(o: ServeOptions) {
   const clientSecret = process.env.REMIT_HUBSPOT_CLIENT_SECRET
   if (!clientSecret) return { routes: [], attach: (_server: { remit: Remit }) => {} }
   const config = await hubspotConfig(o.hubspotConfig)
-  const hubspot = await import('@remit/hubspot')
+  const hubspot = await optional(
+    '@remit/hubspot',
+    'HubSpot (REMIT_HUBSPOT_CLIENT_SECRET is set)',
+    () => import('@remit/hubspot'),
+  )
   const clientId = process.env.REMIT_HUBSPOT_CLIENT_ID
   if (!clientId)
     throw new UsageError(
@@ -117,6 +148,17 @@ async function consoleDir(o: ServeOptions): Promise<string | undefined> {
   return existsSync(join(local, 'index.html')) ? local : undefined
 }
 
+/** The `sf` login of --salesforce-org, and what publishes review outcomes to it. */
+async function salesforceOrg(alias: string | undefined) {
+  if (!alias) return undefined
+  const { connectionFor, publishReviews } = await optional(
+    '@remit/salesforce',
+    '--salesforce-org',
+    () => import('@remit/salesforce'),
+  )
+  return { connection: await connectionFor(alias), publishReviews }
+}
+
 /** `remit serve`: the decision API until SIGINT/SIGTERM, then a graceful stop. */
 export async function serve(io: Io, o: ServeOptions): Promise<number> {
   const port = Number(o.port)
@@ -127,32 +169,64 @@ export async function serve(io: Io, o: ServeOptions): Promise<number> {
     throw new UsageError(`--clock-skew must be a duration such as 5m or 30s, got "${o.clockSkew}"`)
   const { createServer } = await import('@remit/server')
   const consoleFiles = await consoleDir(o)
-  const store = await openStore(o.store)
   // HubSpot's action endpoints are mounted when the app's client secret is in the environment.
   const hubspot = await hubspotApp(o)
+  // The Salesforce login before anything is opened: without one, serve stops with NO_ORG and how to
+  // log in (a SalesforceError, printed with its hint), not a half-started server.
+  const salesforce = await salesforceOrg(o.salesforceOrg)
+  const decisionLog = decisionLogFor(o.decisionLog)
+  const store = await openStore(o.store)
   const server = await createServer({
     policy: o.policy,
     store,
     keys: o.keys,
     watch: o.watch,
     clockSkewMs,
-    logger: { level: o.logLevel, redact: ['req.headers.authorization'] },
+    logger: {
+      level: o.logLevel,
+      redact: ['req.headers.authorization'],
+      // stdout is the decision log's alone: pino's lines go to stderr, never between its lines.
+      ...(o.decisionLog === '-' ? { stream: process.stderr } : {}),
+    },
+    ...(decisionLog ? { decisionLog } : {}),
     rawRoutes: hubspot.routes,
     ...(consoleFiles ? { consoleDir: consoleFiles } : {}),
-    // Salesforce flows call the flow-shaped decision operation with their agent's key.
-    routes: (await import('@remit/salesforce')).salesforceRoutes,
+    // Salesforce flows call the flow-shaped decision operation with their agent's key (when
+    // @remit/salesforce is installed: serving them needs nothing else).
+    routes:
+      (await ifInstalled('@remit/salesforce', () => import('@remit/salesforce')))?.salesforceRoutes ?? [],
   }).catch(async (error) => {
     await store.close()
+    await decisionLog?.close()
     throw error
   })
-  hubspot.attach(server)
-  if (o.salesforceOrg) {
-    // Review outcomes of Salesforce flows' flags go back as Remit_Review__e, so paused flows resume.
-    const { connectionFor, publishReviews } = await import('@remit/salesforce')
-    publishReviews(server.remit, await connectionFor(o.salesforceOrg), server.app.log)
+  try {
+    hubspot.attach(server)
+  } catch (error) {
+    // hubspot.yaml read well but does not fit the policy (e.g. an owner's team it lacks).
+    await server.close()
+    if ((error as { code?: string }).code === 'HUBSPOT_CONFIG_INVALID')
+      throw new UsageError((error as Error).message, "make hubspot.yaml name the policy's teams and agents")
+    throw error
   }
-  const url = await server.listen({ port, host: o.host })
+  // Review outcomes of Salesforce flows' flags go back as Remit_Review__e, so paused flows resume.
+  if (salesforce) salesforce.publishReviews(server.remit, salesforce.connection, server.app.log)
+  const url = await server.listen({ port, host: o.host }).catch(async (error) => {
+    await server.close()
+    throw error
+  })
   if (consoleFiles) io.err(`remit: console at ${url}/console/ (sign in with a reviewer or admin key)`)
+  if (decisionLog && o.decisionLog !== '-') {
+    // Log rotation by rename: `kill -HUP` makes the next lines go to a new file of the same name.
+    process.on('SIGHUP', () => {
+      try {
+        decisionLog.reopen()
+        server.app.log.info('decision log reopened')
+      } catch (error) {
+        server.app.log.error({ err: error }, 'decision log: reopening failed; writing on to the old file')
+      }
+    })
+  }
   io.err(
     `remit: serving ${url} (policy ${server.remit.policy.version}, store ${o.store.replace(/\/\/[^@/]*@/, '//…@')})`,
   )
