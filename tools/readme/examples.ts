@@ -21,6 +21,11 @@ export interface CodeBlock {
   sketch: boolean
   /** The nearest heading above the block (without its #s). */
   heading: string
+  /**
+   * The file the README has the reader save the block as, when its fence names one
+   * (```yaml file=remit.yaml); renderers show only the language, so the prose names the file too.
+   */
+  file?: string
 }
 
 /** Every fenced code block in the Markdown file at `file`, in order. */
@@ -38,12 +43,14 @@ export function codeBlocks(file: URL): CodeBlock[] {
     let j = i + 1
     for (; j < lines.length && !/^\s*```\s*$/.test(lines[j] as string); j++)
       body.push((lines[j] as string).slice(indent))
+    const file = /(?:^|\s)file=(\S+)/.exec(open[3] as string)?.[1]
     blocks.push({
       lang: open[2] as string,
       code: `${body.join('\n')}\n`,
       line: i + 1,
       sketch: /\bsketch\b/.test(open[3] as string) || (lines[i - 1] ?? '').trim() === '<!-- sketch -->',
       heading,
+      ...(file ? { file } : {}),
     })
     i = j
   }

@@ -1,20 +1,37 @@
 import { expect, it } from 'vitest'
-import { compileExamples, readmeBlock } from '../../../tools/readme/examples.ts'
+import { runReadme, savedFile, typecheckReadme } from '../../../tools/readme/check.ts'
+import { codeBlocks } from '../../../tools/readme/examples.ts'
 
-// The README's examples are what users copy: each is compiled against the real @sendgrid/mail and
-// @sendgrid/client types, importing this package by its name. A cast in them would hide exactly what
-// this checks.
+// The README is what a new user follows. Its examples are compiled against the real @sendgrid/mail
+// and @sendgrid/client types, importing this package by its name (a cast in them would hide exactly
+// what this checks); they send through SendGrid, so they are not run. Its commands run as written in
+// an empty folder holding the policy of @remit/core's README.
 
-const pkg = new URL('../', import.meta.url)
-const examples = {
-  'mail.ts': readmeBlock(pkg, '## The one-line change'),
-  'client.ts': readmeBlock(pkg, '### A @sendgrid/client Client'),
-}
+const readme = new URL('../README.md', import.meta.url)
+const policy = savedFile(new URL('../../core/README.md', import.meta.url), 'remit.yaml')
 
-it("the README's gate examples compile against the real SDK types, with no cast", () => {
-  for (const [name, code] of Object.entries(examples)) {
-    expect(code, `a \`\`\`ts block for ${name}`).toBeTruthy()
-    expect(code, `${name} needs no cast`).not.toMatch(/\bas (unknown|any|never)\b/)
+it("the README's examples type-check against the real SDK types, with no cast", async () => {
+  for (const block of codeBlocks(readme).filter((b) => b.lang === 'ts'))
+    expect(block.code, `README.md:${block.line}`).not.toMatch(/\bas (unknown|any|never)\b/)
+  expect(await typecheckReadme(readme)).toBe(3)
+}, 60_000)
+
+it("the README's commands work as written: the sender's keys are in its environment", async () => {
+  const session = await runReadme(readme, {
+    files: { 'remit.yaml': policy },
+    run: () => false,
+    after: ['test -n "$REMIT_KEY" && test -n "$SENDGRID_API_KEY" && test -n "$SENDGRID_WEBHOOK_KEY"'],
+  })
+  try {
+    expect(session.done.map((b) => `${b.lang} ${b.as}`)).toEqual([
+      'sh install',
+      'sh ran',
+      'ts type-checked',
+      'ts type-checked',
+      'sh ran',
+      'ts type-checked',
+    ])
+  } finally {
+    await session.close()
   }
-  expect(compileExamples(pkg, '@remit/sendgrid', examples as Record<string, string>)).toBe('')
 }, 60_000)
