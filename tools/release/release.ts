@@ -1,0 +1,121 @@
+import { type ExecFileOptions, type ExecFileSyncOptions, execFile, execFileSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { quickstart } from './quickstart.ts'
+import { npmrcFor, startRegistry } from './registry.ts'
+import { publishable, repoRoot } from './tarballs.ts'
+
+// `pnpm release`: what a maintainer runs to publish Remit's packages to npm.
+//   pnpm release             install, build and test; `changeset version` (versions and CHANGELOGs
+//                            from .changeset/); commit; `changeset publish` (npm provenance when run
+//                            in CI that can attest it); tag
+//   pnpm release --dry-run   the same publish against a throwaway registry on 127.0.0.1, then
+//                            installs from it into an empty folder and runs the quickstart, and
+//                            `npx @remit/cli --version`; touches nothing in the repository or on npm
+
+const sh = (cmd: string, args: string[], o: ExecFileSyncOptions = {}) =>
+  execFileSync(cmd, args, { cwd: repoRoot, stdio: 'inherit', ...o })
+const say = (line: string) => process.stderr.write(`release: ${line}\n`)
+// The throwaway registry answers from this process: commands that talk to it must not block it.
+const shAsync = (cmd: string, args: string[], o: ExecFileOptions = {}) =>
+  new Promise<string>((resolve, reject) =>
+    execFile(cmd, args, { cwd: repoRoot, maxBuffer: 64 << 20, ...o }, (error, stdout, stderr) =>
+      error ? reject(Object.assign(error, { stdout, stderr })) : resolve(String(stdout)),
+    ),
+  )
+
+/**
+ * Publishes the repository's packages, as `changeset publish` does for a release, to a registry on
+ * 127.0.0.1; installs them from it into an empty folder and runs the quickstart; checks `npx`.
+ * Returns what was published and the quickstart's output.
+ */
+export interface DryRunFolders {
+  /** Where every package was installed, with the quickstart's files. */
+  app: string
+  /** An empty folder whose .npmrc points @remit at the registry, for `npx`. */
+  empty: string
+  /** `npx @remit/cli …args` in `empty`: resolves to stdout, rejects with the exit code and stderr. */
+  npx: (args: string[]) => Promise<string>
+}
+
+export async function dryRun(
+  o: { log?: (line: string) => void; also?: (folders: DryRunFolders) => Promise<void> } = {},
+) {
+  const log = o.log ?? say
+  const registry = await startRegistry()
+  const work = mkdtempSync(join(tmpdir(), 'remit-release-'))
+  try {
+    // Only @remit/* goes to the throwaway registry; every other package comes from npm's.
+    const npmrc = join(work, 'npmrc')
+    writeFileSync(npmrc, npmrcFor(registry))
+    // No provenance: it is attested only in CI that publishes for real.
+    const { NPM_CONFIG_PROVENANCE: _, ...inherited } = process.env
+    const env = { ...inherited, NPM_CONFIG_USERCONFIG: npmrc, npm_config_userconfig: npmrc, NO_COLOR: '1' }
+    log(`publishing to ${registry.url} with changeset publish --no-git-tag`)
+    await shAsync(join(repoRoot, 'node_modules/.bin/changeset'), ['publish', '--no-git-tag'], { env })
+    const published = registry.published()
+    const missing = publishable().filter((p) => !published[p.name]?.includes(p.version))
+    if (missing.length) throw new Error(`not published: ${missing.map((p) => p.name).join(', ')}`)
+    log(`published ${Object.keys(published).length} packages; installing them into an empty folder`)
+
+    const app = join(work, 'app')
+    mkdirSync(app)
+    writeFileSync(join(app, '.npmrc'), npmrcFor(registry))
+    writeFileSync(join(app, 'package.json'), '{ "name": "remit-user", "private": true, "type": "module" }\n')
+    const wanted = ['@remit/cli', '@remit/sendgrid', '@sendgrid/mail', '@types/node', '@remit/hubspot']
+    wanted.push('@remit/salesforce', '@remit/client', '@remit/store-postgres', '@remit/server', '@remit/core')
+    await shAsync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...wanted], {
+      cwd: app,
+      env,
+    })
+    const steps = await quickstart(app, { adapters: true })
+
+    // npx from an empty folder: only @remit/cli, which must bring all it needs.
+    const empty = join(work, 'empty')
+    mkdirSync(empty)
+    writeFileSync(join(empty, '.npmrc'), npmrcFor(registry))
+    const npxCache = join(work, 'npx-cache')
+    const npx = (args: string[]) =>
+      shAsync('npx', ['--yes', '--cache', npxCache, '@remit/cli', ...args], { cwd: empty, env })
+    const version = (await npx(['--version'])).trim()
+    const cli = publishable().find((p) => p.name === '@remit/cli')
+    if (version !== cli?.version) throw new Error(`npx @remit/cli --version printed "${version}"`)
+    log(`npx @remit/cli --version: ${version}`)
+    await o.also?.({ app, empty, npx })
+    return { published, steps, npxVersion: version }
+  } finally {
+    await registry.close()
+    rmSync(work, { recursive: true, force: true })
+  }
+}
+
+async function release(): Promise<void> {
+  const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: repoRoot, encoding: 'utf8' }).trim()
+  if (dirty) throw new Error('the working tree has changes: release from a clean checkout of main')
+  const attested = Boolean(process.env.GITHUB_ACTIONS || process.env.GITLAB_CI)
+  const noProvenance = process.argv.includes('--no-provenance')
+  if (!attested && !noProvenance)
+    throw new Error(
+      'npm provenance is attested only by CI (GitHub Actions or GitLab CI with an id token); run the release there, or pass --no-provenance',
+    )
+  sh('pnpm', ['install', '--frozen-lockfile'])
+  sh('pnpm', ['test'])
+  sh(join(repoRoot, 'node_modules/.bin/changeset'), ['version'])
+  sh('pnpm', ['install', '--lockfile-only'])
+  sh('git', ['add', '-A'])
+  sh('git', ['commit', '-m', 'Release: versions and CHANGELOGs from changesets'])
+  sh('pnpm', ['build'])
+  sh(join(repoRoot, 'node_modules/.bin/changeset'), ['publish'], {
+    env: { ...process.env, ...(attested && !noProvenance ? { NPM_CONFIG_PROVENANCE: 'true' } : {}) },
+  })
+  say('published; push the release commit and its tags: git push --follow-tags')
+}
+
+if (import.meta.main) {
+  const main = process.argv.includes('--dry-run') ? dryRun().then(() => undefined) : release()
+  main.catch((error) => {
+    say(`error: ${(error as Error).message}`)
+    process.exit(1)
+  })
+}
