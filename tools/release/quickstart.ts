@@ -10,7 +10,10 @@ import { repoRoot } from './tarballs.ts'
 // compiled against the real SDK's types, the adapters imported. Throws, naming the step, on the first
 // thing that does not work.
 
-const run = promisify(execFile)
+const exec = promisify(execFile)
+/** A command of the quickstart: a minute at most, so a hang names its step. */
+const run = (cmd: string, args: string[], o: { cwd: string; env: NodeJS.ProcessEnv }) =>
+  exec(cmd, args, { ...o, timeout: 60_000, killSignal: 'SIGKILL' })
 
 const POLICY = `version: 1
 teams: { marketing: {}, sales: { reviewCapacityPerDay: 40 } }

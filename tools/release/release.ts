@@ -1,10 +1,10 @@
 import { type ExecFileOptions, type ExecFileSyncOptions, execFile, execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { quickstart } from './quickstart.ts'
 import { npmrcFor, startRegistry } from './registry.ts'
-import { publishable, repoRoot } from './tarballs.ts'
+import { publishable, readJson, repoRoot } from './tarballs.ts'
 
 // `pnpm release`: what a maintainer runs to publish Remit's packages to npm.
 //   pnpm release             install, build and test; `changeset version` (versions and CHANGELOGs
@@ -18,12 +18,39 @@ const sh = (cmd: string, args: string[], o: ExecFileSyncOptions = {}) =>
   execFileSync(cmd, args, { cwd: repoRoot, stdio: 'inherit', ...o })
 const say = (line: string) => process.stderr.write(`release: ${line}\n`)
 // The throwaway registry answers from this process: commands that talk to it must not block it.
+// Each command has a deadline (default 2 minutes): one that hangs (a registry that never answers) is
+// killed and named, with what it printed, rather than holding the release, or CI, without a word.
 const shAsync = (cmd: string, args: string[], o: ExecFileOptions = {}) =>
   new Promise<string>((resolve, reject) =>
-    execFile(cmd, args, { cwd: repoRoot, maxBuffer: 64 << 20, ...o }, (error, stdout, stderr) =>
-      error ? reject(Object.assign(error, { stdout, stderr })) : resolve(String(stdout)),
+    execFile(
+      cmd,
+      args,
+      { cwd: repoRoot, maxBuffer: 64 << 20, timeout: 120_000, killSignal: 'SIGKILL', ...o },
+      (error, stdout, stderr) => {
+        if (!error) return resolve(String(stdout))
+        const hung = error.killed ? ` (killed after ${o.timeout ?? 120_000} ms without finishing)` : ''
+        error.message =
+          `${cmd} ${args.join(' ')}${hung}: ${error.message}\n${String(stdout)}\n${String(stderr)}`.trim()
+        reject(Object.assign(error, { stdout, stderr }))
+      },
     ),
   )
+
+/**
+ * npm install, tried a second time if the first hangs or fails on the network: npm's registry is the
+ * one thing here outside the machine. Prefers npm's cache for what it already has.
+ */
+async function npmInstall(dir: string, names: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const args = ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...names]
+  try {
+    await shAsync('npm', args, { cwd: dir, env })
+  } catch (error) {
+    const e = error as { killed?: boolean; stderr?: string }
+    if (!e.killed && !/ETIMEDOUT|ECONNRESET|EAI_AGAIN|socket hang up|network/i.test(e.stderr ?? ''))
+      throw error
+    await shAsync('npm', args, { cwd: dir, env })
+  }
+}
 
 /**
  * Publishes the repository's packages, as `changeset publish` does for a release, to a registry on
@@ -46,6 +73,12 @@ export async function dryRun(
   const registry = await startRegistry()
   const work = mkdtempSync(join(tmpdir(), 'remit-release-'))
   try {
+    const versions = await nextVersions(work)
+    log(
+      `changeset version would release: ${Object.entries(versions)
+        .map(([n, v]) => `${n}@${v.version}`)
+        .join(', ')}`,
+    )
     // Only @remit/* goes to the throwaway registry; every other package comes from npm's.
     const npmrc = join(work, 'npmrc')
     writeFileSync(npmrc, npmrcFor(registry))
@@ -65,10 +98,7 @@ export async function dryRun(
     writeFileSync(join(app, 'package.json'), '{ "name": "remit-user", "private": true, "type": "module" }\n')
     const wanted = ['@remit/cli', '@remit/sendgrid', '@sendgrid/mail', '@types/node', '@remit/hubspot']
     wanted.push('@remit/salesforce', '@remit/client', '@remit/store-postgres', '@remit/server', '@remit/core')
-    await shAsync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...wanted], {
-      cwd: app,
-      env,
-    })
+    await npmInstall(app, wanted, env)
     const steps = await quickstart(app, { adapters: true })
 
     // npx from an empty folder: only @remit/cli, which must bring all it needs.
@@ -77,16 +107,43 @@ export async function dryRun(
     writeFileSync(join(empty, '.npmrc'), npmrcFor(registry))
     const npxCache = join(work, 'npx-cache')
     const npx = (args: string[]) =>
-      shAsync('npx', ['--yes', '--cache', npxCache, '@remit/cli', ...args], { cwd: empty, env })
+      shAsync('npx', ['--yes', '--prefer-offline', '--cache', npxCache, '@remit/cli', ...args], {
+        cwd: empty,
+        env,
+      })
     const version = (await npx(['--version'])).trim()
     const cli = publishable().find((p) => p.name === '@remit/cli')
     if (version !== cli?.version) throw new Error(`npx @remit/cli --version printed "${version}"`)
     log(`npx @remit/cli --version: ${version}`)
     await o.also?.({ app, empty, npx })
-    return { published, steps, npxVersion: version }
+    return { versions, published, steps, npxVersion: version }
   } finally {
     await registry.close()
     rmSync(work, { recursive: true, force: true })
+  }
+}
+
+/**
+ * What `changeset version` would make of the committed changesets, tried in a throwaway worktree of
+ * HEAD: each package's next version and whether it got a CHANGELOG entry for it.
+ */
+async function nextVersions(work: string): Promise<Record<string, { version: string; changelog: boolean }>> {
+  const tree = join(work, 'worktree')
+  await shAsync('git', ['worktree', 'add', '--detach', tree, 'HEAD'])
+  try {
+    await shAsync(join(repoRoot, 'node_modules/.bin/changeset'), ['version'], { cwd: tree })
+    return Object.fromEntries(
+      publishable().map(({ name, dir }) => {
+        const version = readJson(join(tree, dir, 'package.json')).version as string
+        const log = join(tree, dir, 'CHANGELOG.md')
+        return [
+          name,
+          { version, changelog: existsSync(log) && readFileSync(log, 'utf8').includes(`## ${version}`) },
+        ]
+      }),
+    )
+  } finally {
+    await shAsync('git', ['worktree', 'remove', '--force', tree])
   }
 }
 

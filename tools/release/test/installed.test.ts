@@ -4,7 +4,8 @@ import { expect, it } from 'vitest'
 import { dryRun } from '../release.ts'
 import { publishable } from '../tarballs.ts'
 
-// What a user's first hour depends on: the packages as npm gets them. `changeset publish` (the
+// What a user's first hour depends on: the packages as npm gets them. `changeset version` runs in a
+// throwaway worktree (versions and CHANGELOGs from the changesets); `changeset publish` (the
 // release's own command) publishes every package to a registry on 127.0.0.1; npm installs them from
 // it into an empty folder, with no workspace links; the quickstart runs there (validate, decide,
 // serve with the console, the SendGrid gate through tsc against the real SDK, every package
@@ -39,6 +40,14 @@ it('published packages install from a registry and run the quickstart; npx @remi
       .map((p) => p.name)
       .sort(),
   )
+  // The release's versions and CHANGELOGs come from the changesets: a package that a pending changeset
+  // bumps gets a CHANGELOG entry for its new version (right after a release there may be none).
+  for (const { name, version } of publishable()) {
+    const next = report.versions[name]
+    expect(next, name).toBeDefined()
+    if (next?.version !== version)
+      expect(next?.changelog, `${name}: CHANGELOG.md has ${next?.version}`).toBe(true)
+  }
   expect(report.steps.validate).toMatch(/valid/)
   expect(report.steps.decide).toMatch(/^FLAG/m)
   expect(report.steps.serve).toMatch(/^console 200/)
