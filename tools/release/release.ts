@@ -1,6 +1,6 @@
 import { type ExecFileOptions, type ExecFileSyncOptions, execFile, execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { quickstart } from './quickstart.ts'
 import { npmrcFor, startRegistry } from './registry.ts'
@@ -35,6 +35,27 @@ const shAsync = (cmd: string, args: string[], o: ExecFileOptions = {}) =>
       },
     ),
   )
+
+/**
+ * The environment of a user's shell: this process's, without the npm and pnpm settings a package
+ * script inherits from the pnpm that runs it (`npm_config_yes=` among them made npx wait for an
+ * answer nobody gives), nor provenance, which only CI that publishes for real can attest.
+ */
+function userEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([name]) =>
+        !/^(npm|pnpm)_(config|package|lifecycle)_|^npm_(execpath|node_execpath|command)$/i.test(name),
+    ),
+  )
+}
+
+/** The npm user config this process's user has (`NPM_CONFIG_USERCONFIG`, else ~/.npmrc), or ''. */
+function userNpmrc(): string {
+  const file =
+    process.env.NPM_CONFIG_USERCONFIG ?? process.env.npm_config_userconfig ?? join(homedir(), '.npmrc')
+  return existsSync(file) ? readFileSync(file, 'utf8') : ''
+}
 
 /**
  * npm install, tried a second time if the first hangs or fails on the network: npm's registry is the
@@ -80,11 +101,12 @@ export async function dryRun(
         .join(', ')}`,
     )
     // Only @remit/* goes to the throwaway registry; every other package comes from npm's.
+    // The user's own npm settings (a CA file, a proxy, their cache) stay in force: only the @remit
+    // scope's lines are added (without the CA file, a machine behind a TLS-inspecting proxy got
+    // SELF_SIGNED_CERT_IN_CHAIN from npm's registry, retried in silence).
     const npmrc = join(work, 'npmrc')
-    writeFileSync(npmrc, npmrcFor(registry))
-    // No provenance: it is attested only in CI that publishes for real.
-    const { NPM_CONFIG_PROVENANCE: _, ...inherited } = process.env
-    const env = { ...inherited, NPM_CONFIG_USERCONFIG: npmrc, npm_config_userconfig: npmrc, NO_COLOR: '1' }
+    writeFileSync(npmrc, `${userNpmrc()}\n${npmrcFor(registry)}`)
+    const env = { ...userEnv(), NPM_CONFIG_USERCONFIG: npmrc, NO_COLOR: '1' }
     log(`publishing to ${registry.url} with changeset publish --no-git-tag`)
     await shAsync(join(repoRoot, 'node_modules/.bin/changeset'), ['publish', '--no-git-tag'], { env })
     const published = registry.published()
