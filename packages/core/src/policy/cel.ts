@@ -2,6 +2,13 @@ import { Environment } from '@marcbachmann/cel-js'
 import { EvaluationAbort, Meter } from './meter.ts'
 import { RegexSyntaxError, registerMatches } from './regex.ts'
 import type { PolicyDocument, TypedValue, ValueType } from './schema.ts'
+import {
+  CelLiteralError,
+  overrideTimeCalls,
+  registerTime,
+  type TimeFunctions,
+  timeFieldProblem,
+} from './time.ts'
 
 // CEL is the condition language (see this package's README). @marcbachmann/cel-js: zero dependencies, a type checker
 // that takes declared variables and object types (so `customer.lifecyle` and `'a' < 1` fail at load
@@ -45,6 +52,8 @@ export interface CompiledExpression {
 export interface CelEnvironment {
   env: Environment
   meter: Meter
+  /** `duration()` with the policy's units, and time accessors that never read the process's zone. */
+  time: TimeFunctions
 }
 
 export interface CelVariables {
@@ -138,8 +147,9 @@ export function buildEnvironment(
     .registerVariable('now', 'google.protobuf.Timestamp')
   const meter = new Meter()
   registerMatches(env, meter)
+  const time = registerTime(env)
   meter.attachThrough(env, '"".matches("")')
-  return { env, meter }
+  return { env, meter, time }
 }
 
 const TYPE_NAMES: Record<string, string> = {
@@ -149,7 +159,7 @@ const TYPE_NAMES: Record<string, string> = {
 
 /** Parses and type-checks one expression; it must yield `expected` ('bool' or a timestamp). */
 export function compileExpression(
-  { env, meter }: CelEnvironment,
+  { env, meter, time }: CelEnvironment,
   source: string,
   expected: 'bool' | 'google.protobuf.Timestamp',
 ): CompiledExpression | CelProblem {
@@ -164,11 +174,14 @@ export function compileExpression(
   let parsed: ReturnType<Environment['parse']>
   try {
     parsed = env.parse(source)
+    overrideTimeCalls(parsed.ast, time)
   } catch (error) {
     return celProblem(error)
   }
   const checked = parsed.check()
   if (!checked.valid) return celProblem(checked.error)
+  const field = timeFieldProblem(parsed.ast)
+  if (field) return { code: 'CEL_INVALID', ...field }
   if (checked.type !== expected && checked.type !== 'dyn') {
     return {
       code: 'CEL_INVALID',
@@ -180,7 +193,7 @@ export function compileExpression(
 }
 
 function celProblem(error: unknown): CelProblem {
-  if (error instanceof RegexSyntaxError) {
+  if (error instanceof RegexSyntaxError || error instanceof CelLiteralError) {
     return { code: error.code, message: error.message, offset: error.offset, hint: error.hint }
   }
   const e = error as { code?: string; summary?: string; message?: string; range?: { start: number } }
