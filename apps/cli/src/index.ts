@@ -344,8 +344,10 @@ Examples:
       code = await replayCommand(io, options)
     })
 
-  // An unknown command is an error even with --help (commander would print the root help and exit 0).
-  const first = argv.find((a) => !a.startsWith('-'))
+  // An unknown command is an error even with --help (commander would print the root help and exit 0),
+  // and after `help` (commander would print the root help and exit 2, naming nothing).
+  const words = argv.filter((a) => !a.startsWith('-'))
+  const first = words[0] === 'help' && words.length > 1 ? words[1] : words[0]
   const known = ['help', ...program.commands.flatMap((c) => [c.name(), ...c.aliases()])]
   if (first !== undefined && !known.includes(first)) {
     const meant = closest(first, known)
@@ -366,6 +368,10 @@ Examples:
 
 /** What 0 (and 1, where a command has it) means, per command; 2 and 3 mean the same everywhere. */
 const EXIT_MEANING: Record<string, string[]> = {
+  '': [
+    '0  done (decide and explain: whatever the verdict)',
+    '1  the command ran and its check failed: validate --strict found warnings, test a failing case',
+  ],
   validate: ['0  valid (warnings are printed)', '1  warnings, with --strict'],
   test: ['0  every test passed', '1  a test failed'],
   decide: ['0  decided, whatever the verdict'],

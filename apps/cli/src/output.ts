@@ -129,6 +129,41 @@ export function printError(io: Io, error: unknown, debug: boolean): number {
     io.err('  hint: another process listens there; pick another --port')
     return EXIT.trouble
   }
+  if (e?.code === 'EADDRNOTAVAIL') {
+    io.err(paint(io, 'red', `error: ${e.message}`))
+    io.err(
+      "  hint: that address is not one of this machine's; pick --host 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)",
+    )
+    return EXIT.trouble
+  }
+  // PostgreSQL refusing what the --store URL names (SQLSTATEs): the database, or who logs in.
+  if (e?.code === '3D000') {
+    const name = /database "(.*)" does not exist/.exec(e.message)?.[1] ?? '<name>'
+    io.err(paint(io, 'red', `error: ${e.message}`))
+    io.err(
+      `  hint: create it (createdb ${name}, or CREATE DATABASE ${name}), or fix the database in the --store URL`,
+    )
+    return EXIT.trouble
+  }
+  if (e?.code === '28P01' || e?.code === '28000') {
+    io.err(paint(io, 'red', `error: ${e.message}`))
+    io.err(
+      '  hint: check the user and password in the --store URL (postgres://user:password@host:5432/db), and that the role exists and may log in from here',
+    )
+    return EXIT.trouble
+  }
+  // fetch() says only "fetch failed"; what failed is its cause (no DNS, refused, a TLS problem).
+  const cause = e?.cause as (NodeJS.ErrnoException & { hostname?: string }) | undefined
+  if (e instanceof TypeError && e.message === 'fetch failed' && cause) {
+    io.err(paint(io, 'red', `error: could not reach the server: ${cause.message ?? String(cause)}`))
+    io.err(
+      /CERT|SSL|TLS/i.test(`${cause.code} ${cause.message}`)
+        ? '  hint: a TLS problem; behind a TLS-inspecting proxy, point NODE_EXTRA_CA_CERTS at its CA file'
+        : '  hint: check the network (is this machine online, does the name resolve?); behind a proxy, set HTTPS_PROXY and NODE_USE_ENV_PROXY=1',
+    )
+    if (debug && e.stack) io.err(e.stack)
+    return EXIT.trouble
+  }
   if (e?.code === 'ECONNREFUSED') {
     io.err(paint(io, 'red', `error: cannot reach the database (${e.message})`))
     io.err('  hint: is PostgreSQL running, and is the --store URL right?')
@@ -151,8 +186,12 @@ export function printError(io: Io, error: unknown, debug: boolean): number {
     return EXIT.usage
   }
   io.err(paint(io, 'red', `error: ${e?.message ?? String(error)}`))
-  if (debug && e?.stack) io.err(e.stack)
-  else io.err('  hint: run again with --debug for the stack trace, and report it')
+  if (debug && e?.stack) {
+    io.err(e.stack)
+    // The causes, which a wrapping error's stack leaves out.
+    for (let c = e.cause as Error | undefined, depth = 0; c && depth < 5; c = c.cause as Error, depth++)
+      io.err(`caused by: ${c.stack ?? String(c)}`)
+  } else io.err('  hint: run again with --debug for the stack trace, and report it')
   return EXIT.trouble
 }
 

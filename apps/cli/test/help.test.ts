@@ -72,6 +72,12 @@ describe('remit --help', () => {
     expect(await help(['test'])).toMatch(/Exit codes:\n {2}0 {2}every test passed\n {2}1 {2}a test failed/)
     expect(await help(['decide'])).not.toMatch(/\n {2}1 {2}/)
   })
+
+  it('the root lists the whole scheme, 1 included (some commands use it)', async () => {
+    expect(await help([])).toMatch(
+      /Exit codes:\n {2}0 {2}done.*\n {2}1 {2}.*validate --strict.*test.*\n {2}2 {2}bad input.*\n {2}3 /,
+    )
+  })
 })
 
 describe('the CLI README', () => {

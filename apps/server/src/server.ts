@@ -277,8 +277,7 @@ export async function createServer(o: ServerOptions): Promise<RemitServer> {
       try {
         const principal = authenticate(request, keys, sessions)
         request.principal = principal
-        if (!route.roles.includes(principal.kind))
-          throw new ForbiddenError(`a ${principal.kind} key may not ${route.summary.toLowerCase()}`)
+        if (!route.roles.includes(principal.kind)) throw new ForbiddenError(forbidden(principal.kind, route))
         if (principal.kind === 'agent') request.caller = callerOf(remit, principal)
         done()
       } catch (error) {
@@ -474,3 +473,18 @@ function register(
 }
 
 export { VERSION }
+
+/**
+ * Why a key's role may not call a route, and whose may: "an agent key may not approve a flag; a
+ * reviewer key of the review's team, or an admin key, may".
+ */
+function forbidden(kind: string, route: Route): string {
+  const an = (word: string) => (/^[aeiou]/.test(word) ? `an ${word}` : `a ${word}`)
+  const head = route.summary.split(/:|;| \(/)[0]?.trim() ?? ''
+  const what = head.charAt(0).toLowerCase() + head.slice(1)
+  const team = route.method === 'POST' && route.url.includes('/reviews') ? " of the review's team" : ''
+  const who = route.roles.map((r) => `${an(r)} key${r === 'reviewer' ? team : ''}`)
+  return `${an(kind)} key may not ${route.method === 'GET' ? `read this (${what})` : what}; ${
+    who.length > 1 ? `${who.slice(0, -1).join(', ')}, or ${who.at(-1)},` : who[0]
+  } may`
+}

@@ -27,6 +27,23 @@ describe('credentials', () => {
     expect((await h.call('POST', '/v1/admin/policy/reload', h.key.salesReviewer)).status).toBe(403)
   })
 
+  it('a refused key is told, in a sentence, whose key may', async () => {
+    h = await harness()
+    const approve = await h.call('POST', '/v1/reviews/rev_x/approve', h.key.marketing, {})
+    expect(approve.status).toBe(403)
+    expect(approve.body.error.message).toBe(
+      "an agent key may not approve a flag; a reviewer key of the review's team, or an admin key, may",
+    )
+    const log = await h.call('GET', '/v1/decisions', h.key.marketing)
+    expect(log.body.error.message).toBe(
+      'an agent key may not read this (the decision log, newest first, filtered); a reviewer key, or an admin key, may',
+    )
+    const decide = await h.call('POST', '/v1/decisions', h.key.admin, {})
+    expect(decide.body.error.message).toBe(
+      'an admin key may not decide one action for one customer; an agent key may',
+    )
+  })
+
   it("decides as the key's agent; a body naming another agent is refused", async () => {
     h = await harness()
     const ok = await h.call('POST', '/v1/decisions', h.key.marketing, {

@@ -585,7 +585,7 @@ export async function fuzzTarget(h: Harness): Promise<FuzzTarget> {
           url: r.url.replace(/:\w+/g, 'x'),
           headers: { authorization: `Bearer ${h.key[role]}` },
         })
-        if (!(res.statusCode === 403 && /^a \w+ key may not/.test(JSON.parse(res.body).error?.message)))
+        if (!(res.statusCode === 403 && /^an? \w+ key may not/.test(JSON.parse(res.body).error?.message)))
           roles.push(role)
       }
       return roles

@@ -87,8 +87,8 @@ export function requiredScopes(config: HubSpotConfig | undefined): string[] {
 /** A hubspot.yaml that does not read or does not fit: the message names the file and the key. */
 export class HubSpotConfigError extends Error {
   readonly code = 'HUBSPOT_CONFIG_INVALID'
-  constructor(message: string) {
-    super(message)
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options)
     this.name = 'HubSpotConfigError'
   }
 }
@@ -99,12 +99,17 @@ export async function readHubSpotConfig(path: string): Promise<HubSpotConfig> {
   try {
     raw = parse(await readFile(path, 'utf8')) ?? {}
   } catch (error) {
-    throw new HubSpotConfigError(`${path}: ${(error as Error).message.split('\n')[0]}`)
+    // The cause keeps the file's own error (ENOENT, EACCES) for callers that word those themselves.
+    throw new HubSpotConfigError(`${path}: ${(error as Error).message.split('\n')[0]}`, { cause: error })
   }
   const parsed = hubspotConfigSchema.safeParse(raw)
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    throw new HubSpotConfigError(`${path}: ${issue?.path.join('.') || '(file)'}: ${issue?.message}`)
+    // Every problem, one per line, each naming the file and the key.
+    throw new HubSpotConfigError(
+      parsed.error.issues
+        .map((issue) => `${path}: ${issue.path.join('.') || '(file)'}: ${issue.message}`)
+        .join('\n'),
+    )
   }
   return parsed.data
 }

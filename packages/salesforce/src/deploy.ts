@@ -36,6 +36,14 @@ export async function connectionFor(targetOrg: string): Promise<Connection> {
 }
 
 /**
+ * Throws SDK_MISSING (with what to install) unless Salesforce's deploy libraries load: a deploy
+ * checks this before asking for the org's login, so a missing library is not reported as NO_ORG.
+ */
+export async function requireDeployLibraries(): Promise<void> {
+  await deployLibraries()
+}
+
+/**
  * Salesforce's deploy libraries, which only deploying needs: optional peer dependencies, so serving
  * flows and reading facts install without them.
  */

@@ -1,5 +1,11 @@
 export { type SalesforceContextOptions, type SalesforceCustomer, salesforceContext } from './context.ts'
-export { type ComponentStatus, connectionFor, deployPackage, SalesforceError } from './deploy.ts'
+export {
+  type ComponentStatus,
+  connectionFor,
+  deployPackage,
+  requireDeployLibraries,
+  SalesforceError,
+} from './deploy.ts'
 export {
   type FlowDecisionRequest,
   type FlowTouchRequest,

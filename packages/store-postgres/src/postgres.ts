@@ -38,6 +38,11 @@ import { MIGRATIONS } from './schema.ts'
 export interface PostgresStoreOptions {
   /** Schema holding Remit's tables (created if missing; default `public`). */
   schema?: string
+  /**
+   * `false`: open only a store that is there (a schema Remit has migrated), for tools that read one —
+   * a mistyped URL or schema is an error (`InputError` NO_STORE), not a new empty store. Default `true`.
+   */
+  create?: boolean
   /** Most connections per instance (default 16). */
   maxConnections?: number
   /**
@@ -65,7 +70,11 @@ export async function openPostgresStore(
 ): Promise<Store> {
   const schema = options.schema ?? 'public'
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema))
-    throw new Error(`invalid schema name "${schema}": use lower-case letters, digits and _`)
+    throw new InputError(
+      'BAD_SCHEMA',
+      `invalid schema name "${schema}": use lower-case letters, digits and _ (at most 63)`,
+      ['schema'],
+    )
   const pool = new pg.Pool({
     connectionTimeoutMillis: 5000,
     // A peer that vanishes without closing (a network partition) is found by TCP keep-alive, and a
@@ -83,6 +92,7 @@ export async function openPostgresStore(
   pool.on('error', () => {})
   pool.on('connect', (client) => client.on('error', () => {}))
   try {
+    if (options.create === false) await mustExist(pool, schema)
     await migrate(pool, schema)
   } catch (error) {
     // pg's own error (ECONNREFUSED, authentication), which `remit serve` explains to the operator.
@@ -90,6 +100,21 @@ export async function openPostgresStore(
     throw error
   }
   return new PostgresStore(pool)
+}
+
+/** Fails with NotFoundError unless `schema` holds a store Remit has migrated. */
+async function mustExist(pool: pg.Pool, schema: string): Promise<void> {
+  const { rows } = await pool.query(
+    `SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'remit_migrations'`,
+    [schema],
+  )
+  if (!rows.length)
+    throw new InputError(
+      'NO_STORE',
+      `no Remit store in schema "${schema}" of this database (nothing was created)`,
+      [],
+      'pass the postgres:// URL (and ?schema=) that remit serve uses',
+    )
 }
 
 async function migrate(pool: pg.Pool, schema: string): Promise<void> {

@@ -49,8 +49,26 @@ describe('migrations', () => {
     expect(rows).toEqual([{ v: MIGRATIONS.findIndex((m) => m.includes('CREATE TABLE remit_outbox')) }])
   })
 
-  it('refuses a schema name that is not a plain identifier', async () => {
-    await expect(openPostgresStore(url, { schema: 'x; DROP TABLE y' })).rejects.toThrow(/invalid schema name/)
+  it('refuses a schema name that is not a plain identifier, as bad input', async () => {
+    await expect(openPostgresStore(url, { schema: 'x; DROP TABLE y' })).rejects.toMatchObject({
+      name: 'InputError',
+      code: 'BAD_SCHEMA',
+      message: expect.stringMatching(/^schema: invalid schema name/),
+    })
+  })
+
+  it('with create: false, opens a store that is there and refuses one that is not, creating nothing', async () => {
+    const schema = fresh()
+    await expect(openPostgresStore(url, { schema, create: false })).rejects.toMatchObject({
+      name: 'InputError',
+      code: 'NO_STORE',
+    })
+    const { rows } = await sql((client) =>
+      client.query('SELECT 1 FROM information_schema.schemata WHERE schema_name = $1', [schema]),
+    )
+    expect(rows).toEqual([])
+    await (await openPostgresStore(url, { schema })).close()
+    await (await openPostgresStore(url, { schema, create: false })).close()
   })
 
   it('says so when the database cannot be reached', async () => {

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises'
-import { loadPolicyFile, openRemit, openSqliteStore, type Policy } from '@remit/core'
+import { loadPolicyFile, openRemit, type Policy } from '@remit/core'
 import { decisionToWire } from '@remit/core/internal'
 import { type Io, printDecision, UsageError } from '../output.ts'
+import { openSqliteFile } from './serve.ts'
 
 export interface DecideOptions {
   policy: string
@@ -30,9 +31,12 @@ export async function decide(io: Io, o: DecideOptions): Promise<number> {
       `agents: ${[...policy.agents.keys()].join(', ')}`,
     )
   const body = o.request
-    ? requestJson(o.request, o.request === '-' ? await readStdin() : await readFile(o.request, 'utf8'))
+    ? withFlags(
+        requestJson(o.request, o.request === '-' ? await readStdin() : await readFile(o.request, 'utf8')),
+        o,
+      )
     : fromFlags(policy, o)
-  const remit = await openRemit({ policy, store: openSqliteStore(o.store) })
+  const remit = await openRemit({ policy, store: openSqliteFile(o.store) })
   try {
     const d = await remit.decide(o.tool ? { tool: o.tool } : { agent: o.agent as string }, body)
     if (o.json) io.out(JSON.stringify({ ...decisionToWire(d), dryRun: d.dryRun }, null, 2))
@@ -64,10 +68,59 @@ export function fromFlags(policy: Policy, o: DecideOptions): Record<string, unkn
       ...(o.email ? { email: o.email } : {}),
       facts,
     },
-    ...(o.at ? { at: new Date(o.at).toISOString() } : {}),
+    ...(o.at ? { at: atFlag(o.at) } : {}),
     ...(o.idempotencyKey ? { idempotencyKey: o.idempotencyKey } : {}),
     ...(o.dryRun ? { dryRun: true } : {}),
   }
+}
+
+/**
+ * A --request body with --at, --idempotency-key and --dry-run applied: they hold for a body as for
+ * flags. A flag and a different value in the body is a usage error naming both.
+ */
+export function withFlags(
+  body: unknown,
+  o: Pick<DecideOptions, 'at' | 'idempotencyKey' | 'dryRun' | 'request'>,
+): ReturnType<typeof JSON.parse> {
+  const file = o.request === '-' ? 'stdin' : (o.request ?? 'the request')
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    throw new UsageError(
+      `${file} is not a JSON object`,
+      'the body of a decision request, e.g. {"action":{"kind":"…"},"customer":{"accountId":"…"}}',
+    )
+  const b = { ...(body as Record<string, unknown>) }
+  const clash = (flag: string, value: string, key: string) =>
+    new UsageError(
+      `${flag}${value ? ` ${value}` : ''} conflicts with "${key}": ${JSON.stringify(b[key])} in ${file}`,
+      'give one of them, or the same value in both',
+    )
+  if (o.at !== undefined) {
+    const at = atFlag(o.at)
+    if (b.at !== undefined && !(typeof b.at === 'string' && Date.parse(b.at) === Date.parse(at)))
+      throw clash('--at', o.at, 'at')
+    b.at = at
+  }
+  if (o.idempotencyKey !== undefined) {
+    if (b.idempotencyKey !== undefined && b.idempotencyKey !== o.idempotencyKey)
+      throw clash('--idempotency-key', o.idempotencyKey, 'idempotencyKey')
+    b.idempotencyKey = o.idempotencyKey
+  }
+  if (o.dryRun) {
+    if (b.dryRun !== undefined && b.dryRun !== true) throw clash('--dry-run', '', 'dryRun')
+    b.dryRun = true
+  }
+  return b
+}
+
+/** --at's time, as the API takes it; anything else is a usage error (not "Invalid time value"). */
+export function atFlag(text: string): string {
+  // An offset (Z or ±hh:mm) is required, as the API requires it: a time without one is ambiguous.
+  const ms = /(z|[+-]\d\d(:?\d\d)?)$/i.test(text.trim()) ? Date.parse(text) : Number.NaN
+  if (Number.isNaN(ms))
+    throw new UsageError(
+      `--at wants an ISO 8601 time with an offset, e.g. 2026-04-10T10:00:00Z; got "${text}"`,
+    )
+  return new Date(ms).toISOString()
 }
 
 function pairs(list: string[], flag: string): [string, string][] {

@@ -1,8 +1,9 @@
+import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { explain as explainDecision, loadPolicyFile, openSqliteStore } from '@remit/core'
 import { resolveRequest } from '@remit/core/internal'
 import { type Io, paint, UsageError } from '../output.ts'
-import { type DecideOptions, fromFlags, requestJson } from './decide.ts'
+import { type DecideOptions, fromFlags, requestJson, withFlags } from './decide.ts'
 
 /** `remit explain`: one decision as a readable trace: scope, each rule, what it read, the verdict. */
 export async function explainCommand(io: Io, o: DecideOptions & { store?: string }): Promise<number> {
@@ -10,7 +11,8 @@ export async function explainCommand(io: Io, o: DecideOptions & { store?: string
   let body: Record<string, unknown>
   let caller: { agent: string } | { tool: string }
   if (o.request) {
-    body = requestJson(o.request, await readFile(o.request, 'utf8'))
+    // --at holds for a body too (a different `at` in it is a usage error naming both).
+    body = withFlags(requestJson(o.request, await readFile(o.request, 'utf8')), o)
     const b = body as { agent?: string; tool?: string }
     if (!b.agent && !b.tool && !o.agent && !o.tool)
       throw new UsageError('say who is asking: "agent" or "tool" in the file, or --agent / --tool')
@@ -47,6 +49,12 @@ export async function explainCommand(io: Io, o: DecideOptions & { store?: string
     ...(t.channel ? { channel: t.channel } : {}),
   }))
   if (o.store && o.store !== ':memory:') {
+    // Explaining reads a ledger: a mistyped path is an error, not a new empty store.
+    if (!existsSync(o.store))
+      throw new UsageError(
+        `no store at ${o.store}`,
+        'pass --store with the SQLite file remit serve or decide uses',
+      )
     const store = openSqliteStore(o.store)
     const ledger = await store.ledger(
       req.customer.accountId,

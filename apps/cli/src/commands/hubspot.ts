@@ -21,16 +21,11 @@ export interface HubSpotRegisterOptions {
  */
 export async function hubspotRegister(io: Io, o: HubSpotRegisterOptions): Promise<number> {
   const hubspot = await optional('@remit/hubspot', 'remit hubspot register', () => import('@remit/hubspot'))
-  let config: Awaited<ReturnType<typeof hubspot.readHubSpotConfig>>
-  try {
-    config = await hubspot.readHubSpotConfig(o.config)
-  } catch (error) {
-    if (error instanceof hubspot.HubSpotConfigError)
-      throw new UsageError(error.message, 'see the @remit/hubspot README for the hubspot.yaml shape')
-    if ((error as { code?: string }).code === 'ENOENT' || /ENOENT/.test(String(error)))
-      throw new UsageError(`${o.config}: no such file`, 'run it where hubspot.yaml is, or pass --config')
-    throw error
-  }
+  const config = await readHubSpotYaml(
+    hubspot,
+    o.config,
+    'run it where hubspot.yaml is, or pass --config <file>',
+  )
   const base = (o.publicUrl ?? config.publicUrl)?.replace(/\/+$/, '')
   if (!base)
     throw new UsageError(
@@ -77,4 +72,26 @@ export async function hubspotRegister(io: Io, o: HubSpotRegisterOptions): Promis
     'next: install the app in each portal at /hubspot/install; in a workflow, add "Check with Remit" before the send step and branch on "Remit verdict" is go',
   )
   return 0
+}
+
+/**
+ * hubspot.yaml, read and checked by @remit/hubspot: a missing file is "no such file" as for any
+ * other input, and a file that does not fit lists its problems; both are usage errors.
+ */
+export async function readHubSpotYaml(
+  hubspot: Pick<typeof import('@remit/hubspot'), 'readHubSpotConfig' | 'HubSpotConfigError'>,
+  path: string,
+  missingHint: string,
+) {
+  try {
+    return await hubspot.readHubSpotConfig(path)
+  } catch (error) {
+    const e = error as Error & { code?: string; cause?: { code?: string } }
+    // The file's own error: the cause, or (an older @remit/hubspot) in the message.
+    if (e?.code === 'ENOENT' || e?.cause?.code === 'ENOENT' || /: ENOENT\b/.test(e?.message ?? ''))
+      throw new UsageError(`no such file: ${path}`, missingHint)
+    if (error instanceof hubspot.HubSpotConfigError)
+      throw new UsageError(error.message, 'see the @remit/hubspot README for the hubspot.yaml shape')
+    throw error
+  }
 }

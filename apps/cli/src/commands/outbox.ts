@@ -20,7 +20,7 @@ async function existingStore(spec: string) {
       `no store at ${spec}`,
       'pass --store with the SQLite file or postgres:// URL remit serve uses',
     )
-  return openStore(spec)
+  return openStore(spec, { create: false })
 }
 
 /** `remit outbox list`: the work Remit owes vendors, and what became of it. */

@@ -60,6 +60,12 @@ async function findTests(dir: string): Promise<string[]> {
   return out.sort()
 }
 
+/** A path as typed from here: relative when under the working directory, else absolute. */
+function shown(path: string): string {
+  const r = relative(process.cwd(), path)
+  return r && !r.startsWith('..') ? r : path
+}
+
 export async function runPolicyTests(io: Io, dir: string): Promise<{ passed: number; failed: number }> {
   const files = await findTests(dir)
   if (!files.length)
@@ -83,7 +89,17 @@ export async function runPolicyTests(io: Io, dir: string): Promise<{ passed: num
     const policyPath = resolve(dirname(file), parsed.data.policy ?? 'remit.yaml')
     let policy = policies.get(policyPath)
     if (!policy) {
-      policy = await loadPolicyFile(policyPath)
+      policy = await loadPolicyFile(policyPath).catch((error) => {
+        // `test` has no --policy: each test file names its own, relative to itself.
+        if ((error as NodeJS.ErrnoException)?.code !== 'ENOENT') throw error
+        const named = parsed.data.policy
+        throw new UsageError(
+          `no such file: ${shown(policyPath)}`,
+          named
+            ? `${shown(file)} names it in \`policy: ${named}\` (a path relative to the test file): fix that`
+            : `${shown(file)} names no policy, so it looks for remit.yaml beside itself: add \`policy: <file>\` to it`,
+        )
+      })
       policies.set(policyPath, policy)
     }
     io.out(paint(io, 'bold', relative(process.cwd(), file)))

@@ -2,7 +2,7 @@ import { createReadStream, statSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { loadPolicyFile, type ReplayReport, replay } from '@remit/core'
-import { parse as parseCsv } from 'csv-parse'
+import { CsvError, parse as parseCsv } from 'csv-parse'
 import { parse as parseYaml } from 'yaml'
 import { EXIT, type Io, paint, UsageError } from '../output.ts'
 import { htmlReport } from '../report/html.ts'
@@ -22,7 +22,7 @@ export interface ReplayCommandOptions {
 export async function* ndjson(
   path: string,
   onBytes: (n: number) => void,
-): AsyncGenerator<{ line: number; event: unknown }> {
+): AsyncGenerator<{ line: number; event: unknown; error?: string }> {
   const stream = createReadStream(path)
   stream.on('data', (chunk) => onBytes(chunk.length))
   let line = 0
@@ -32,8 +32,9 @@ export async function* ndjson(
     let event: unknown
     try {
       event = JSON.parse(text)
-    } catch {
-      event = { invalid: 'not JSON' }
+    } catch (error) {
+      yield { line, event: undefined, error: `not JSON (${(error as Error).message})` }
+      continue
     }
     yield { line, event }
   }
@@ -88,9 +89,13 @@ async function* csv(
   const stream = createReadStream(path)
   stream.on('data', (chunk) => onBytes(chunk.length))
   let line = 1
-  for await (const row of stream.pipe(
-    parseCsv({ columns: true, skip_empty_lines: true, bom: true }),
-  ) as AsyncIterable<Record<string, string>>) {
+  for await (const row of csvRows(
+    path,
+    stream.pipe(parseCsv({ columns: true, skip_empty_lines: true, bom: true })) as AsyncIterable<
+      Record<string, string>
+    >,
+    from,
+  )) {
     line++
     const rawKind = row[m.kind.column] ?? ''
     const agent =
@@ -114,6 +119,24 @@ async function* csv(
         },
       },
     }
+  }
+}
+
+/** The rows of a CSV export; a file that is not CSV (a CsvError) is bad input, named with its line. */
+async function* csvRows(
+  path: string,
+  rows: AsyncIterable<Record<string, string>>,
+  from: 'hubspot' | 'salesforce',
+): AsyncGenerator<Record<string, string>> {
+  try {
+    yield* rows
+  } catch (error) {
+    if (!(error instanceof CsvError)) throw error
+    const line = (error as CsvError & { lines?: unknown }).lines
+    throw new UsageError(
+      `${path}${typeof line === 'number' ? ` line ${line}` : ''}: not a CSV export (${error.message})`,
+      `--from ${from} reads the CSV export of ${from === 'hubspot' ? 'HubSpot' : 'Salesforce'} activities; a history in NDJSON needs no --from`,
+    )
   }
 }
 

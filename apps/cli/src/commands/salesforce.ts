@@ -64,7 +64,7 @@ export interface SalesforceDeployOptions {
 
 /** `remit salesforce deploy`: deploys with the user's `sf` login, then sets each agent's key. */
 export async function salesforceDeploy(io: Io, o: SalesforceDeployOptions): Promise<number> {
-  const { connectionFor, deployPackage, SalesforceError } = await optional(
+  const { connectionFor, deployPackage, requireDeployLibraries, SalesforceError } = await optional(
     '@remit/salesforce',
     'remit salesforce deploy',
     () => import('@remit/salesforce'),
@@ -73,6 +73,8 @@ export async function salesforceDeploy(io: Io, o: SalesforceDeployOptions): Prom
   const names = (await fs.readdir(resolve(o.dir, 'force-app/main/default/externalCredentials')).catch(() => {
     throw new UsageError(`${o.dir} is not a package from \`remit salesforce package\``)
   })) as string[]
+  // The deploy libraries before the login: without them, SDK_MISSING and what to install, not NO_ORG.
+  await requireDeployLibraries()
   // Keys come from the environment (REMIT_KEY_<AGENT>, e.g. REMIT_KEY_SALES_AGENT), never the command line.
   const keys: Record<string, string> = {}
   for (const file of names) {

@@ -1,10 +1,11 @@
-import { existsSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { existsSync, statSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Remit, Store } from '@remit/core'
 import { openDecisionLog, openSqliteStore, parseDuration } from '@remit/core'
 import { ifInstalled, optional } from '../optional.ts'
 import { type Io, UsageError } from '../output.ts'
+import { readHubSpotYaml } from './hubspot.ts'
 
 export interface ServeOptions {
   policy: string
@@ -48,7 +49,7 @@ function decisionLogFor(target: string | undefined) {
  * Opens the store a --store value names: a SQLite file path, or a postgres:// URL (add
  * `?schema=name` to keep Remit's tables in a schema of their own).
  */
-export async function openStore(spec: string): Promise<Store> {
+export async function openStore(spec: string, o: { create?: boolean } = {}): Promise<Store> {
   if (/^postgres(ql)?:\/\//.test(spec)) {
     const url = new URL(spec)
     const schema = url.searchParams.get('schema') ?? undefined
@@ -58,26 +59,51 @@ export async function openStore(spec: string): Promise<Store> {
       '--store postgres://…',
       () => import('@remit/store-postgres'),
     )
-    return openPostgresStore(url.toString(), schema ? { schema } : {})
+    return openPostgresStore(url.toString(), {
+      ...(schema ? { schema } : {}),
+      ...(o.create === false ? { create: false } : {}),
+    })
   }
-  return openSqliteStore(spec)
+  return openSqliteFile(spec)
+}
+
+/**
+ * A SQLite --store file (created when missing). What SQLite says of a path it cannot use ("unable
+ * to open database file", "file is not a database") becomes a usage error naming the file.
+ */
+export function openSqliteFile(path: string): Store {
+  try {
+    return openSqliteStore(path)
+  } catch (error) {
+    const e = error as { code?: string; errcode?: number }
+    if (e?.code !== 'ERR_SQLITE_ERROR' || typeof e.errcode !== 'number') throw error
+    const hint = 'name a SQLite file Remit keeps its ledger in (created when missing), e.g. --store remit.db'
+    // 26 SQLITE_NOTADB; 14 SQLITE_CANTOPEN (primary codes, in the low byte of extended ones).
+    if ((e.errcode & 0xff) === 26)
+      throw new UsageError(`--store ${path}: not a SQLite database (is it the file you meant?)`, hint)
+    if ((e.errcode & 0xff) === 14) {
+      const folder = dirname(resolve(path))
+      if (!existsSync(folder))
+        throw new UsageError(
+          `--store ${path}: the folder ${folder} does not exist`,
+          'create the folder first, or name a file in one that exists',
+        )
+      if (statSync(resolve(path), { throwIfNoEntry: false })?.isDirectory())
+        throw new UsageError(`--store ${path}: it is a folder, not a SQLite file`, hint)
+      throw new UsageError(
+        `--store ${path}: cannot open it as a SQLite database`,
+        'check the permissions of the file and its folder (SQLite writes beside it, too)',
+      )
+    }
+    throw error
+  }
 }
 
 /** hubspot.yaml, read and checked by @remit/hubspot; its errors become usage errors here. */
 async function hubspotConfig(path: string | undefined) {
   if (!path) return {}
-  const { readHubSpotConfig, HubSpotConfigError } = await optional(
-    '@remit/hubspot',
-    '--hubspot-config',
-    () => import('@remit/hubspot'),
-  )
-  try {
-    return await readHubSpotConfig(path)
-  } catch (error) {
-    if (error instanceof HubSpotConfigError)
-      throw new UsageError(error.message, 'see the @remit/hubspot README for the hubspot.yaml shape')
-    throw error
-  }
+  const hubspot = await optional('@remit/hubspot', '--hubspot-config', () => import('@remit/hubspot'))
+  return readHubSpotYaml(hubspot, path, 'check the path given to --hubspot-config')
 }
 
 /**
@@ -140,7 +166,18 @@ async function hubspotApp(o: ServeOptions) {
  */
 async function consoleDir(o: ServeOptions): Promise<string | undefined> {
   if (o.console === false) return undefined
-  if (typeof o.console === 'string') return resolve(o.console)
+  if (typeof o.console === 'string') {
+    // A folder that is not a console build is a mistake, not a console that answers 404.
+    const dir = resolve(o.console)
+    if (!existsSync(join(dir, 'index.html')))
+      throw new UsageError(
+        existsSync(dir)
+          ? `--console ${o.console}: no index.html in it (not a console build)`
+          : `--console ${o.console}: no such folder`,
+        "name the console's built files (apps/console/dist after `pnpm build`), or leave --console out for the bundled console",
+      )
+    return dir
+  }
   const { bundledConsoleDir } = await import('@remit/server')
   const bundled = bundledConsoleDir()
   if (bundled) return bundled

@@ -12,37 +12,71 @@ import type { Policy } from '../policy/model.ts'
 
 const time = z.iso.datetime({ offset: true })
 
-/** One line of the history (NDJSON): an attempt an agent made, or a touch that happened elsewhere. */
-export const replayEventSchema = z.union([
-  z.strictObject({
-    at: time,
+/** An attempt an agent made: who, what, for whom, when. */
+const attemptSchema = z.strictObject({
+  at: time,
+  agent: z.string().optional(),
+  tool: z.string().optional(),
+  action: z.object({ kind: z.string() }).catchall(z.unknown()),
+  customer: z.object({
+    accountId: z.string().optional(),
+    contactId: z.string().optional(),
+    email: z.string().optional(),
+    facts: z.record(z.string(), z.unknown()).optional(),
+  }),
+  /** An id of the attempt in the source system, echoed in examples. */
+  ref: z.string().optional(),
+  /** What was decided, on a line of Remit's decision log (read as history): not read here. */
+  decision: z.unknown().optional(),
+})
+
+/** A touch that happened elsewhere (a rep's call, another system's e-mail). */
+const touchSchema = z.strictObject({
+  at: time,
+  touch: z.strictObject({
+    accountId: z.string(),
+    contactId: z.string().optional(),
+    kind: z.string(),
+    channel: z.string().optional(),
+    team: z.string().optional(),
     agent: z.string().optional(),
-    tool: z.string().optional(),
-    action: z.object({ kind: z.string() }).catchall(z.unknown()),
-    customer: z.object({
-      accountId: z.string().optional(),
-      contactId: z.string().optional(),
-      email: z.string().optional(),
-      facts: z.record(z.string(), z.unknown()).optional(),
-    }),
-    /** An id of the attempt in the source system, echoed in examples. */
-    ref: z.string().optional(),
-    /** What was decided, on a line of Remit's decision log (read as history): not read here. */
-    decision: z.unknown().optional(),
+    outbound: z.boolean().optional(),
   }),
-  z.strictObject({
-    at: time,
-    touch: z.strictObject({
-      accountId: z.string(),
-      contactId: z.string().optional(),
-      kind: z.string(),
-      channel: z.string().optional(),
-      team: z.string().optional(),
-      agent: z.string().optional(),
-      outbound: z.boolean().optional(),
-    }),
-  }),
-])
+})
+
+/** One line of the history (NDJSON): an attempt an agent made, or a touch that happened elsewhere. */
+export const replayEventSchema = z.union([attemptSchema, touchSchema])
+
+/**
+ * What is wrong with a line that is not a replay event, in words a person can act on: not an object,
+ * neither an attempt nor a touch, a missing or malformed field (the first one found).
+ */
+export function replayEventProblem(raw: unknown): string {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    return `not a JSON object (got ${Array.isArray(raw) ? 'an array' : JSON.stringify(raw)})`
+  const fields = raw as Record<string, unknown>
+  const schema =
+    'touch' in fields
+      ? touchSchema
+      : ['action', 'customer', 'agent', 'tool'].some((k) => k in fields)
+        ? attemptSchema
+        : undefined
+  if (!schema) return 'neither an attempt ("agent" or "tool", "action", "customer") nor a touch ("touch")'
+  const issue = schema.safeParse(raw).error?.issues[0]
+  if (!issue) return 'not a replay event'
+  const path = issue.path.map(String)
+  const name = path.join('.')
+  let value: unknown = raw
+  for (const key of path) value = (value as Record<string, unknown> | undefined)?.[key]
+  const what = 'touch' in fields ? 'a touch' : 'an attempt'
+  if (issue.code === 'unrecognized_keys')
+    return `${what} has no field ${issue.keys.map((k) => `"${[...path, k].join('.')}"`).join(', ')}`
+  if (value === undefined) return `${what} needs "${name}"`
+  if (name === 'at')
+    return `"at" must be an ISO 8601 time with an offset, e.g. 2026-04-10T10:00:00Z; got ${JSON.stringify(value)}`
+  return `"${name}": ${issue.message}`
+}
+
 export type ReplayEvent = z.infer<typeof replayEventSchema>
 
 export interface ReplayOptions {
@@ -130,7 +164,8 @@ const day = (d: Date) => d.toISOString().slice(0, 10)
 
 export async function replay(
   policy: Policy,
-  events: AsyncIterable<{ line: number; event: unknown }>,
+  /** Each line's event, or what made it unreadable (`error`, e.g. "not JSON: …"). */
+  events: AsyncIterable<{ line: number; event: unknown; error?: string }>,
   o: ReplayOptions = {},
 ): Promise<ReplayReport> {
   const report: ReplayReport = {
@@ -164,13 +199,16 @@ export async function replay(
   }
   let last = Number.NEGATIVE_INFINITY
   let n = 0
-  for await (const { line, event: raw } of events) {
+  for await (const { line, event: raw, error } of events) {
     report.events++
     if (o.progress && ++n % (o.every ?? 10_000) === 0) o.progress(n)
+    if (error !== undefined) {
+      fail(line, error)
+      continue
+    }
     const parsed = replayEventSchema.safeParse(raw)
     if (!parsed.success) {
-      const issue = parsed.error.issues[0]
-      fail(line, `${issue?.path.join('.') || 'line'}: ${issue?.message}`)
+      fail(line, replayEventProblem(raw))
       continue
     }
     const e = parsed.data
@@ -207,6 +245,10 @@ export async function replay(
           at.getTime(),
         )
       }
+      continue
+    }
+    if (!e.agent && !e.tool) {
+      fail(line, 'an attempt needs "agent" or "tool": who made it')
       continue
     }
     const verdicts: {
