@@ -1,6 +1,6 @@
 import { explain, InputError, NotFoundError, type Remit } from '@remit/core'
 import { decisionLogQuerySchema } from '@remit/core/api'
-import { decisionRecordToWire, requestOf, reviewToWire, touchToWire } from '@remit/core/internal'
+import { decisionRecordToWire, personOf, requestOf, reviewToWire, touchToWire } from '@remit/core/internal'
 import { z } from 'zod'
 import { ForbiddenError, toHttpError, UnauthorizedError } from './errors.ts'
 import { hashKey, type KeyRing, type Principal } from './keys.ts'
@@ -207,11 +207,17 @@ export function consoleRoutes(d: {
           decision.accountId,
           new Date(decision.at.getTime() - policy.lookbackMs),
           decision.at,
+          personOf(req.customer),
         )
         const touches = ledger.touches.filter((t) => t.at < decision.at && t.decisionId !== decision.id)
         return {
           decision: decisionRecordToWire(decision),
-          explanation: explain(policy, { ...req, touches, commitments: ledger.commitments }),
+          explanation: explain(policy, {
+            ...req,
+            touches,
+            commitments: ledger.commitments,
+            identities: ledger.identities,
+          }),
           samePolicy: policy.version === decision.policyVersion,
         }
       },

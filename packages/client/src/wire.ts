@@ -66,6 +66,8 @@ export interface OutcomeRequest {
 export interface TouchRequest {
   accountId: string
   contactId?: string | undefined
+  /** The address it went to: with contactId, links the two (one person for contact-scoped limits) */
+  email?: string | undefined
   /** e.g. call, meeting, email.manual */
   kind: string
   channel?: string | undefined
@@ -105,6 +107,8 @@ export interface TouchWire {
   id: string
   accountId: string
   contactId?: string | undefined
+  /** The address the request or source named, trimmed and lower-cased. */
+  email?: string | undefined
   agent?: string | undefined
   team?: string | undefined
   tool?: string | undefined

@@ -15,6 +15,7 @@ export {
 } from './api/convert.ts'
 export { decisionToWire } from './decision/decision.ts'
 export { inputErrorFromZod, requestOf, resolveCaller, resolveRequest } from './decision/request.ts'
+export { MAX_IDENTITIES, personOf, samePerson } from './ledger/identity.ts'
 export { deliveredAlready, outboxMessage, parseOutbox, retried, settle } from './outbox/outbox.ts'
 export { closest } from './policy/suggest.ts'
 export {

@@ -5,7 +5,8 @@ import { InputError, NotFoundError, ReviewStateError } from './errors.ts'
 import { evaluate } from './evaluate/evaluate.ts'
 import { newId } from './ids.ts'
 import { commitmentFor, reserve } from './ledger/entries.ts'
-import type { Commitment, LedgerView, Suppression, Touch, TouchStatus } from './ledger/types.ts'
+import { linkOf, normalizeEmail, type Person, personOf } from './ledger/identity.ts'
+import type { LedgerView, Suppression, Touch, TouchStatus } from './ledger/types.ts'
 import {
   type OutboxFilter,
   type OutboxMessage,
@@ -16,7 +17,14 @@ import { loadPolicyFile } from './policy/load.ts'
 import type { Policy } from './policy/model.ts'
 import { answerReview } from './review/answer.ts'
 import type { Review } from './review/review.ts'
-import type { DecisionFilter, ReviewFilter, ReviewWrite, Store, Timeline } from './store/store.ts'
+import type {
+  DecisionFilter,
+  DecisionWrite,
+  ReviewFilter,
+  ReviewWrite,
+  Store,
+  Timeline,
+} from './store/store.ts'
 import { type DecisionLogSink, decisionLogEntry } from './telemetry/decision-log.ts'
 import {
   ATTR,
@@ -62,6 +70,8 @@ function warnEveryMinute(): (error: unknown) => void {
 export interface TouchInput {
   accountId: string
   contactId?: string
+  /** The address it went to (kept trimmed and lower-cased); with `contactId`, links the two. */
+  email?: string
   kind: string
   channel?: string
   /** Default: the kind's `outbound` if the policy declares the kind, else true. */
@@ -245,9 +255,10 @@ export class Remit {
     const policy = this.current
     const req = resolveRequest(policy, caller, request, this.clock)
     const since = new Date(req.now.getTime() - policy.lookbackMs)
+    const person = personOf(req.customer)
     if (req.dryRun) {
-      const ledger = await this.store.ledger(req.customer.accountId, since, req.now)
-      return { ...this.draft(policy, req, ledger).decision, dryRun: true }
+      const ledger = await this.store.ledger(req.customer.accountId, since, req.now, person)
+      return { ...this.draft(policy, req, ledger, person).decision, dryRun: true }
     }
     return this.store.decide(
       {
@@ -257,14 +268,21 @@ export class Remit {
         ...(req.requestHash ? { requestHash: req.requestHash } : {}),
         since,
         now: req.now,
+        ...(person ? { person } : {}),
       },
-      (ledger) => this.draft(policy, req, ledger),
+      (ledger) => this.draft(policy, req, ledger, person),
     )
   }
 
-  private draft(policy: Policy, req: ResolvedRequest, ledger: LedgerView) {
-    const { touches, commitments, suppressions } = ledger
-    const e = evaluate(policy, { ...req, touches, commitments, ...(suppressions ? { suppressions } : {}) })
+  private draft(policy: Policy, req: ResolvedRequest, ledger: LedgerView, person: Person | undefined) {
+    const { touches, commitments, suppressions, identities } = ledger
+    const e = evaluate(policy, {
+      ...req,
+      touches,
+      commitments,
+      ...(suppressions ? { suppressions } : {}),
+      ...(identities?.length ? { identities } : {}),
+    })
     const id = newId('dec')
     const decision: Decision = {
       id,
@@ -288,9 +306,11 @@ export class Remit {
       dryRun: false,
       ...(e.aborted ? { aborted: e.aborted } : {}),
     }
-    const write: { decision: Decision; touch?: Touch; commitment?: Commitment; review?: Review } = {
-      decision,
-    }
+    const write: DecisionWrite = { decision }
+    // A request naming both a contact id and an address links them, whatever its verdict.
+    const link = linkOf(person)
+    if (link && !identities?.some((i) => i.contactId === link.contactId && i.email === link.email))
+      write.identity = link
     if (e.verdict === 'go') {
       write.touch = reserve(decision, req.action.channel, req.action.outbound, req.now)
       const c = commitmentFor(policy, decision, req.now)
@@ -309,7 +329,7 @@ export class Remit {
       decision.reviewId = review.id
       write.review = review
     }
-    return write as { decision: Decision; touch?: Touch; commitment?: Commitment; review?: Review }
+    return write
   }
 
   /** Reports what became of a go: sent, failed or cancelled (the last two stop counting). */
@@ -350,6 +370,8 @@ export class Remit {
       source: 'recorded',
     }
     if (input.contactId) touch.contactId = input.contactId
+    const email = input.email === undefined ? undefined : normalizeEmail(input.email)
+    if (email) touch.email = email
     if (input.agent) touch.agent = input.agent
     const team = input.team ?? agent?.team
     if (team) touch.team = team

@@ -1,8 +1,10 @@
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { openSqliteStore } from '../src/index.ts'
+import { describe, expect, it } from 'vitest'
+import { openSqliteStore, type Touch } from '../src/index.ts'
 import { storeContract } from '../src/store/contract.ts'
+import { nodeSqlite } from '../src/store/node-sqlite.ts'
 
 storeContract('SQLite in memory', { open: async () => openSqliteStore(':memory:') })
 
@@ -20,4 +22,41 @@ storeContract('SQLite file (WAL)', {
     await store.close()
     return openSqliteStore(path)
   },
+})
+
+describe('a SQLite file made before touches kept their address', () => {
+  it('opens with the column and the identities table added, its old touches kept', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'remit-store-')), 'remit.db')
+    // The touches table as files made before this release have it (no email), and one old touch.
+    const old = new (nodeSqlite().DatabaseSync)(path)
+    old.exec(`CREATE TABLE touches (
+      id TEXT PRIMARY KEY, account_id TEXT NOT NULL, contact_id TEXT, agent TEXT, team TEXT, tool TEXT,
+      kind TEXT NOT NULL, channel TEXT, outbound INTEGER NOT NULL, at INTEGER NOT NULL, status TEXT NOT NULL,
+      decision_id TEXT, source TEXT NOT NULL, note TEXT, external_id TEXT);
+      INSERT INTO touches (id, account_id, kind, outbound, at, status, source)
+        VALUES ('tch_old', 'acme', 'call', 0, ${Date.parse('2026-04-06T08:00:00Z')}, 'sent', 'recorded');`)
+    old.close()
+    const store = openSqliteStore(path)
+    const touch: Touch = {
+      id: 'tch_new',
+      accountId: 'acme',
+      contactId: 'c1',
+      email: 'jane@acme.example',
+      kind: 'email.manual',
+      outbound: true,
+      at: new Date('2026-04-06T09:00:00Z'),
+      status: 'sent',
+      source: 'recorded',
+    }
+    await store.recordTouch(touch)
+    const view = await store.ledger('acme', new Date(0), new Date('2026-04-07T00:00:00Z'), {
+      contactId: 'c1',
+    })
+    expect(view.touches.map((t) => [t.id, t.email])).toEqual([
+      ['tch_old', undefined],
+      ['tch_new', 'jane@acme.example'],
+    ])
+    expect(view.identities).toEqual([{ contactId: 'c1', email: 'jane@acme.example' }])
+    await store.close()
+  })
 })

@@ -4,10 +4,12 @@ import type {
   Decision,
   DecisionFilter,
   DecisionWrite,
+  Identity,
   LedgerView,
   OutboxFilter,
   OutboxMessage,
   OutboxSettlement,
+  Person,
   Review,
   ReviewFilter,
   ReviewWrite,
@@ -23,7 +25,9 @@ import {
   commitmentFromRow,
   decisionFilterSql,
   deliveredAlready,
+  MAX_IDENTITIES,
   outboxFilterSql,
+  personOf,
   type RowReader,
   replayOf,
   reviewFilterSql,
@@ -151,26 +155,57 @@ async function migrate(pool: pg.Pool, schema: string): Promise<void> {
   }
 }
 
-/** The account's counting touches since `since` and its commitments outstanding at `now`, as JSON. */
-const ledgerQuery = (account: string, since: string, now: string) => `
+/**
+ * The account's counting touches since `since` and its commitments outstanding at `now`, as JSON;
+ * with a person (its contact id and address, as SQL), that person's links too: those naming the id
+ * or the address, then every link naming an id or address of those, until none is new (UNION drops
+ * repeats, so it ends; PostgreSQL computes only the rows the LIMIT takes). One more subquery of the
+ * same statement: no round trip, and none of it for a request that names no contact.
+ */
+const ledgerQuery = (account: string, since: string, now: string, person?: { id: string; email: string }) => `
 SELECT
   (SELECT coalesce(json_agg(t ORDER BY t.at), '[]') FROM remit_touches t
     WHERE t.account_id = ${account} AND t.at >= ${since} AND t.status IN ('reserved', 'sent')) AS touches,
   (SELECT coalesce(json_agg(c ORDER BY c.at), '[]') FROM remit_commitments c
     WHERE c.account_id = ${account} AND NOT c.withdrawn AND (c.expires_at IS NULL OR c.expires_at > ${now})) AS commitments,
   (SELECT coalesce(json_agg(s.body ORDER BY s.at, s.id), '[]') FROM remit_suppressions s
-    WHERE s.account_id = ${account}) AS suppressions`
+    WHERE s.account_id = ${account}) AS suppressions${
+      person
+        ? `,
+  (WITH RECURSIVE person(contact_id, email) AS (
+      SELECT i.contact_id, i.email FROM remit_identities i
+        WHERE i.account_id = ${account} AND (i.contact_id = ${person.id} OR i.email = ${person.email})
+      UNION
+      SELECT i.contact_id, i.email FROM remit_identities i JOIN person p
+        ON i.contact_id = p.contact_id OR i.email = p.email
+        WHERE i.account_id = ${account})
+    SELECT coalesce(json_agg(json_build_object('contactId', x.contact_id, 'email', x.email)
+      ORDER BY x.contact_id COLLATE "C", x.email COLLATE "C"), '[]')
+    FROM (SELECT * FROM person LIMIT ${MAX_IDENTITIES}) x) AS identities`
+        : ''
+    }`
 
 const LEDGER = ledgerQuery('$1', '$2', '$3')
+/** The ledger read for a person: `$4` its contact id, `$5` its address (either may be NULL). */
+const LEDGER_FOR = ledgerQuery('$1', '$2', '$3', { id: '$4::text', email: '$5::text' })
 
-type LedgerRow = { touches: Row[]; commitments: Row[]; suppressions: Row[] }
+type LedgerRow = { touches: Row[]; commitments: Row[]; suppressions: Row[]; identities?: Identity[] }
 
 function toLedger(row: LedgerRow): LedgerView {
-  return {
+  const view: LedgerView = {
     touches: row.touches.map(rowToTouch),
     commitments: row.commitments.map(rowToCommitment),
     suppressions: row.suppressions.map(parseSuppression),
   }
+  if (row.identities) view.identities = row.identities
+  return view
+}
+
+/** The ledger read's SQL and parameters, for a person or for no one. */
+function ledgerRead(accountId: string, since: Date, now: Date, person: Person | undefined) {
+  return person
+    ? { sql: LEDGER_FOR, args: [accountId, since, now, person.contactId ?? null, person.email ?? null] }
+    : { sql: LEDGER, args: [accountId, since, now] }
 }
 
 function parseSuppression(body: unknown): Suppression {
@@ -228,7 +263,7 @@ function insertSql(l: (v: unknown) => string, write: DecisionWrite, requestHash:
   const t = write.touch
   if (t) {
     parts.push(
-      `t AS (INSERT INTO remit_touches (id, account_id, contact_id, agent, team, tool, kind, channel, outbound, at, status, decision_id, source, note) ${values([t.id, t.accountId, t.contactId, t.agent, t.team, t.tool, t.kind, t.channel, t.outbound, t.at, t.status, t.decisionId, t.source, t.note])})`,
+      `t AS (INSERT INTO remit_touches (id, account_id, contact_id, email, agent, team, tool, kind, channel, outbound, at, status, decision_id, source, note) ${values([t.id, t.accountId, t.contactId, t.email, t.agent, t.team, t.tool, t.kind, t.channel, t.outbound, t.at, t.status, t.decisionId, t.source, t.note])})`,
     )
   }
   const c = write.commitment
@@ -241,6 +276,12 @@ function insertSql(l: (v: unknown) => string, write: DecisionWrite, requestHash:
   if (r) {
     parts.push(
       `r AS (INSERT INTO remit_reviews (id, decision_id, account_id, team, status, created_at, expires_at, body) ${values([r.id, r.decisionId, r.accountId, r.team, r.status, r.createdAt, r.expiresAt, r])})`,
+    )
+  }
+  const i = write.identity
+  if (i) {
+    parts.push(
+      `i AS (INSERT INTO remit_identities (account_id, contact_id, email, at) ${values([d.accountId, i.contactId, i.email, d.at])} ON CONFLICT DO NOTHING)`,
     )
   }
   return `WITH ${parts.join(', ')} SELECT 1`
@@ -343,6 +384,10 @@ class PostgresStore implements Store {
         l(request.accountId),
         l(request.since),
         l(request.now),
+        request.person && {
+          id: `${l(request.person.contactId)}::text`,
+          email: `${l(request.person.email)}::text`,
+        },
       )}`,
     )) as unknown as pg.QueryResult[]
     const found = results[2]?.rows[0] as { body: unknown; request_hash: string | null } | undefined
@@ -356,8 +401,9 @@ class PostgresStore implements Store {
     return write.decision
   }
 
-  async ledger(accountId: string, since: Date, now: Date): Promise<LedgerView> {
-    const { rows } = await this.query(LEDGER, [accountId, since, now])
+  async ledger(accountId: string, since: Date, now: Date, person?: Person): Promise<LedgerView> {
+    const read = ledgerRead(accountId, since, now, person)
+    const { rows } = await this.query(read.sql, read.args)
     return toLedger(rows[0] as LedgerRow)
   }
 
@@ -401,7 +447,15 @@ class PostgresStore implements Store {
 
   async recordTouch(touch: Touch): Promise<Touch> {
     return this.inAccount(touch.accountId, async (client) => {
-      if (await insertTouch(client, touch)) return touch
+      if (await insertTouch(client, touch)) {
+        if (touch.contactId !== undefined && touch.email !== undefined)
+          await client.query(
+            `INSERT INTO remit_identities (account_id, contact_id, email, at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING`,
+            params([touch.accountId, touch.contactId, touch.email, touch.at]),
+          )
+        return touch
+      }
       // Recorded before (another account's lock may have been held: the index, not the lock, decides).
       const first = await client.query('SELECT * FROM remit_touches WHERE external_id = $1', [
         touch.externalId,
@@ -455,12 +509,10 @@ class PostgresStore implements Store {
       const review = parseReview((r.rows[0] as Row).body)
       const d = await client.query('SELECT body FROM remit_decisions WHERE id = $1', [review.decisionId])
       if (!d.rows[0]) throw new NotFoundError('decision', review.decisionId)
-      const ledger = await client.query(LEDGER, params([review.accountId, window.since, window.now]))
-      const write = plan(
-        review,
-        parseDecision((d.rows[0] as Row).body),
-        toLedger(ledger.rows[0] as LedgerRow),
-      )
+      const decision = parseDecision((d.rows[0] as Row).body)
+      const read = ledgerRead(review.accountId, window.since, window.now, personOf(decision))
+      const ledger = await client.query(read.sql, params(read.args))
+      const write = plan(review, decision, toLedger(ledger.rows[0] as LedgerRow))
       if (write.touch) {
         await insertTouch(client, write.touch)
         await client.query('UPDATE remit_decisions SET touch_id = $1 WHERE id = $2', [
@@ -603,8 +655,8 @@ class PostgresStore implements Store {
 /** Inserts the touch; false when its external id was recorded before (nothing written). */
 async function insertTouch(client: Client, t: Touch): Promise<boolean> {
   const { rowCount } = await client.query(
-    `INSERT INTO remit_touches (id, account_id, contact_id, agent, team, tool, kind, channel, outbound, at, status, decision_id, source, note, external_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+    `INSERT INTO remit_touches (id, account_id, contact_id, agent, team, tool, kind, channel, outbound, at, status, decision_id, source, note, external_id, email)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
      ON CONFLICT (external_id) WHERE external_id IS NOT NULL DO NOTHING`,
     params([
       t.id,
@@ -622,6 +674,7 @@ async function insertTouch(client: Client, t: Touch): Promise<boolean> {
       t.source,
       t.note ?? null,
       t.externalId ?? null,
+      t.email ?? null,
     ]),
   )
   return rowCount === 1

@@ -46,4 +46,14 @@ CREATE TABLE remit_suppressions (
 CREATE INDEX remit_suppressions_account ON remit_suppressions (account_id, at);
 CREATE UNIQUE INDEX remit_suppressions_external ON remit_suppressions (external_id) WHERE external_id IS NOT NULL;
 `,
+  // Touches keep the address they went to (NULL for those made before); identities link a contact id
+  // and an address in one account, read with the ledger by either side (the primary key by id, the
+  // index by address).
+  `
+ALTER TABLE remit_touches ADD COLUMN email text;
+CREATE TABLE remit_identities (
+  account_id text NOT NULL, contact_id text NOT NULL, email text NOT NULL, at timestamptz NOT NULL,
+  PRIMARY KEY (account_id, contact_id, email));
+CREATE INDEX remit_identities_email ON remit_identities (account_id, email);
+`,
 ]

@@ -76,6 +76,8 @@ describe('idempotency keys on PostgreSQL', () => {
         `DROP TABLE ${schema}.remit_outbox;
          DROP TABLE ${schema}.remit_state;
          DROP TABLE ${schema}.remit_suppressions;
+         DROP TABLE ${schema}.remit_identities;
+         ALTER TABLE ${schema}.remit_touches DROP COLUMN email;
          ALTER TABLE ${schema}.remit_touches DROP COLUMN external_id;
          ALTER TABLE ${schema}.remit_decisions DROP COLUMN request_hash;
          DELETE FROM ${schema}.remit_migrations WHERE version > 1`,

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { explain as explainDecision, loadPolicyFile, openSqliteStore } from '@remit/core'
-import { resolveRequest } from '@remit/core/internal'
+import { explain as explainDecision, type LedgerView, loadPolicyFile, openSqliteStore } from '@remit/core'
+import { personOf, resolveRequest } from '@remit/core/internal'
 import { type Io, paint, UsageError } from '../output.ts'
 import { type DecideOptions, fromFlags, requestJson, withFlags } from './decide.ts'
 
@@ -36,6 +36,7 @@ export async function explainCommand(io: Io, o: DecideOptions & { store?: string
     }[]
   }
   const req = resolveRequest(policy, caller, request, () => new Date())
+  let identities: LedgerView['identities']
   let touches = (given ?? []).map((t, i) => ({
     id: `t${i}`,
     accountId: req.customer.accountId,
@@ -56,15 +57,23 @@ export async function explainCommand(io: Io, o: DecideOptions & { store?: string
         'pass --store with the SQLite file remit serve or decide uses',
       )
     const store = openSqliteStore(o.store)
+    // The person's linked ids and addresses count as theirs, as when the decision is made.
     const ledger = await store.ledger(
       req.customer.accountId,
       new Date(req.now.getTime() - policy.lookbackMs),
       req.now,
+      personOf(req.customer),
     )
     touches = [...ledger.touches, ...touches] as typeof touches
+    identities = ledger.identities
     await store.close()
   }
-  const x = explainDecision(policy, { ...req, touches, commitments: [] })
+  const x = explainDecision(policy, {
+    ...req,
+    touches,
+    commitments: [],
+    ...(identities ? { identities } : {}),
+  })
   const mark = { matched: '●', 'not matched': '○', unevaluable: '?', unconditional: '●' } as const
   io.out(
     paint(

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { id, label, reasonSchema, text, time, verdictSchema } from '../decision/schema.ts'
+import { emailAddress, id, label, reasonSchema, text, time, verdictSchema } from '../decision/schema.ts'
 
 // The rest of the decision API's wire format (documented in apps/server's README and /openapi.json): one source for the
 // server's validation, its OpenAPI document and @remit/client's types. Times are ISO 8601 strings.
@@ -17,6 +17,9 @@ export const outcomeRequestSchema = z.strictObject({
 export const touchRequestSchema = z.strictObject({
   accountId: id,
   contactId: id.optional(),
+  email: emailAddress
+    .optional()
+    .describe('The address it went to: with contactId, links the two (one person for contact-scoped limits)'),
   kind: label(200).describe('e.g. call, meeting, email.manual'),
   channel: label(100).optional(),
   outbound: z.boolean().optional(),
@@ -63,6 +66,8 @@ export const touchSchema = z.object({
   id: z.string(),
   accountId: z.string(),
   contactId: z.string().optional(),
+  /** The address the request or source named, trimmed and lower-cased. */
+  email: z.string().optional(),
   agent: z.string().optional(),
   team: z.string().optional(),
   tool: z.string().optional(),

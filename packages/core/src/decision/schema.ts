@@ -40,6 +40,12 @@ export const time = z.iso.datetime({ offset: true }).refine((s) => {
   return ms >= EARLIEST && ms <= LATEST
 }, 'must lie between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z')
 
+/**
+ * An e-mail address: at most 320 characters as sent, then trimmed (`" Jane@Example.com "` is
+ * `"Jane@Example.com"`; its case is kept here, the ledger lower-cases it).
+ */
+export const emailAddress = z.string().check(z.maxLength(320), z.trim(), z.email())
+
 export const verdictSchema = z.enum(['go', 'flag', 'stop'])
 export const reasonSortSchema = z.enum(['stop', 'trigger', 'limit', 'ownership', 'permission', 'default'])
 
@@ -47,7 +53,7 @@ export const customerInputSchema = z
   .strictObject({
     accountId: id.optional(),
     contactId: id.optional(),
-    email: z.email().max(320).optional(),
+    email: emailAddress.optional(),
     /** Facts the caller knows, by the names the policy declares. */
     // Each fact's name and value are checked against the policy's declaration (resolveRequest), with
     // the bounds below; the body's size bounds how many there are.

@@ -1,5 +1,6 @@
 import type { Reason, Verdict } from '../decision/schema.ts'
-import type { Commitment, Suppression, Touch } from '../ledger/types.ts'
+import { personOf, samePerson } from '../ledger/identity.ts'
+import type { Commitment, Identity, Suppression, Touch } from '../ledger/types.ts'
 import {
   CelAction,
   CelAgent,
@@ -26,6 +27,11 @@ export interface EvaluationInput {
   commitments: readonly Commitment[]
   /** The account's suppressions: one covering this customer and channel stops any outbound action. */
   suppressions?: readonly Suppression[]
+  /**
+   * The links naming this customer's person (the ledger view's `identities`): a contact-scoped limit
+   * and a suppression count what any linked contact id or address names.
+   */
+  identities?: readonly Identity[]
 }
 
 export interface Evaluation {
@@ -52,16 +58,18 @@ export interface AbortedRule {
 
 const SEVERITY: Record<Verdict, number> = { go: 0, flag: 1, stop: 2 }
 
+/** "Is this touch (or suppression) this customer's?": its contact id or address, or one linked to them. */
+type Mine = (x: Pick<Touch, 'contactId' | 'email'>) => boolean
+
+const mineOf = (input: EvaluationInput): Mine => samePerson(personOf(input.customer), input.identities)
+
 /** The suppressions that cover this outbound action: its channel (or all), and this customer. */
-function suppressing(input: EvaluationInput): Suppression[] {
+function suppressing(input: EvaluationInput, mine: () => Mine): Suppression[] {
   if (!input.action.outbound || !input.suppressions?.length) return []
-  const email = input.customer.email?.toLowerCase()
   return input.suppressions.filter(
     (s) =>
       (s.channel === undefined || s.channel === input.action.channel) &&
-      ((s.contactId === undefined && s.email === undefined) ||
-        (s.contactId !== undefined && s.contactId === input.customer.contactId) ||
-        (s.email !== undefined && s.email === email)),
+      ((s.contactId === undefined && s.email === undefined) || mine()(s)),
   )
 }
 
@@ -103,6 +111,9 @@ function evaluateRules(policy: Policy, input: EvaluationInput, mode: 'decide' | 
   const pause = (until: Date | undefined) => {
     if (until && (!retryAfter || until > retryAfter)) retryAfter = until
   }
+  // Built once per decision, and only when a contact-scoped limit or a suppression asks.
+  let matcher: Mine | undefined
+  const mine = () => (matcher ??= mineOf(input))
   const aborted: AbortedRule[] = []
   const abort = (rule: CompiledRule, error: EvaluationAbort) => {
     raise('stop')
@@ -123,7 +134,7 @@ function evaluateRules(policy: Policy, input: EvaluationInput, mode: 'decide' | 
   }
 
   // Before any rule, and in every mode (an approval cannot send to someone who unsubscribed since).
-  for (const s of suppressing(input)) {
+  for (const s of suppressing(input, mine)) {
     raise('stop')
     lasting = true
     reasons.push({ rule: 'suppression', sort: 'stop', message: suppressionMessage(s, input) })
@@ -164,7 +175,7 @@ function evaluateRules(policy: Policy, input: EvaluationInput, mode: 'decide' | 
       continue
     }
     if (!applies) continue
-    const hit = limitHit(rule, input)
+    const hit = limitHit(rule, input, mine)
     if (hit) {
       raise(rule.then)
       if (rule.then === 'stop') {
@@ -259,15 +270,18 @@ function abortMessage(error: EvaluationAbort): string {
 function limitHit(
   rule: CompiledLimit,
   input: EvaluationInput,
+  mine: () => Mine,
 ): { message: string; retryAfter?: Date } | undefined {
   const since = input.now.getTime() - rule.perMs
+  const contact = rule.limitScope === 'contact' ? mine() : undefined
   const times: number[] = []
   for (const t of input.touches) {
     const at = t.at.getTime()
     // A touch reserved after this decision's `now` still counts: another decider got the account's
     // lock first, so its touch is as real as an older one.
     if (at <= since) continue
-    if (rule.limitScope === 'contact' && t.contactId !== input.customer.contactId) continue
+    // Per contact: the touches of this person, named by its contact id or its address.
+    if (contact && !contact(t)) continue
     if (!touchInScope(rule, t)) continue
     times.push(at)
   }

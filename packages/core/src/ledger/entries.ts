@@ -1,6 +1,7 @@
 import type { Decision } from '../decision/decision.ts'
 import { newId } from '../ids.ts'
 import type { Policy } from '../policy/model.ts'
+import { normalizeEmail } from './identity.ts'
 import type { Commitment, Touch } from './types.ts'
 
 // What a go writes to the ledger: the touch it reserves and, for an action that promises something,
@@ -21,6 +22,7 @@ export function reserve(decision: Decision, channel: string | undefined, outboun
     source: 'decision',
   }
   if (decision.contactId) touch.contactId = decision.contactId
+  if (decision.email) touch.email = normalizeEmail(decision.email)
   if (decision.tool) touch.tool = decision.tool
   if (channel) touch.channel = channel
   return touch

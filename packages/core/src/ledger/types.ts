@@ -7,6 +7,8 @@ export interface Touch {
   id: string
   accountId: string
   contactId?: string
+  /** The address the request (or the source) named, trimmed and lower-cased. */
+  email?: string
   agent?: string
   team?: string
   tool?: string
@@ -46,6 +48,22 @@ export interface LedgerView {
   commitments: Commitment[]
   /** Every suppression of the account, however old: an unsubscribe does not lapse. */
   suppressions?: Suppression[]
+  /**
+   * The links that name the person the view was read for (its contact id or address, and every id
+   * and address linked to those, transitively; at most 1,000): empty when it names neither or has
+   * no link; absent when read for no one. A contact-scoped limit and a suppression count what any
+   * of them names.
+   */
+  identities?: Identity[]
+}
+
+/**
+ * A link between a contact id and an address (lower case) in one account, made by a request or a
+ * recorded touch that named both: from then on either names the same person.
+ */
+export interface Identity {
+  contactId: string
+  email: string
 }
 
 /**

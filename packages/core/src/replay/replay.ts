@@ -3,6 +3,7 @@ import { resolveRequest } from '../decision/request.ts'
 import type { Verdict } from '../decision/schema.ts'
 import { InputError } from '../errors.ts'
 import { evaluate } from '../evaluate/evaluate.ts'
+import { normalizeEmail } from '../ledger/identity.ts'
 import type { Touch } from '../ledger/types.ts'
 import type { Policy } from '../policy/model.ts'
 
@@ -296,6 +297,7 @@ export async function replay(
               status: 'sent',
               source: 'decision',
               ...(req.customer.contactId ? { contactId: req.customer.contactId } : {}),
+              ...(req.customer.email ? { email: normalizeEmail(req.customer.email) } : {}),
             },
             at.getTime(),
           )

@@ -85,7 +85,7 @@ export function answerReview(
 
 /** Stop-producing rules only, at approval time, for the decision as it was asked. */
 function recheck(policy: Policy, decision: Decision, now: Date, ledger: LedgerView) {
-  const { touches, commitments, suppressions } = ledger
+  const { touches, commitments, suppressions, identities } = ledger
   const action = policy.actions.get(decision.action.kind)
   const agent = policy.agents.get(decision.agent)
   if (!action || !agent) {
@@ -109,6 +109,7 @@ function recheck(policy: Policy, decision: Decision, now: Date, ledger: LedgerVi
       touches,
       commitments,
       ...(suppressions ? { suppressions } : {}),
+      ...(identities?.length ? { identities } : {}),
     },
     'approve',
   )

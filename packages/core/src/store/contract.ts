@@ -378,6 +378,89 @@ export function storeContract(
       expect(seen).toEqual([first])
     })
 
+    it('keeps the address a touch went to, in the ledger view and the timeline', async () => {
+      const go = goWrite('acme', hours(0))
+      const sent = { ...(go.touch as Touch), email: 'jane@acme.example' }
+      await store.decide(request('acme', hours(0)), () => ({ ...go, touch: sent }))
+      const call = { ...recorded('acme', hours(1)), email: 'omar@acme.example' }
+      await store.recordTouch(call)
+      expect((await store.ledger('acme', hours(-1), hours(2))).touches).toEqual([sent, call])
+      expect((await store.timeline('acme')).touches.map((t) => t.email)).toEqual([
+        'jane@acme.example',
+        'omar@acme.example',
+      ])
+    })
+
+    it("links a contact id and an address for good, per account: the view read for either holds the person's links", async () => {
+      const jane = { contactId: 'c1', email: 'jane@acme.example' }
+      const view = (person?: { contactId?: string; email?: string }, account = 'acme') =>
+        store.ledger(account, hours(-1), hours(24), person)
+      // Read (and cached, where a store caches) before any link exists.
+      expect((await view({ contactId: 'c1' })).identities).toEqual([])
+      // Linked by a decision whatever its verdict: a stop links as a go does.
+      await store.decide({ ...request('acme', hours(0)), person: jane }, () => ({
+        ...stopWrite('acme', hours(0)),
+        identity: jane,
+      }))
+      expect((await view({ contactId: 'c1' })).identities).toEqual([jane])
+      expect((await view({ email: 'jane@acme.example' })).identities).toEqual([jane])
+      expect((await view({ contactId: 'c9', email: 'jane@acme.example' })).identities).toEqual([jane])
+      expect((await view({ contactId: 'c9' })).identities).toEqual([])
+      expect((await view({ contactId: 'c1' }, 'globex')).identities).toEqual([])
+      // Read for no one, the view has none.
+      expect((await view()).identities).toBeUndefined()
+      // Kept once however often it is made.
+      await store.decide({ ...request('acme', hours(1)), person: jane }, () => ({
+        ...stopWrite('acme', hours(1)),
+        identity: jane,
+      }))
+      expect((await view({ contactId: 'c1' })).identities).toEqual([jane])
+      // A recorded touch naming both links them too; links chain: c1 ~ jane@ ~ c2 ~ jane.work@.
+      const c2 = { contactId: 'c2', email: 'jane@acme.example' }
+      await store.recordTouch({ ...recorded('acme', hours(2)), ...c2 })
+      const work = { contactId: 'c2', email: 'jane.work@acme.example' }
+      await store.decide(request('acme', hours(3)), () => ({
+        ...stopWrite('acme', hours(3)),
+        identity: work,
+      }))
+      // In contact id then address order ('.' before '@').
+      const person = [jane, work, c2]
+      expect((await view({ contactId: 'c1' })).identities).toEqual(person)
+      expect((await view({ email: 'jane.work@acme.example' })).identities).toEqual(person)
+      // …and the deciding transaction sees them for the person the request names.
+      let seen: unknown
+      await store.decide(
+        { ...request('acme', hours(4)), person: { email: 'jane.work@acme.example' } },
+        (l) => {
+          seen = l.identities
+          return stopWrite('acme', hours(4))
+        },
+      )
+      expect(seen).toEqual(person)
+    })
+
+    it("hands a review's plan the links of the person its decision named", async () => {
+      const jane = { contactId: 'acme-c1', email: 'jane@acme.example' }
+      await store.decide(request('acme', hours(0)), () => ({
+        ...stopWrite('acme', hours(0)),
+        identity: jane,
+      }))
+      // The decision keeps the address as sent; the links are read for it normalized.
+      const write = flagWrite('acme', hours(1), 'sales')
+      write.decision.email = ' Jane@Acme.example'
+      await store.decide(request('acme', hours(1)), () => write)
+      let seen: unknown
+      await store.resolveReview(
+        (write.review as Review).id,
+        { since: hours(-1), now: hours(2) },
+        (r, _d, ledger) => {
+          seen = ledger.identities
+          return { review: { ...r, status: 'rejected', resolvedAt: hours(2) } }
+        },
+      )
+      expect(seen).toEqual([jane])
+    })
+
     it("keeps an adapter's state by key, replaced on write", async () => {
       expect(await store.readState('hubspot:cursor')).toBeUndefined()
       await store.writeState('hubspot:cursor', '1')

@@ -1,11 +1,19 @@
-import { COUNTING_STATUSES, type Commitment, type Suppression, type Touch } from '../ledger/types.ts'
+import {
+  COUNTING_STATUSES,
+  type Commitment,
+  type Identity,
+  type Suppression,
+  type Touch,
+} from '../ledger/types.ts'
 
-interface Entry {
+export interface Entry {
   /** The entry holds every counting touch at or after this time (ms). */
   since: number
   touches: Touch[]
   commitments: Commitment[]
   suppressions: Suppression[]
+  /** Each person's links, by person (read when first asked for; dropped when a link is added). */
+  people?: Map<string, Identity[]>
 }
 
 /**

@@ -22,6 +22,7 @@ export function touchFromRow(r: Row, read: RowReader): Touch {
     source: r.source as Touch['source'],
   }
   if (r.contact_id != null) t.contactId = r.contact_id as string
+  if (r.email != null) t.email = r.email as string
   if (r.agent != null) t.agent = r.agent as string
   if (r.team != null) t.team = r.team as string
   if (r.tool != null) t.tool = r.tool as string

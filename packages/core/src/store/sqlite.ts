@@ -2,9 +2,11 @@ import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite'
 import { Worker } from 'node:worker_threads'
 import type { Decision } from '../decision/decision.ts'
 import { NotFoundError } from '../errors.ts'
+import { MAX_IDENTITIES, type Person, personOf } from '../ledger/identity.ts'
 import {
   COUNTING_STATUSES,
   type Commitment,
+  type Identity,
   type LedgerView,
   type Suppression,
   type Touch,
@@ -20,7 +22,7 @@ import {
 } from '../outbox/outbox.ts'
 import type { Review } from '../review/review.ts'
 import { decisionFilterSql, outboxFilterSql, reviewFilterSql, type SqlDialect } from './filters.ts'
-import { addTouch, LedgerCache } from './ledger-cache.ts'
+import { addTouch, type Entry, LedgerCache } from './ledger-cache.ts'
 import { nodeSqlite, WORKER_SQLITE } from './node-sqlite.ts'
 import { commitmentFromRow, type RowReader, touchFromRow } from './rows.ts'
 import { checkTransition, replayOf, timelineLimit } from './rules.ts'
@@ -71,7 +73,7 @@ CREATE INDEX IF NOT EXISTS decisions_at ON decisions(at);
 CREATE TABLE IF NOT EXISTS touches (
   id TEXT PRIMARY KEY, account_id TEXT NOT NULL, contact_id TEXT, agent TEXT, team TEXT, tool TEXT,
   kind TEXT NOT NULL, channel TEXT, outbound INTEGER NOT NULL, at INTEGER NOT NULL, status TEXT NOT NULL,
-  decision_id TEXT, source TEXT NOT NULL, note TEXT, external_id TEXT);
+  decision_id TEXT, source TEXT NOT NULL, note TEXT, external_id TEXT, email TEXT);
 CREATE INDEX IF NOT EXISTS touches_account ON touches(account_id, at);
 CREATE TABLE IF NOT EXISTS commitments (
   id TEXT PRIMARY KEY, account_id TEXT NOT NULL, contact_id TEXT, kind TEXT NOT NULL, value TEXT NOT NULL,
@@ -93,6 +95,10 @@ CREATE TABLE IF NOT EXISTS suppressions (
   id TEXT PRIMARY KEY, account_id TEXT NOT NULL, at INTEGER NOT NULL, external_id TEXT, body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS suppressions_account ON suppressions(account_id, at);
 CREATE UNIQUE INDEX IF NOT EXISTS suppressions_external ON suppressions(external_id) WHERE external_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS identities (
+  account_id TEXT NOT NULL, contact_id TEXT NOT NULL, email TEXT NOT NULL, at INTEGER NOT NULL,
+  PRIMARY KEY (account_id, contact_id, email)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS identities_email ON identities(account_id, email);
 `
 
 type Row = Record<string, string | number | null>
@@ -150,6 +156,10 @@ class SqliteStore implements Store {
       const touchColumns = this.db.prepare('PRAGMA table_info(touches)').all() as Row[]
       if (!touchColumns.some((c) => c.name === 'external_id'))
         this.db.exec('ALTER TABLE touches ADD COLUMN external_id TEXT')
+      // …and files made before touches kept the address they were sent to lack that one (their
+      // touches keep none; the identities table is new to them, made above).
+      if (!touchColumns.some((c) => c.name === 'email'))
+        this.db.exec('ALTER TABLE touches ADD COLUMN email TEXT')
       this.db.exec(
         'CREATE UNIQUE INDEX IF NOT EXISTS touches_external ON touches(external_id) WHERE external_id IS NOT NULL',
       )
@@ -207,7 +217,7 @@ class SqliteStore implements Store {
     }
   }
 
-  private readLedger(accountId: string, since: Date, now: Date): LedgerView {
+  private readLedger(accountId: string, since: Date, now: Date, person?: Person): LedgerView {
     // Another process wrote to this file since we last looked: our cached ledgers may be stale.
     const version = (this.q.dataVersion.get() as Row).data_version as number
     if (version !== this.dataVersion) {
@@ -230,13 +240,40 @@ class SqliteStore implements Store {
     const at = now.getTime()
     // Touches are kept in time order: skip the ones before the window, copying only if there are any.
     const first = entry.touches.findIndex((t) => t.at.getTime() >= from)
-    return {
+    const view: LedgerView = {
       touches: first === 0 ? entry.touches : first < 0 ? [] : entry.touches.slice(first),
       commitments: entry.commitments.every((c) => !c.expiresAt || c.expiresAt.getTime() > at)
         ? entry.commitments
         : entry.commitments.filter((c) => !c.expiresAt || c.expiresAt.getTime() > at),
       suppressions: entry.suppressions,
     }
+    // Read for someone: that person's links (none for a request naming no contact).
+    if (person) view.identities = this.identitiesOf(entry, accountId, person)
+    return view
+  }
+
+  /** The person's links (its connected ids and addresses), from the account's cache entry when there. */
+  private identitiesOf(entry: Entry, accountId: string, person: Person): Identity[] {
+    const key = JSON.stringify([person.contactId ?? null, person.email ?? null])
+    entry.people ??= new Map()
+    let links = entry.people.get(key)
+    if (!links) {
+      links = (
+        this.q.identitiesOf.all(accountId, person.contactId ?? null, person.email ?? null) as Row[]
+      ).map((r) => ({ contactId: r.contact_id as string, email: r.email as string }))
+      if (entry.people.size >= 1000) entry.people.clear()
+      entry.people.set(key, links)
+    }
+    return links
+  }
+
+  /** Keeps a link between a contact id and an address (once); the account's cached people go. */
+  private link(accountId: string, identity: Identity, at: Date): void {
+    const { changes } = this.q.insertIdentity.run(accountId, identity.contactId, identity.email, at.getTime())
+    if (changes)
+      this.changed(accountId, (entry) => {
+        entry.people = undefined
+      })
   }
 
   /** Applies this connection's own change to the account's cached ledger, if it has one. */
@@ -251,7 +288,7 @@ class SqliteStore implements Store {
         if (prior)
           return replayOf(request, parseDecision(prior.body as string), prior.request_hash as string | null)
       }
-      const write = plan(this.readLedger(request.accountId, request.since, request.now))
+      const write = plan(this.readLedger(request.accountId, request.since, request.now, request.person))
       const d = write.decision
       this.q.insertDecision.run(
         d.id,
@@ -268,12 +305,13 @@ class SqliteStore implements Store {
       if (write.touch) this.insertTouch(write.touch)
       if (write.commitment) this.insertCommitment(write.commitment)
       if (write.review) this.upsertReview(write.review)
+      if (write.identity) this.link(d.accountId, write.identity, d.at)
       return d
     })
   }
 
-  async ledger(accountId: string, since: Date, now: Date): Promise<LedgerView> {
-    return this.readLedger(accountId, since, now)
+  async ledger(accountId: string, since: Date, now: Date, person?: Person): Promise<LedgerView> {
+    return this.readLedger(accountId, since, now, person)
   }
 
   async setTouchStatus(decisionId: string, status: TouchStatus): Promise<Touch | undefined> {
@@ -319,6 +357,8 @@ class SqliteStore implements Store {
         if (first) return rowToTouch(first)
       }
       this.insertTouch(touch)
+      if (touch.contactId !== undefined && touch.email !== undefined)
+        this.link(touch.accountId, { contactId: touch.contactId, email: touch.email }, touch.at)
       return touch
     })
   }
@@ -360,10 +400,11 @@ class SqliteStore implements Store {
       const review = parseReview(row.body as string)
       const decisionRow = this.q.decision.get(review.decisionId) as Row | undefined
       if (!decisionRow) throw new NotFoundError('decision', review.decisionId)
+      const decision = parseDecision(decisionRow.body as string)
       const write = plan(
         review,
-        parseDecision(decisionRow.body as string),
-        this.readLedger(review.accountId, window.since, window.now),
+        decision,
+        this.readLedger(review.accountId, window.since, window.now, personOf(decision)),
       )
       if (write.touch) {
         this.insertTouch(write.touch)
@@ -478,6 +519,7 @@ class SqliteStore implements Store {
       t.source,
       t.note ?? null,
       t.externalId ?? null,
+      t.email ?? null,
     )
   }
 
@@ -526,10 +568,24 @@ function statements(db: DatabaseSync) {
       'INSERT INTO decisions (id, at, account_id, agent, team, verdict, idempotency_key, touch_id, body, request_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
     insertTouch: p(
-      `INSERT INTO touches (id, account_id, contact_id, agent, team, tool, kind, channel, outbound, at, status, decision_id, source, note, external_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO touches (id, account_id, contact_id, agent, team, tool, kind, channel, outbound, at, status, decision_id, source, note, external_id, email)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     touchByExternalId: p('SELECT * FROM touches WHERE external_id = ?'),
+    // A person: the links naming its id or address, then every link naming an id or address of
+    // those, until none is new (UNION drops repeats, so it ends); at most MAX_IDENTITIES of them.
+    identitiesOf: p(
+      `WITH RECURSIVE person(contact_id, email) AS (
+         SELECT contact_id, email FROM identities WHERE account_id = ?1 AND (contact_id = ?2 OR email = ?3)
+         UNION
+         SELECT i.contact_id, i.email FROM identities i JOIN person p
+           ON i.account_id = ?1 AND (i.contact_id = p.contact_id OR i.email = p.email)
+         LIMIT ${MAX_IDENTITIES})
+       SELECT contact_id, email FROM person ORDER BY contact_id, email`,
+    ),
+    insertIdentity: p(
+      'INSERT INTO identities (account_id, contact_id, email, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+    ),
     suppressionsOf: p('SELECT body FROM suppressions WHERE account_id = ? ORDER BY at, id'),
     suppressionByExternalId: p('SELECT body FROM suppressions WHERE external_id = ?'),
     insertSuppression: p(

@@ -1,6 +1,7 @@
 import type { Decision } from '../decision/decision.ts'
 import type { Verdict } from '../decision/schema.ts'
-import type { Commitment, LedgerView, Suppression, Touch, TouchStatus } from '../ledger/types.ts'
+import type { Person } from '../ledger/identity.ts'
+import type { Commitment, Identity, LedgerView, Suppression, Touch, TouchStatus } from '../ledger/types.ts'
 import type { OutboxFilter, OutboxMessage, OutboxSettlement } from '../outbox/outbox.ts'
 import type { Review, ReviewStatus } from '../review/review.ts'
 
@@ -14,6 +15,11 @@ export interface DecisionWrite {
   touch?: Touch
   commitment?: Commitment
   review?: Review
+  /**
+   * A link to keep (the request named both a contact id and an address): from then on, in this
+   * account, the ledger view read for either one holds it. Keeping a link that is there writes nothing.
+   */
+  identity?: Identity
 }
 
 /**
@@ -41,6 +47,8 @@ export interface DecideRequest {
   /** The ledger view covers touches at or after `since`, and commitments outstanding at `now`. */
   since: Date
   now: Date
+  /** Whom the request names (address normalized): the ledger view's `identities` are this person's. */
+  person?: Person
 }
 
 export interface DecisionFilter {
@@ -83,8 +91,8 @@ export interface Store {
    * account's ledger, call `plan`, and persist everything it returns before resolving.
    */
   decide(request: DecideRequest, plan: (ledger: LedgerView) => DecisionWrite): Promise<Decision>
-  /** The ledger view alone, for dry runs. */
-  ledger(accountId: string, since: Date, now: Date): Promise<LedgerView>
+  /** The ledger view alone, for dry runs; `identities` are `person`'s (none without one). */
+  ledger(accountId: string, since: Date, now: Date, person?: Person): Promise<LedgerView>
   /**
    * Sets the status of the touch a decision reserved. Outcomes are a state machine: only a
    * `reserved` touch may become `sent`, `failed` or `cancelled`; each of those is final. Setting the
@@ -96,7 +104,8 @@ export interface Store {
   setTouchStatus(decisionId: string, status: TouchStatus): Promise<Touch | undefined>
   /**
    * Records a touch that happened elsewhere (a call, a meeting, a CRM e-mail). A touch whose
-   * `externalId` is already recorded writes nothing: the touch recorded first is returned.
+   * `externalId` is already recorded writes nothing: the touch recorded first is returned. One that
+   * names both a contact id and an address links them, as a decision's `identity` does.
    */
   recordTouch(touch: Touch): Promise<Touch>
   /**
@@ -111,8 +120,9 @@ export interface Store {
   /** Pending reviews whose expiry is at or before `at`. */
   expiringReviews(at: Date): Promise<Review[]>
   /**
-   * Resolves a review in the account's transaction: re-reads it, reads the ledger, calls `plan`
-   * (which may throw to refuse, e.g. when it is no longer pending) and persists what it returns.
+   * Resolves a review in the account's transaction: re-reads it, reads the ledger (its `identities`
+   * those of the person the decision named: `personOf(decision)`), calls `plan` (which may throw to
+   * refuse, e.g. when it is no longer pending) and persists what it returns.
    */
   resolveReview(
     reviewId: string,
