@@ -284,7 +284,7 @@ Examples:
   program
     .command('test')
     .description(
-      'run policy unit tests (*.test.yaml next to the policy): given agent, action, facts, touches, time; expect a verdict',
+      'run policy unit tests (*.test.yaml next to the policy): given agent, action, customer, time and seeded touches, suppressions, commitments; expect a verdict, rules, retryAfter, reviewTeam, notify',
     )
     .argument('[dir]', 'where to look for *.test.yaml', '.')
     .option('--watch', 'run again when a policy or test changes')
