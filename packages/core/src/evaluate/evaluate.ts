@@ -12,7 +12,7 @@ import {
   describeEvaluationError,
 } from '../policy/cel.ts'
 import { EvaluationAbort, withinDecision } from '../policy/meter.ts'
-import type { ActionKind, Agent, CompiledLimit, CompiledRule, Policy } from '../policy/model.ts'
+import type { ActionKind, Agent, CompiledLimit, CompiledRule, Policy, Scope } from '../policy/model.ts'
 
 /** Everything a decision depends on. Pure data: same input, same evaluation. */
 export interface EvaluationInput {
@@ -296,8 +296,13 @@ function limitHit(
   return freeing === undefined ? { message } : { message, retryAfter: new Date(freeing + rule.perMs) }
 }
 
+/** Whether the limit counts this touch: its scope selects it and its `except` does not. */
 function touchInScope(rule: CompiledLimit, t: Touch): boolean {
-  const s = rule.scope
+  return touchMatches(rule.scope, t) && !(rule.except && touchMatches(rule.except, t))
+}
+
+/** Whether a scope selects a recorded touch; a touch missing a field the scope names is not selected. */
+function touchMatches(s: Scope, t: Touch): boolean {
   return (
     (!s.agents || (t.agent !== undefined && s.agents.has(t.agent))) &&
     (!s.teams || (t.team !== undefined && s.teams.has(t.team))) &&
@@ -314,6 +319,9 @@ function describeScope(rule: CompiledLimit): string {
   if (rule.scope.actions) parts.push([...rule.scope.actions].join('/'))
   parts.push(rule.max === 1 ? 'touch' : 'touches')
   if (rule.scope.teams) parts.push(`from ${[...rule.scope.teams].join('/')}`)
+  const e = rule.except
+  const except = e && [e.actions, e.channels, e.teams, e.agents].flatMap((set) => [...(set ?? [])])
+  if (except?.length) parts.push(`(not counting ${except.join('/')})`)
   return parts.join(' ')
 }
 

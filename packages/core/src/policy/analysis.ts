@@ -1,6 +1,6 @@
 import type { PolicyIssue } from '../errors.ts'
 import type { CompiledRule, Policy } from './model.ts'
-import { scopeMatches } from './scope.ts'
+import { ruleApplies, scopeMatches } from './scope.ts'
 
 // Conflict analysis for `remit validate`: things a policy can load with and still be wrong about.
 // Conditions are read for their top-level conjuncts of the shape `customer.x == 'v'` and
@@ -85,7 +85,7 @@ export function analyzePolicy(policy: Policy, o: AnalysisOptions = {}): PolicyIs
     policy.rules.some((s) => s.sort === 'stop' && !s.when && scopeMatches(s.scope, p.agent, p.action))
   for (const rule of policy.rules) {
     if (rule.sort !== 'limit') continue
-    const counted = pairs.filter((p) => scopeMatches(rule.scope, p.agent, p.action))
+    const counted = pairs.filter((p) => ruleApplies(rule, p.agent, p.action))
     if (counted.length && counted.every(alwaysStopped)) {
       warn(
         rule,

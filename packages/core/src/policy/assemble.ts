@@ -3,7 +3,7 @@ import { parseDuration } from '../time/duration.ts'
 import type { Attributes } from './load-model.ts'
 import type { ActionKind, Agent, ApplicableRules, CompiledRule, Policy } from './model.ts'
 import type { PolicyDocument, RuleSort } from './schema.ts'
-import { scopeMatches } from './scope.ts'
+import { ruleApplies } from './scope.ts'
 
 /** The checked document and its compiled rules in the form decisions read: maps by id, rules by scope. */
 export function assemblePolicy(
@@ -88,7 +88,7 @@ function indexRules(
 
 /** Ownership rules have no scope, so every pair gets all of them. */
 function applicableRules(agent: Agent, action: ActionKind, rules: readonly CompiledRule[]): ApplicableRules {
-  const fits = (r: CompiledRule) => scopeMatches(r.scope, agent, action)
+  const fits = (r: CompiledRule) => ruleApplies(r, agent, action)
   const applicable = {
     stops: ofSort(rules, 'stop').filter(fits),
     triggers: ofSort(rules, 'trigger').filter(fits),

@@ -64,6 +64,70 @@ export function lintPolicy(policy: Policy, src: PolicySource): PolicyIssue[] {
         'use `then: stop` for a pause with a retry time, or drop `until:`',
       )
     }
+    if (rule.sort === 'limit' && rule.when) {
+      const tested = scopeTestedBy(rule.when.source)
+      if (tested.length) {
+        const path = [...pathOf(rule), 'when']
+        issues.push({
+          severity: 'warning',
+          code: 'LIMIT_WHEN_SCOPES',
+          message: `limit "${rule.id}" tests ${tested.join(', ')} in \`when:\`: this limit still counts those touches; to exempt them, use except:`,
+          path,
+          rule: rule.id,
+          position: src.position(path) ?? rule.position,
+          hint: `\`when:\` only decides whether the limit applies to this action; write e.g. \`except: { action: [receipt] }\` (agent, team, action, channel or outbound) so those actions are neither limited nor counted`,
+        })
+      }
+    }
   }
   return issues
+}
+
+/** What a limit's scope or `except` would say, read in a condition: the action's kind, channel, agent, team. */
+const SCOPE_FIELDS = new Set(['action.kind', 'action.channel', 'action.outbound', 'agent.id', 'agent.team'])
+/** Besides those, what a conjunct that only selects actions may contain. */
+const LITERALS = new Set(['in', 'true', 'false'])
+
+/**
+ * The scope fields a condition tests in a top-level conjunct that reads nothing else (such as
+ * `action.kind != 'receipt'`, `agent.team in ['a', 'b']`): a selection of actions written as a
+ * condition. Conjuncts that also read the customer, the ledger or attributes are left alone.
+ */
+function scopeTestedBy(source: string): string[] {
+  const tested = new Set<string>()
+  for (const conjunct of topLevelConjuncts(source)) {
+    const bare = conjunct.replace(/'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"/g, "''")
+    const names = [...bare.matchAll(/[A-Za-z_][\w]*(?:\s*\.\s*[A-Za-z_]\w*)*/g)].map((m) =>
+      m[0].replace(/\s+/g, ''),
+    )
+    const fields = names.filter((n) => SCOPE_FIELDS.has(n))
+    if (fields.length && names.every((n) => SCOPE_FIELDS.has(n) || LITERALS.has(n))) {
+      for (const f of fields) tested.add(f)
+    }
+  }
+  return [...tested]
+}
+
+/** The condition split at `&&` outside parentheses, brackets and strings. */
+function topLevelConjuncts(source: string): string[] {
+  const parts: string[] = []
+  let depth = 0
+  let quote: string | undefined
+  let start = 0
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i] as string
+    if (quote) {
+      if (c === '\\') i++
+      else if (c === quote) quote = undefined
+    } else if (c === "'" || c === '"') quote = c
+    else if (c === '(' || c === '[' || c === '{') depth++
+    else if (c === ')' || c === ']' || c === '}') depth--
+    else if (depth === 0 && c === '&' && source[i + 1] === '&') {
+      parts.push(source.slice(start, i))
+      start = i + 2
+      i++
+    }
+  }
+  parts.push(source.slice(start))
+  return parts.map((p) => p.trim())
 }

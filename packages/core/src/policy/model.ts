@@ -49,6 +49,8 @@ export interface CompiledLimit extends RuleBase {
   per: string
   limitScope: 'account' | 'contact'
   then: 'flag' | 'stop'
+  /** The actions it neither applies to nor counts; absent when it exempts none. */
+  except?: Scope
 }
 export interface CompiledOwnership extends RuleBase {
   sort: 'ownership'

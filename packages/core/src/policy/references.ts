@@ -82,22 +82,27 @@ function duplicateRuleIds(src: PolicySource, doc: PolicyDocument): PolicyIssue[]
 function ruleReferenceIssues(
   src: PolicySource,
   doc: PolicyDocument,
-  rule: RuleDoc & { owner?: string; notify?: string[] },
+  rule: RuleDoc & { owner?: string; notify?: string[]; except?: Omit<RuleDoc, 'id'> },
   at: PolicyPath,
 ): PolicyIssue[] {
-  const selector = (key: 'agent' | 'team' | 'action', what: NameKind) => {
-    const v = rule[key]
+  // A scope's names, and a limit's `except`, which names actions the same way.
+  const selector = (key: 'agent' | 'team' | 'action', what: NameKind, within: PolicyPath = []) => {
+    const v = within.length ? rule.except?.[key] : rule[key]
     if (v === undefined) return []
+    const base = [...at, ...within, key]
     // A single name is at the key itself; a list's names are at their indexes.
     const named = Array.isArray(v)
-      ? v.map((name, j) => ({ name, path: [...at, key, j] }))
-      : [{ name: v as string, path: [...at, key] }]
+      ? v.map((name, j) => ({ name, path: [...base, j] }))
+      : [{ name: v as string, path: base }]
     return named.flatMap(({ name, path }) => unknownName(src, doc, what, name, path, rule.id))
   }
   return [
     ...selector('agent', 'agent'),
     ...selector('team', 'team'),
     ...selector('action', 'action kind'),
+    ...selector('agent', 'agent', ['except']),
+    ...selector('team', 'team', ['except']),
+    ...selector('action', 'action kind', ['except']),
     ...(rule.owner === undefined ? [] : unknownName(src, doc, 'team', rule.owner, [...at, 'owner'], rule.id)),
     ...(rule.notify ?? []).flatMap((t, j) => unknownName(src, doc, 'team', t, [...at, 'notify', j], rule.id)),
   ]

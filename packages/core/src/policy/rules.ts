@@ -60,6 +60,7 @@ export function compileRules(
         perMs: parseDuration(r.per) as number,
         limitScope: r.scope,
         then: r.then,
+        ...(r.except ? { except: resolveScope(r.except) } : {}),
       }),
     ),
     ...doc.ownership.map(
@@ -74,7 +75,7 @@ export function compileRules(
 }
 
 /** A rule's selectors as sets; a selector the rule leaves out stays absent, and so matches anything. */
-function resolveScope(r: RuleDoc): Scope {
+function resolveScope(r: Omit<RuleDoc, 'id'>): Scope {
   const set = (v: unknown) => (v === undefined ? undefined : new Set(Array.isArray(v) ? v : [v as string]))
   const scope: Scope = {}
   const agents = set(r.agent)

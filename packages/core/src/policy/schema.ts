@@ -137,9 +137,26 @@ export const stopSchema = z.strictObject({
   message: z.string().optional().describe('The reason given'),
 })
 
+/** A limit's exemptions: the actions, selected like a scope, that it neither applies to nor counts. */
+const except = z
+  .strictObject({
+    agent: oneOrMany(name).optional().describe('Exempt: an agent, or a list of agents'),
+    team: oneOrMany(name).optional().describe('Exempt: a team, or a list of teams'),
+    action: oneOrMany(name).optional().describe('Exempt: an action kind, or a list of them'),
+    channel: oneOrMany(name).optional().describe('Exempt: a channel, or a list of channels'),
+    outbound: z.boolean().optional().describe('Exempt: outbound actions (true) or inbound ones (false)'),
+  })
+  .refine((e) => Object.values(e).some((v) => v !== undefined), {
+    message: 'expected at least one of agent, team, action, channel, outbound',
+  })
+  .describe(
+    'Actions the limit neither applies to nor counts, selected like its scope (all given keys must match), e.g. { action: [receipt] }',
+  )
+
 export const limitSchema = z.strictObject({
   id: ruleId,
   ...scope,
+  except: except.optional(),
   max: z.number().int().nonnegative().describe('How many touches the window may hold'),
   per: duration.describe('The window, a duration such as 24h or 7d'),
   scope: z
@@ -150,7 +167,11 @@ export const limitSchema = z.strictObject({
     .enum(['flag', 'stop'])
     .default('stop')
     .describe('stop (default; the decision carries retryAfter) or flag'),
-  when: cel.optional().describe('CEL: a condition under which the limit applies'),
+  when: cel
+    .optional()
+    .describe(
+      'CEL: a condition under which the limit applies; touches are counted whatever it says (to exempt actions from counting, use except)',
+    ),
   message: z.string().optional().describe('The reason given'),
 })
 

@@ -1,4 +1,4 @@
-import type { ActionKind, Agent, Scope } from './model.ts'
+import type { ActionKind, Agent, CompiledRule, Scope } from './model.ts'
 
 /** Whether a rule's scope selects this agent taking this kind of action. */
 export function scopeMatches(scope: Scope, agent: Agent, action: ActionKind): boolean {
@@ -9,4 +9,10 @@ export function scopeMatches(scope: Scope, agent: Agent, action: ActionKind): bo
     (!scope.channels || scope.channels.has(action.channel)) &&
     (scope.outbound === undefined || scope.outbound === action.outbound)
   )
+}
+
+/** Whether a rule applies to this agent taking this kind of action: its scope, less a limit's `except`. */
+export function ruleApplies(rule: CompiledRule, agent: Agent, action: ActionKind): boolean {
+  if (!scopeMatches(rule.scope, agent, action)) return false
+  return !(rule.sort === 'limit' && rule.except && scopeMatches(rule.except, agent, action))
 }
