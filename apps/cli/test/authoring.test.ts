@@ -3,16 +3,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { run } from '../src/index.ts'
+import { remit } from './remit.ts'
 
 const seed = fileURLToPath(new URL('../../../examples/seed-week/remit.yaml', import.meta.url))
 
-async function remit(...argv: string[]) {
-  const out: string[] = []
-  const err: string[] = []
-  const code = await run(argv, { out: (l) => out.push(l), err: (l) => err.push(l), color: false })
-  return { code, out: out.join('\n'), err: err.join('\n') }
-}
 function files(entries: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'remit-authoring-'))
   for (const [name, text] of Object.entries(entries)) writeFileSync(join(dir, name), text)

@@ -4,19 +4,13 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { expect, it } from 'vitest'
-import { run } from '../src/index.ts'
 import { postgresUrl } from './cluster.ts'
+import { remit } from './remit.ts'
 
 // Commands that read a store (outbox list, explain --store) must find the one `remit serve` uses: a
 // mistyped path, URL or schema is bad input (exit 2), never a new empty store that reads as "nothing".
 
 const seed = fileURLToPath(new URL('../../../examples/seed-week/remit.yaml', import.meta.url))
-
-async function remit(...argv: string[]) {
-  const err: string[] = []
-  const code = await run(argv, { out: () => {}, err: (l) => err.push(l), color: false })
-  return { code, err: err.join('\n') }
-}
 
 it('outbox list on a PostgreSQL schema with no store says so and creates nothing', async () => {
   const schema = `nothere_${process.pid}_${Date.now()}`

@@ -4,20 +4,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it, vi } from 'vitest'
-import { run } from '../src/index.ts'
 import { postgresUrl } from './cluster.ts'
+import { remit } from './remit.ts'
 
 // One scheme for every command: 0 done, 1 the command's check failed (validate --strict, test),
 // 2 bad input and nothing done, 3 something outside the input failed (database, port, vendor, bug).
 
 const seed = fileURLToPath(new URL('../../../examples/seed-week/remit.yaml', import.meta.url))
-
-async function remit(...argv: string[]) {
-  const out: string[] = []
-  const err: string[] = []
-  const code = await run(argv, { out: (l) => out.push(l), err: (l) => err.push(l), color: false })
-  return { code, out: out.join('\n'), err: err.join('\n') }
-}
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'remit-exit-'))
 const missing = '/nonexistent/remit.yaml'

@@ -2,18 +2,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { run } from '../src/index.ts'
+import { remit } from './remit.ts'
 
 // `remit test`: what a case can seed (touches as recordTouch takes them, suppressions, commitments),
 // what it can expect (verdict, rules, retryAfter, reviewTeam, notify), and a malformed case failing
 // alone, at its line.
-
-async function remit(...argv: string[]) {
-  const out: string[] = []
-  const err: string[] = []
-  const code = await run(argv, { out: (l) => out.push(l), err: (l) => err.push(l), color: false })
-  return { code, out: out.join('\n'), err: err.join('\n') }
-}
 
 const policy = `version: 1
 teams: { marketing: {}, sales: {}, support: {}, legal: {} }

@@ -4,19 +4,12 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { openSqliteStore } from '@remit/core'
 import { describe, expect, it } from 'vitest'
-import { run } from '../src/index.ts'
+import { remit } from './remit.ts'
 
 // --at, --idempotency-key and --dry-run hold for a --request body as for flags: a body is not a way
 // around them (the probe's `decide --request body.json --dry-run` recorded the decision).
 
 const seed = fileURLToPath(new URL('../../../examples/seed-week/remit.yaml', import.meta.url))
-
-async function remit(...argv: string[]) {
-  const out: string[] = []
-  const err: string[] = []
-  const code = await run(argv, { out: (l) => out.push(l), err: (l) => err.push(l), color: false })
-  return { code, out: out.join('\n'), err: err.join('\n') }
-}
 
 function files(body: Record<string, unknown>) {
   const dir = mkdtempSync(join(tmpdir(), 'remit-request-'))
