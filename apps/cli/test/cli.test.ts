@@ -39,7 +39,9 @@ describe('remit validate', () => {
     const path = policyFile(broken)
     const r = await remit('validate', path)
     expect(r.code).toBe(2)
-    expect(r.out).toContain(`${path}:10:31: error [s1]: No such key: lifecyle (CEL_INVALID)`)
+    expect(r.out).toContain(
+      `${path}:10:31: error [s1]: customer has no field "lifecyle": conditions read the facts declared under facts:`,
+    )
     expect(r.out).toContain('hint: did you mean "lifecycle"?')
     expect(r.out).toContain('1 error(s), 0 warning(s)')
   })

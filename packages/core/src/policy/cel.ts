@@ -1,14 +1,11 @@
 import { Environment } from '@marcbachmann/cel-js'
+import { celErrorProblem } from './cel-hints.ts'
+import type { CelEnvironment, CelProblem } from './cel-model.ts'
+import { registerListMath } from './list-math.ts'
 import { EvaluationAbort, Meter } from './meter.ts'
 import { RegexSyntaxError, registerMatches } from './regex.ts'
 import type { PolicyDocument, TypedValue, ValueType } from './schema.ts'
-import {
-  CelLiteralError,
-  overrideTimeCalls,
-  registerTime,
-  type TimeFunctions,
-  timeFieldProblem,
-} from './time.ts'
+import { CelLiteralError, overrideTimeCalls, registerTime, timeFieldProblem } from './time.ts'
 
 // CEL is the condition language (see this package's README). @marcbachmann/cel-js: zero dependencies, a type checker
 // that takes declared variables and object types (so `customer.lifecyle` and `'a' < 1` fail at load
@@ -48,13 +45,7 @@ export interface CompiledExpression {
   run: (vars: CelVariables) => unknown
 }
 
-/** A policy's CEL environment and the budget its evaluations run under. */
-export interface CelEnvironment {
-  env: Environment
-  meter: Meter
-  /** `duration()` with the policy's units, and time accessors that never read the process's zone. */
-  time: TimeFunctions
-}
+export type { CelEnvironment, CelProblem } from './cel-model.ts'
 
 export interface CelVariables {
   agent: CelAgent
@@ -63,15 +54,6 @@ export interface CelVariables {
   touches: CelTouch[]
   commitments: CelCommitment[]
   now: Date
-}
-
-export interface CelProblem {
-  /** `CEL_INVALID`, `CEL_TOO_LARGE` or `BAD_REGEX`. */
-  code: string
-  message: string
-  /** Offset of the problem within the expression's text. */
-  offset: number
-  hint?: string
 }
 
 /** Longest condition, in characters: a rule is a sentence, not a program. */
@@ -106,39 +88,40 @@ export function buildEnvironment(
   }
   for (const [name, attr] of Object.entries(attributes)) actionFields[name] = celType(attr)
 
+  const types: Record<string, Record<string, string>> = {
+    Agent: { id: 'string', team: 'string', tool: 'string' },
+    Action: actionFields,
+    Customer: customerFields,
+    Touch: {
+      agent: 'string',
+      team: 'string',
+      tool: 'string',
+      kind: 'string',
+      channel: 'string',
+      outbound: 'bool',
+      status: 'string',
+      contactId: 'string',
+      at: 'google.protobuf.Timestamp',
+    },
+    Commitment: {
+      kind: 'string',
+      team: 'string',
+      agent: 'string',
+      value: 'dyn',
+      at: 'google.protobuf.Timestamp',
+      expiresAt: 'google.protobuf.Timestamp',
+    },
+  }
   const env = new Environment({
     unlistedVariablesAreDyn: false,
     homogeneousAggregateLiterals: false,
     limits: LIMITS,
   })
-    .registerType('Agent', { ctor: CelAgent, fields: { id: 'string', team: 'string', tool: 'string' } })
+    .registerType('Agent', { ctor: CelAgent, fields: types.Agent })
     .registerType('Action', { ctor: CelAction, fields: actionFields })
     .registerType('Customer', { ctor: CelCustomer, fields: customerFields })
-    .registerType('Touch', {
-      ctor: CelTouch,
-      fields: {
-        agent: 'string',
-        team: 'string',
-        tool: 'string',
-        kind: 'string',
-        channel: 'string',
-        outbound: 'bool',
-        status: 'string',
-        contactId: 'string',
-        at: 'google.protobuf.Timestamp',
-      },
-    })
-    .registerType('Commitment', {
-      ctor: CelCommitment,
-      fields: {
-        kind: 'string',
-        team: 'string',
-        agent: 'string',
-        value: 'dyn',
-        at: 'google.protobuf.Timestamp',
-        expiresAt: 'google.protobuf.Timestamp',
-      },
-    })
+    .registerType('Touch', { ctor: CelTouch, fields: types.Touch })
+    .registerType('Commitment', { ctor: CelCommitment, fields: types.Commitment })
     .registerVariable('agent', 'Agent')
     .registerVariable('action', 'Action')
     .registerVariable('customer', 'Customer')
@@ -148,8 +131,10 @@ export function buildEnvironment(
   const meter = new Meter()
   registerMatches(env, meter)
   const time = registerTime(env)
+  registerListMath(env, meter)
   meter.attachThrough(env, '"".matches("")')
-  return { env, meter, time }
+  const declared = { facts: Object.keys(doc.facts), attributes: Object.keys(attributes) }
+  return { env, meter, time, types, declared }
 }
 
 const TYPE_NAMES: Record<string, string> = {
@@ -159,10 +144,11 @@ const TYPE_NAMES: Record<string, string> = {
 
 /** Parses and type-checks one expression; it must yield `expected` ('bool' or a timestamp). */
 export function compileExpression(
-  { env, meter, time }: CelEnvironment,
+  celEnv: CelEnvironment,
   source: string,
   expected: 'bool' | 'google.protobuf.Timestamp',
 ): CompiledExpression | CelProblem {
+  const { env, meter, time } = celEnv
   if (source.length > MAX_EXPRESSION_LENGTH) {
     return {
       code: 'CEL_TOO_LARGE',
@@ -176,10 +162,10 @@ export function compileExpression(
     parsed = env.parse(source)
     overrideTimeCalls(parsed.ast, time)
   } catch (error) {
-    return celProblem(error)
+    return celProblem(error, celEnv)
   }
   const checked = parsed.check()
-  if (!checked.valid) return celProblem(checked.error)
+  if (!checked.valid) return celProblem(checked.error, celEnv)
   const field = timeFieldProblem(parsed.ast)
   if (field) return { code: 'CEL_INVALID', ...field }
   if (checked.type !== expected && checked.type !== 'dyn') {
@@ -192,7 +178,7 @@ export function compileExpression(
   return { source, run: (vars) => meter.measure(parsed, vars) }
 }
 
-function celProblem(error: unknown): CelProblem {
+function celProblem(error: unknown, celEnv: CelEnvironment): CelProblem {
   if (error instanceof RegexSyntaxError || error instanceof CelLiteralError) {
     return { code: error.code, message: error.message, offset: error.offset, hint: error.hint }
   }
@@ -213,7 +199,7 @@ function celProblem(error: unknown): CelProblem {
       hint: 'split the condition into several rules',
     }
   }
-  return { code: 'CEL_INVALID', message, offset }
+  return celErrorProblem(error, celEnv) ?? { code: 'CEL_INVALID', message, offset }
 }
 
 export function isProblem(x: CompiledExpression | CelProblem): x is CelProblem {

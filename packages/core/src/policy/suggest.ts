@@ -1,10 +1,13 @@
 // "Did you mean …?": the nearest of the names a policy or a request knows, for every error that
 // names an unknown one (policy loading, requests). One place, so every hint reads alike.
 
-/** The candidate nearest to `name` (edit distance, any case), if any is near enough to be a typo. */
+/**
+ * The candidate nearest to `name` (edit distance, any case), if any is near enough to be a typo: a
+ * name is never "near" one it shares no letter with (`tz` is not a typo of `id`).
+ */
 export function closest(name: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined
-  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1
+  let bestDistance = Math.min(Math.max(2, Math.floor(name.length / 3)) + 1, name.length)
   for (const c of candidates) {
     const d = editDistance(name.toLowerCase(), c.toLowerCase())
     if (d < bestDistance) {
