@@ -264,7 +264,7 @@ export function consoleRoutes(d: {
           if (batch.length < 1000) break
           before = batch.at(-1)?.at
         }
-        const sorts = ['stop', 'trigger', 'limit', 'ownership', 'permission'] as const
+        const sorts = ['stop', 'trigger', 'window', 'limit', 'ownership', 'permission'] as const
         return {
           version: p.version,
           file: p.file,

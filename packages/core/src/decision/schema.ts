@@ -47,7 +47,15 @@ export const time = z.iso.datetime({ offset: true }).refine((s) => {
 export const emailAddress = z.string().check(z.maxLength(320), z.trim(), z.email())
 
 export const verdictSchema = z.enum(['go', 'flag', 'stop'])
-export const reasonSortSchema = z.enum(['stop', 'trigger', 'limit', 'ownership', 'permission', 'default'])
+export const reasonSortSchema = z.enum([
+  'stop',
+  'trigger',
+  'limit',
+  'window',
+  'ownership',
+  'permission',
+  'default',
+])
 
 export const customerInputSchema = z
   .strictObject({

@@ -12,7 +12,16 @@ import {
   describeEvaluationError,
 } from '../policy/cel.ts'
 import { EvaluationAbort, withinDecision } from '../policy/meter.ts'
-import type { ActionKind, Agent, CompiledLimit, CompiledRule, Policy, Scope } from '../policy/model.ts'
+import type {
+  ActionKind,
+  Agent,
+  CompiledLimit,
+  CompiledRule,
+  CompiledWindow,
+  Policy,
+  Scope,
+} from '../policy/model.ts'
+import { isOpen, localLabel, nextOpening, windowZone } from './windows.ts'
 
 /** Everything a decision depends on. Pure data: same input, same evaluation. */
 export interface EvaluationInput {
@@ -146,6 +155,17 @@ function evaluateRules(policy: Policy, input: EvaluationInput, mode: 'decide' | 
       raise('stop')
       lasting = true
       reasons.push({ rule: rule.id, sort: 'stop', message: rule.message ?? defaultMessage(rule) })
+    }
+  }
+  // Send windows hold an action back until they open, in every mode: an approval sends now.
+  for (const rule of rules.windows) {
+    const shut = windowShut(rule, input)
+    if (shut instanceof Failure) failClosed(rule, shut.error)
+    else if (shut) {
+      raise('stop')
+      if (shut.retryAfter) pause(shut.retryAfter)
+      else lasting = true
+      reasons.push({ rule: rule.id, sort: 'window', message: shut.message })
     }
   }
   for (const rule of rules.triggers) {
@@ -296,6 +316,28 @@ function limitHit(
   return freeing === undefined ? { message } : { message, retryAfter: new Date(freeing + rule.perMs) }
 }
 
+/** Undefined when the window is open now; else why it is shut and when it opens; a Failure when the zone cannot be read. */
+export function windowShut(
+  rule: CompiledWindow,
+  input: EvaluationInput,
+): { message: string; retryAfter?: Date } | Failure | undefined {
+  let zone: string
+  try {
+    zone = windowZone(rule, input.customer.facts)
+  } catch (error) {
+    return new Failure(error)
+  }
+  const now = input.now.getTime()
+  if (isOpen(rule, now, zone)) return undefined
+  const opens = nextOpening(rule, now, zone)
+  const retryAfter = opens === undefined ? undefined : new Date(opens)
+  const when = retryAfter ? `; opens ${localLabel(opens as number, zone)} (${retryAfter.toISOString()})` : ''
+  const message = rule.message
+    ? `${rule.message} (paused until ${retryAfter?.toISOString() ?? 'it opens'})`
+    : `outside window ${rule.id} (${rule.describe}, ${zone}): it is ${localLabel(now, zone)} there${when}`
+  return retryAfter ? { message, retryAfter } : { message }
+}
+
 /** Whether the limit counts this touch: its scope selects it and its `except` does not. */
 function touchInScope(rule: CompiledLimit, t: Touch): boolean {
   return touchMatches(rule.scope, t) && !(rule.except && touchMatches(rule.except, t))
@@ -337,6 +379,8 @@ function defaultMessage(rule: CompiledRule): string {
       return `owned by ${rule.owner}: ${rule.when.source}`
     case 'limit':
       return `limit ${rule.id}`
+    case 'window':
+      return `window ${rule.id} (${rule.describe})`
   }
 }
 

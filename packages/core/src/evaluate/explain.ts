@@ -1,15 +1,27 @@
 import type { Reason } from '../decision/schema.ts'
 import { describeEvaluationError } from '../policy/cel.ts'
 import type { CompiledRule, Policy } from '../policy/model.ts'
-import { celVariables, type Evaluation, type EvaluationInput, evaluate, Failure, test } from './evaluate.ts'
+import {
+  celVariables,
+  type Evaluation,
+  type EvaluationInput,
+  evaluate,
+  Failure,
+  test,
+  windowShut,
+} from './evaluate.ts'
+import { localLabel, windowZone } from './windows.ts'
 
 /** One rule as `remit explain` shows it. */
 export interface RuleTrace {
   id: string
   sort: CompiledRule['sort']
-  /** The condition, as written. */
+  /** The condition, as written (for a window: when it is open, as written). */
   when?: string
-  /** matched: its condition held (for a limit: it counted); skipped: it has no condition. */
+  /**
+   * matched: its condition held (for a limit: it counted; for a window: it is shut now); skipped:
+   * it has no condition.
+   */
   result: 'matched' | 'not matched' | 'unevaluable' | 'unconditional'
   /** What its condition read, with the values this decision had. */
   reads: { name: string; value: unknown }[]
@@ -46,11 +58,13 @@ export function explain(policy: Policy, input: EvaluationInput): Explanation {
   const applicable: CompiledRule[] = [
     ...rules.stops,
     ...rules.triggers,
+    ...rules.windows,
     ...rules.limits,
     ...rules.ownership,
     ...rules.permissions,
   ]
   const applied = applicable.map((rule): RuleTrace => {
+    if (rule.sort === 'window') return windowTrace(rule, input)
     const source = rule.when?.source
     const reads = new Map<string, unknown>()
     for (const m of (source ?? '').matchAll(READ)) {
@@ -90,10 +104,39 @@ export function explain(policy: Policy, input: EvaluationInput): Explanation {
   }
 }
 
+/** A window: the zone it read, the local time there, and whether it is shut. */
+function windowTrace(rule: Extract<CompiledRule, { sort: 'window' }>, input: EvaluationInput): RuleTrace {
+  const trace: RuleTrace = {
+    id: rule.id,
+    sort: rule.sort,
+    when: rule.describe,
+    result: 'not matched',
+    reads: [],
+  }
+  if (rule.zoneFact)
+    trace.reads.push({ name: `customer.${rule.zoneFact}`, value: input.customer.facts[rule.zoneFact] })
+  const shut = windowShut(rule, input)
+  if (shut instanceof Failure) {
+    trace.result = 'unevaluable'
+    trace.error = describeEvaluationError(shut.error).message
+    return trace
+  }
+  const zone = windowZone(rule, input.customer.facts)
+  trace.reads.push(
+    { name: 'zone', value: zone },
+    { name: 'now', value: `${input.now.toISOString()} (${localLabel(input.now.getTime(), zone)} there)` },
+  )
+  if (shut) {
+    trace.result = 'matched'
+    if (shut.retryAfter) trace.reads.push({ name: 'opens', value: shut.retryAfter.toISOString() })
+  }
+  return trace
+}
+
 function because(reasons: Reason[], verdict: Evaluation['verdict']): string {
   const by = (sorts: string[]) => reasons.filter((r) => sorts.includes(r.sort)).map((r) => r.rule)
   if (verdict === 'stop')
-    return `stop, because ${by(['stop', 'trigger', 'limit', 'ownership']).join(', ') || 'a rule'} stopped it, and a stop wins over everything`
+    return `stop, because ${by(['stop', 'trigger', 'window', 'limit', 'ownership']).join(', ') || 'a rule'} stopped it, and a stop wins over everything`
   if (verdict === 'flag') {
     const flags = reasons.filter((r) => r.sort !== 'permission').map((r) => r.rule)
     return `flag, because ${flags.join(', ')} ${flags.length === 1 ? 'routes' : 'route'} it to a human, and nothing stopped it`

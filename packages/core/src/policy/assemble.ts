@@ -93,6 +93,7 @@ function applicableRules(agent: Agent, action: ActionKind, rules: readonly Compi
     stops: ofSort(rules, 'stop').filter(fits),
     triggers: ofSort(rules, 'trigger').filter(fits),
     limits: ofSort(rules, 'limit').filter(fits),
+    windows: ofSort(rules, 'window').filter(fits),
     ownership: ofSort(rules, 'ownership'),
     permissions: ofSort(rules, 'permission').filter(fits),
   }

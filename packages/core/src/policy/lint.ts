@@ -14,6 +14,7 @@ export function lintPolicy(policy: Policy, src: PolicySource): PolicyIssue[] {
       stop: 'stops',
       trigger: 'triggers',
       limit: 'limits',
+      window: 'windows',
       ownership: 'ownership',
       permission: 'permissions',
     }[rule.sort]

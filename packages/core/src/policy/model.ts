@@ -52,6 +52,29 @@ export interface CompiledLimit extends RuleBase {
   /** The actions it neither applies to nor counts; absent when it exempts none. */
   except?: Scope
 }
+/** Local minutes from midnight, [start, end); end <= start runs past midnight into the next day. */
+export interface MinuteRange {
+  start: number
+  end: number
+}
+export interface CompiledWindow extends RuleBase {
+  sort: 'window'
+  when: undefined
+  /** Open days, 0 = Sunday. */
+  days: ReadonlySet<number>
+  /** Open hours on those days (a range past midnight belongs to the day it starts); absent: all day. */
+  hours?: MinuteRange[]
+  /** Shut hours, every day; absent: none. Never given with `hours`. */
+  quiet?: MinuteRange[]
+  /** The string fact holding the customer's zone. */
+  zoneFact?: string
+  /** The zone when the fact is absent (or when there is no fact). */
+  defaultZone?: string
+  /** The window as written, for reasons: `mon-fri 08:00-20:00`. */
+  describe: string
+  /** The actions it does not hold back; absent when it exempts none. */
+  except?: Scope
+}
 export interface CompiledOwnership extends RuleBase {
   sort: 'ownership'
   when: CompiledExpression
@@ -65,6 +88,7 @@ export type CompiledRule =
   | CompiledStop
   | CompiledTrigger
   | CompiledLimit
+  | CompiledWindow
   | CompiledOwnership
   | CompiledPermission
 
@@ -73,6 +97,7 @@ export interface ApplicableRules {
   stops: CompiledStop[]
   triggers: CompiledTrigger[]
   limits: CompiledLimit[]
+  windows: CompiledWindow[]
   ownership: CompiledOwnership[]
   permissions: CompiledPermission[]
   readsLedger: boolean

@@ -1,12 +1,14 @@
 import type { PolicyIssue } from '../errors.ts'
+import { DAY_NAMES, parseDays, parseRange } from '../evaluate/windows.ts'
+import { isTimeZone, timeZoneHint } from '../time/zone.ts'
 import type { Attributes, PolicyPath, RuleDoc } from './load-model.ts'
 import type { PolicyDocument } from './schema.ts'
 import type { PolicySource } from './source.ts'
-import { didYouMean } from './suggest.ts'
+import { closest, didYouMean } from './suggest.ts'
 
 // What the schema cannot check: that names refer to things the policy declares, once each.
 
-const RULE_LISTS = ['stops', 'triggers', 'limits', 'ownership', 'permissions'] as const
+const RULE_LISTS = ['stops', 'triggers', 'limits', 'windows', 'ownership', 'permissions'] as const
 
 /** Where each kind of name a rule can refer to is declared. */
 const DECLARED_IN = { team: 'teams', agent: 'agents', 'action kind': 'actions' } as const
@@ -21,7 +23,120 @@ export function referenceIssues(src: PolicySource, doc: PolicyDocument): PolicyI
     ...RULE_LISTS.flatMap((list) =>
       doc[list].flatMap((rule: RuleDoc, i: number) => ruleReferenceIssues(src, doc, rule, [list, i])),
     ),
+    ...doc.windows.flatMap((_, i) => windowIssues(src, doc, i)),
   ]
+}
+
+/** A window's days, hours, quiet hours and zones: errors at each value, with what it should be. */
+function windowIssues(src: PolicySource, doc: PolicyDocument, i: number): PolicyIssue[] {
+  const w = doc.windows[i] as PolicyDocument['windows'][number]
+  const issues: PolicyIssue[] = []
+  const at = ['windows', i]
+  const issue = (path: PolicyPath, code: string, message: string, hint: string) =>
+    issues.push({
+      severity: 'error',
+      code,
+      message,
+      path,
+      rule: w.id,
+      position: src.position(path) ?? src.position(at),
+      hint,
+    })
+  // A single value is at the key itself; a list's values are at their indexes.
+  const each = (key: 'days' | 'hours' | 'quiet') => {
+    const v = w[key]
+    if (v === undefined) return []
+    return Array.isArray(v)
+      ? v.map((text, j) => ({ text, path: [...at, key, j] }))
+      : [{ text: v, path: [...at, key] }]
+  }
+  for (const { text, path } of each('days')) {
+    if (parseDays(text)) continue
+    const meant = closest(text.toLowerCase().slice(0, 3), DAY_NAMES)
+    issue(
+      path,
+      'WINDOW_DAYS',
+      `"${text}" is not a day or a range of days`,
+      `${meant && meant !== text ? `did you mean "${meant}"? ` : ''}days are mon, tue, wed, thu, fri, sat, sun, or a range such as mon-fri`,
+    )
+  }
+  for (const key of ['hours', 'quiet'] as const) {
+    for (const { text, path } of each(key)) {
+      const r = parseRange(String(text))
+      if (typeof r === 'string')
+        issue(
+          path,
+          'WINDOW_HOURS',
+          r,
+          key === 'hours'
+            ? 'open hours are HH:MM-HH:MM in local time, e.g. 08:00-20:00; 22:00-02:00 runs past midnight; 00:00-24:00 is all day (or leave hours out)'
+            : 'quiet hours are HH:MM-HH:MM in local time, e.g. 21:00-09:00 (past midnight)',
+        )
+    }
+  }
+  if (w.hours !== undefined && w.quiet !== undefined)
+    issue(
+      [...at, 'quiet'],
+      'WINDOW_HOURS_AND_QUIET',
+      `window "${w.id}" has both hours and quiet`,
+      'give the hours it is open (hours:) or the hours it is shut (quiet:), not both',
+    )
+  if (w.days === undefined && w.hours === undefined && w.quiet === undefined)
+    issue(
+      at,
+      'WINDOW_ALWAYS_OPEN',
+      `window "${w.id}" names no days, hours or quiet hours: it is always open`,
+      'add days: (e.g. mon-fri), hours: (e.g. 08:00-20:00) or quiet: (e.g. 21:00-09:00)',
+    )
+  let optional = true
+  if (w.zone !== undefined) {
+    const name = /^customer\.([A-Za-z_]\w*)$/.exec(w.zone)?.[1]
+    const fact = name === undefined ? undefined : doc.facts[name]
+    const strings = Object.entries(doc.facts).filter(([, f]) => f.type === 'string')
+    const named = strings.map(([n]) => `customer.${n}`)
+    if (!name || !fact || !Object.hasOwn(doc.facts, name))
+      issue(
+        [...at, 'zone'],
+        'WINDOW_ZONE',
+        `zone "${w.zone}" is not a declared fact`,
+        `${(didYouMean(w.zone, named) ?? '').concat(' ')}zone names the string fact holding the customer's IANA zone, e.g. customer.timeZone (declared under facts:); for one zone for everyone, give defaultZone: alone`.trim(),
+      )
+    else if (fact.type !== 'string')
+      issue(
+        [...at, 'zone'],
+        'WINDOW_ZONE',
+        `zone fact "${name}" is ${fact.type}, not string`,
+        'the fact holds an IANA zone name such as "Europe/Paris": declare it as string',
+      )
+    else {
+      optional = fact.optional
+      for (const value of fact.enum ?? [])
+        if (!isTimeZone(value))
+          issue(
+            [...at, 'zone'],
+            'UNKNOWN_ZONE',
+            `fact "${name}" allows "${value}", which is not a time zone`,
+            timeZoneHint(value),
+          )
+    }
+  }
+  if (w.defaultZone !== undefined && !isTimeZone(w.defaultZone))
+    issue(
+      [...at, 'defaultZone'],
+      'UNKNOWN_ZONE',
+      `"${w.defaultZone}" is not a time zone`,
+      timeZoneHint(w.defaultZone),
+    )
+  if (w.defaultZone === undefined && optional)
+    issue(
+      at,
+      'WINDOW_DEFAULT_ZONE',
+      w.zone === undefined
+        ? `window "${w.id}" has no zone: defaultZone is required`
+        : `window "${w.id}" reads optional fact ${w.zone}: defaultZone is required for customers without one`,
+      'add defaultZone: with an IANA zone, e.g. defaultZone: Europe/Paris',
+    )
+  return issues
 }
 
 /** An agent's team must exist, and a tool identifies one agent only. */

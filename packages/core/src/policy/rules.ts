@@ -1,3 +1,4 @@
+import { parseDays, parseRange } from '../evaluate/windows.ts'
 import { parseDuration } from '../time/duration.ts'
 import type { CompiledExpression } from './cel.ts'
 import type { CompileExpression, RuleDoc } from './load-model.ts'
@@ -8,9 +9,11 @@ import type {
   CompiledRule,
   CompiledStop,
   CompiledTrigger,
+  CompiledWindow,
+  MinuteRange,
   Scope,
 } from './model.ts'
-import type { PolicyDocument, RuleSort } from './schema.ts'
+import type { PolicyDocument, RuleSort, WindowRule } from './schema.ts'
 import type { PolicySource } from './source.ts'
 
 /**
@@ -63,6 +66,7 @@ export function compileRules(
         ...(r.except ? { except: resolveScope(r.except) } : {}),
       }),
     ),
+    ...doc.windows.map((r, i): CompiledWindow => compileWindow(common('window', 'windows', i, r), r)),
     ...doc.ownership.map(
       (r, i): CompiledOwnership => ({
         ...conditional('ownership', 'ownership', i, r),
@@ -72,6 +76,33 @@ export function compileRules(
     ),
     ...doc.permissions.map((r, i): CompiledPermission => common('permission', 'permissions', i, r)),
   ]
+}
+
+/** A window's days, hours and zone, already checked by `windowIssues`. */
+function compileWindow(
+  base: Omit<CompiledWindow, 'days' | 'describe' | 'when'> & { when: unknown },
+  r: WindowRule,
+): CompiledWindow {
+  const list = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v])
+  const ranges = (v: string | string[] | undefined) => list(v).map((t) => parseRange(t) as MinuteRange)
+  const days = r.days === undefined ? [0, 1, 2, 3, 4, 5, 6] : list(r.days).flatMap((d) => parseDays(d) ?? [])
+  const zoneFact = r.zone?.replace(/^customer\./, '')
+  const describe = [
+    r.days === undefined ? 'every day' : list(r.days).join(','),
+    ...list(r.hours),
+    ...list(r.quiet).map((q) => `quiet ${q}`),
+  ].join(' ')
+  return {
+    ...base,
+    when: undefined,
+    days: new Set(days),
+    ...(r.hours === undefined ? {} : { hours: ranges(r.hours) }),
+    ...(r.quiet === undefined ? {} : { quiet: ranges(r.quiet) }),
+    ...(zoneFact === undefined ? {} : { zoneFact }),
+    ...(r.defaultZone === undefined ? {} : { defaultZone: r.defaultZone }),
+    ...(r.except ? { except: resolveScope(r.except) } : {}),
+    describe,
+  }
 }
 
 /** A rule's selectors as sets; a selector the rule leaves out stays absent, and so matches anything. */

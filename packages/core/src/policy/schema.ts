@@ -175,6 +175,45 @@ export const limitSchema = z.strictObject({
   message: z.string().optional().describe('The reason given'),
 })
 
+/**
+ * A send window: when, in the customer's local time, the actions of its scope may happen. Outside
+ * it they stop until it next opens. Days, hours and quiet hours are checked by the loader (with
+ * positions and hints), so they are plain strings here.
+ */
+export const windowSchema = z.strictObject({
+  id: ruleId,
+  ...scope,
+  except: except
+    .optional()
+    .describe('Actions the window does not hold back, selected like its scope, e.g. { action: [receipt] }'),
+  days: oneOrMany(z.string())
+    .optional()
+    .describe(
+      'The local days it is open: mon, tue, wed, thu, fri, sat, sun, or a range such as mon-fri; absent means every day',
+    ),
+  hours: oneOrMany(z.string())
+    .optional()
+    .describe(
+      'The local hours it is open on those days, HH:MM-HH:MM (e.g. 08:00-20:00; 22:00-02:00 runs past midnight); absent means all day',
+    ),
+  quiet: oneOrMany(z.string())
+    .optional()
+    .describe('Instead of hours: the local hours it is shut every day, HH:MM-HH:MM (e.g. 21:00-09:00)'),
+  zone: z
+    .string()
+    .optional()
+    .describe(
+      "Where the customer's time zone is read: customer.<fact>, a declared string fact holding an IANA zone",
+    ),
+  defaultZone: z
+    .string()
+    .optional()
+    .describe(
+      'The IANA zone (e.g. Europe/Paris) for customers without one; required when zone is absent or its fact is optional',
+    ),
+  message: z.string().optional().describe('The reason given'),
+})
+
 export const reviewSettingsSchema = z.strictObject({
   defaultTeam: name.describe('Where flags go when no owner is named'),
   expiresAfter: duration
@@ -211,6 +250,10 @@ export const policySchema = z.strictObject({
   triggers: z.array(triggerSchema).default([]).describe('Conditions that flag, stop or pause an action'),
   stops: z.array(stopSchema).default([]).describe('What never happens; a stop wins over every approval'),
   limits: z.array(limitSchema).default([]).describe('At most max touches per window'),
+  windows: z
+    .array(windowSchema)
+    .default([])
+    .describe("Send windows and quiet hours: when, in the customer's local time, actions may happen"),
   review: reviewSettingsSchema.describe('Where flags go and how long they wait'),
   ledger: z
     .strictObject({
@@ -233,5 +276,6 @@ export type PermissionRule = z.infer<typeof permissionSchema>
 export type TriggerRule = z.infer<typeof triggerSchema>
 export type StopRule = z.infer<typeof stopSchema>
 export type LimitRule = z.infer<typeof limitSchema>
-export type RuleSort = 'stop' | 'trigger' | 'limit' | 'ownership' | 'permission'
+export type WindowRule = z.infer<typeof windowSchema>
+export type RuleSort = 'stop' | 'trigger' | 'limit' | 'window' | 'ownership' | 'permission'
 export const scopeKeys = ['agent', 'team', 'action', 'channel', 'outbound'] as const

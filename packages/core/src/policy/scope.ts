@@ -11,8 +11,9 @@ export function scopeMatches(scope: Scope, agent: Agent, action: ActionKind): bo
   )
 }
 
-/** Whether a rule applies to this agent taking this kind of action: its scope, less a limit's `except`. */
+/** Whether a rule applies to this agent taking this kind of action: its scope, less a limit's or window's `except`. */
 export function ruleApplies(rule: CompiledRule, agent: Agent, action: ActionKind): boolean {
   if (!scopeMatches(rule.scope, agent, action)) return false
-  return !(rule.sort === 'limit' && rule.except && scopeMatches(rule.except, agent, action))
+  const except = rule.sort === 'limit' || rule.sort === 'window' ? rule.except : undefined
+  return !(except && scopeMatches(except, agent, action))
 }
