@@ -10,6 +10,8 @@ import { policyTest } from './commands/policy-test.ts'
 import { replayCommand } from './commands/replay.ts'
 import { salesforceDeploy, salesforcePackage } from './commands/salesforce.ts'
 import { serve } from './commands/serve.ts'
+import { suppressAdd, suppressLift, suppressList } from './commands/suppress.ts'
+import { touchCommand } from './commands/touch.ts'
 import { validate } from './commands/validate.ts'
 import { EXIT, EXIT_HELP, type Io, printError, processIo } from './output.ts'
 
@@ -212,6 +214,104 @@ Examples:
     )
     .action(async (id, options) => {
       code = await outboxRetry(io, id, options)
+    })
+
+  const suppress = program
+    .command('suppress')
+    .description('customers who must not be contacted: suppress one, list them, lift one')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  remit suppress add --email jane@acme.example --channel email --reason manual\n  remit suppress list --email jane@acme.example\n  remit suppress lift sup_01J… --note "resubscribed by phone"',
+    )
+  suppress
+    .command('add')
+    .description(
+      'record that a customer must not be contacted (on one channel, or every one): every outbound action it covers stops',
+    )
+    .addOption(
+      new Option('--store <path|url>', 'the SQLite file or postgres://… remit serve uses').default(
+        'remit.db',
+      ),
+    )
+    .option('--email <address>', 'the address (any case)')
+    .option('--contact <id>', 'the contact')
+    .option('--account <id>', 'the account (with --email or --contact: only that person of it)')
+    .option('--channel <channel>', 'only this channel, e.g. email (default: every channel)')
+    .option('--reason <reason>', 'why: unsubscribe, spamreport, bounce, manual…')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  remit suppress add --email jane@acme.example --channel email --reason unsubscribe\n  remit suppress add --store postgres://remit@127.0.0.1/remit --account initech --reason legal-hold',
+    )
+    .action(async (options) => {
+      code = await suppressAdd(io, options)
+    })
+  suppress
+    .command('list')
+    .description('suppressions on record, in force and lifted, oldest first')
+    .addOption(
+      new Option('--store <path|url>', 'the SQLite file or postgres://… remit serve uses').default(
+        'remit.db',
+      ),
+    )
+    .option('--account <id>', "only this account's")
+    .option('--email <address>', 'only those of this address (any case)')
+    .option('--json', 'print them as the API returns them')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  remit suppress list\n  remit suppress list --store postgres://remit@127.0.0.1/remit --email jane@acme.example --json',
+    )
+    .action(async (options) => {
+      code = await suppressList(io, options)
+    })
+  suppress
+    .command('lift')
+    .description('lift a suppression: it stops nothing from now on, and stays on record with who lifted it')
+    .argument('<id>', 'the suppression id (sup_…)')
+    .addOption(
+      new Option('--store <path|url>', 'the SQLite file or postgres://… remit serve uses').default(
+        'remit.db',
+      ),
+    )
+    .option('--note <text>', 'why, kept on record')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  remit suppress lift sup_01J…\n  remit suppress lift sup_01J… --store postgres://remit@127.0.0.1/remit --note "resubscribed by phone"',
+    )
+    .action(async (id, options) => {
+      code = await suppressLift(io, id, options)
+    })
+
+  program
+    .command('touch')
+    .description(
+      'record a touch that happened elsewhere (a call, a meeting, a CRM e-mail): limits count it from then on',
+    )
+    .addOption(
+      new Option('--store <path|url>', 'the SQLite file or postgres://… remit serve uses').default(
+        'remit.db',
+      ),
+    )
+    .addOption(
+      new Option('--policy <file>', "the policy (checks the team; the kind's defaults)").default(
+        'remit.yaml',
+      ),
+    )
+    .option('--account <id>', 'the customer account')
+    .option('--contact <id>', 'the contact')
+    .option('--email <address>', 'the address it went to (with --contact, links the two)')
+    .option('--kind <kind>', 'what happened, e.g. call, meeting, email.manual')
+    .option('--channel <channel>', "e.g. email, phone (default: the policy's for that kind)")
+    .option('--team <team>', 'the team that made it')
+    .option('--at <time>', 'when, as ISO 8601 with an offset (default: now)')
+    .option('--outbound', "we reached out (default: the policy's for that kind, else outbound)")
+    .option('--inbound', 'the customer reached us')
+    .option('--note <text>', 'a note kept with it')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  remit touch --account acme --email jane@acme.example --kind call --channel phone --team sales\n  remit touch --store postgres://remit@127.0.0.1/remit --account acme --kind meeting --inbound --at 2026-04-10T10:00:00Z',
+    )
+    .action(async (options) => {
+      code = await touchCommand(io, options)
     })
 
   program

@@ -10,6 +10,7 @@ import {
   resolveRequestSchema,
   reviewQuerySchema,
   reviewSchema,
+  suppressionLiftRequestSchema,
   suppressionRequestSchema,
   suppressionSchema,
   time,
@@ -326,6 +327,27 @@ export function routes(d: RouteDeps): Route[] {
             ...(externalId ? { externalId: scopedExternalId(p, externalId) } : {}),
           }),
         )
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/v1/suppressions/:id/lift',
+      operationId: 'liftSuppression',
+      summary: 'Lift a suppression: it stops nothing from then on, and stays on record (an admin only)',
+      description:
+        'The suppression keeps who lifted it (the key), when, and the note. Lifting a lifted one changes nothing and returns it. Suppressing the customer again later records a new one.',
+      tag: 'ledger',
+      roles: ['admin'],
+      params: { id: 'The suppression id (sup_…)' },
+      body: suppressionLiftRequestSchema,
+      response: suppressionSchema,
+      handler: async (c) => {
+        const lifted = await remit.liftSuppression(c.params.id, {
+          by: c.principal.name,
+          ...(c.body.note !== undefined ? { note: c.body.note } : {}),
+        })
+        c.request.log.info({ suppression: lifted.id, by: lifted.liftedBy }, 'suppression lifted')
+        return suppressionToWire(lifted)
       },
     }),
     defineRoute({

@@ -554,4 +554,43 @@ describe('suppressions over HTTP', () => {
     expect(bad.status).toBe(400)
     expect(bad.body.error.path).toEqual(['accountId'])
   })
+
+  it('an admin lifts a suppression: the next decision goes, and the suppression stays on record with who lifted it', async () => {
+    h = await harness()
+    const omar = {
+      action: { kind: 'offer.discount', discountPct: 5 },
+      customer: { email: 'omar@globex.example', facts: { lifecycle: 'customer', tier: 'smb' } },
+    }
+    const s = await h.call('POST', '/v1/suppressions', h.key.marketing, {
+      email: 'omar@globex.example',
+      channel: 'email',
+      reason: 'unsubscribe',
+    })
+    expect((await h.call('POST', '/v1/decisions', h.key.sales, omar)).body.reasons[0].rule).toBe(
+      'suppression',
+    )
+    const url = `/v1/suppressions/${s.body.id}/lift`
+    // An agent or a reviewer key may not lift one: only an admin's.
+    expect((await h.call('POST', url, h.key.marketing, {})).status).toBe(403)
+    expect((await h.call('POST', url, h.key.salesReviewer, {})).status).toBe(403)
+    expect((await h.call('POST', '/v1/suppressions/sup_none/lift', h.key.admin, {})).status).toBe(404)
+    const badNote = await h.call('POST', url, h.key.admin, { note: 5 })
+    expect(badNote.status).toBe(400)
+    expect(badNote.body.error.path).toEqual(['note'])
+    const lifted = await h.call('POST', url, h.key.admin, { note: 'resubscribed by phone' })
+    expect(lifted.status).toBe(200)
+    expect(lifted.body).toMatchObject({
+      id: s.body.id,
+      reason: 'unsubscribe',
+      liftedBy: 'ops',
+      liftNote: 'resubscribed by phone',
+    })
+    expect(Date.parse(lifted.body.liftedAt)).not.toBeNaN()
+    const d = await h.call('POST', '/v1/decisions', h.key.sales, omar)
+    expect(d.body.reasons.map((r: { rule: string }) => r.rule)).not.toContain('suppression')
+    // Lifted again: the first lift stands.
+    expect((await h.call('POST', url, h.key.admin, { note: 'again' })).body.liftNote).toBe(
+      'resubscribed by phone',
+    )
+  })
 })

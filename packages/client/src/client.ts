@@ -134,6 +134,11 @@ export class RemitClient {
     return this.call('POST', '/v1/suppressions', suppression)
   }
 
+  /** Lifts a suppression (an admin key only): it stops nothing from then on, and stays on record. */
+  liftSuppression(id: string, note?: string): Promise<SuppressionWire> {
+    return this.call('POST', `/v1/suppressions/${encodeURIComponent(id)}/lift`, note ? { note } : {})
+  }
+
   getDecision(id: string): Promise<DecisionRecordWire> {
     return this.call('GET', `/v1/decisions/${encodeURIComponent(id)}`)
   }

@@ -7,7 +7,7 @@ export type Verdict = 'go' | 'flag' | 'stop'
 
 export interface Reason {
   rule: string
-  sort: 'stop' | 'trigger' | 'limit' | 'ownership' | 'permission' | 'default'
+  sort: 'stop' | 'trigger' | 'limit' | 'window' | 'ownership' | 'permission' | 'default'
   message: string
 }
 
@@ -101,6 +101,15 @@ export interface SuppressionWire {
   source: string
   at: string
   externalId?: string | undefined
+  /** When it was lifted: from then on it stops nothing (absent: in force) */
+  liftedAt?: string | undefined
+  liftedBy?: string | undefined
+  liftNote?: string | undefined
+}
+
+export interface SuppressionLiftRequest {
+  /** Why it is lifted, kept on record with who lifted it and when */
+  note?: string | undefined
 }
 
 export interface TouchWire {

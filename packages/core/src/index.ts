@@ -61,6 +61,8 @@ export type {
   ReviewFilter,
   ReviewWrite,
   Store,
+  SuppressionFilter,
+  SuppressionLift,
   Timeline,
 } from './store/store.ts'
 export {

@@ -18,12 +18,14 @@ export { inputErrorFromZod, requestOf, resolveCaller, resolveRequest } from './d
 export { MAX_IDENTITIES, personOf, samePerson } from './ledger/identity.ts'
 export { deliveredAlready, outboxMessage, parseOutbox, retried, settle } from './outbox/outbox.ts'
 export { closest } from './policy/suggest.ts'
+export { newSuppression } from './remit.ts'
 export {
   decisionFilterSql,
   type FilterSql,
   outboxFilterSql,
   reviewFilterSql,
   type SqlDialect,
+  suppressionFilterSql,
 } from './store/filters.ts'
 export { commitmentFromRow, type Row, type RowReader, touchFromRow } from './store/rows.ts'
 export { checkTransition, replayOf, timelineLimit } from './store/rules.ts'

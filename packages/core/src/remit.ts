@@ -100,6 +100,29 @@ export interface SuppressionInput {
   externalId?: string
 }
 
+/**
+ * The suppression `input` asks for, recorded at `at`, keyed as a decision for the same ids is (so
+ * the decision's ledger view holds it). Throws InputError naming the missing field.
+ */
+export function newSuppression(input: SuppressionInput, at: Date): Suppression {
+  if (!input.accountId && !input.contactId && !input.email)
+    throw new InputError('MISSING_FIELD', 'name the customer: accountId, contactId or email', ['accountId'])
+  if (!input.reason) throw new InputError('MISSING_FIELD', 'reason is required', ['reason'])
+  const email = input.email?.trim().toLowerCase()
+  const s: Suppression = {
+    id: newId('sup'),
+    accountId: input.accountId ?? (input.contactId ? `contact:${input.contactId}` : `email:${email}`),
+    reason: input.reason,
+    source: input.source,
+    at,
+  }
+  if (input.contactId) s.contactId = input.contactId
+  if (email) s.email = email
+  if (input.channel) s.channel = input.channel
+  if (input.externalId) s.externalId = input.externalId
+  return s
+}
+
 export interface ResolveInput {
   /** Who answered (a person's name or a key's name), kept with the review. */
   by?: string
@@ -388,23 +411,20 @@ export class Remit {
    * action it covers is stopped, on every tool, with no lookback window to age it out.
    */
   async recordSuppression(input: SuppressionInput): Promise<Suppression> {
-    if (!input.accountId && !input.contactId && !input.email)
-      throw new InputError('MISSING_FIELD', 'name the customer: accountId, contactId or email', ['accountId'])
-    if (!input.reason) throw new InputError('MISSING_FIELD', 'reason is required', ['reason'])
-    const email = input.email?.trim().toLowerCase()
-    const s: Suppression = {
-      id: newId('sup'),
-      // Keyed as a decision for the same ids is, so the decision's ledger view holds it.
-      accountId: input.accountId ?? (input.contactId ? `contact:${input.contactId}` : `email:${email}`),
-      reason: input.reason,
-      source: input.source,
+    return this.store.recordSuppression(newSuppression(input, this.clock()))
+  }
+
+  /**
+   * Lifts a suppression (an operator's call): from now on it stops nothing, and it stays on record
+   * with who lifted it, when and why. Unknown ids throw NotFoundError; lifting a lifted one returns it.
+   */
+  async liftSuppression(id: string, input: { by: string; note?: string }): Promise<Suppression> {
+    if (!input.by) throw new InputError('MISSING_FIELD', 'by is required', ['by'])
+    return this.store.liftSuppression(id, {
       at: this.clock(),
-    }
-    if (input.contactId) s.contactId = input.contactId
-    if (email) s.email = email
-    if (input.channel) s.channel = input.channel
-    if (input.externalId) s.externalId = input.externalId
-    return this.store.recordSuppression(s)
+      by: input.by,
+      ...(input.note !== undefined ? { note: input.note } : {}),
+    })
   }
 
   readonly reviews = {

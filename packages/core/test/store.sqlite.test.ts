@@ -60,3 +60,33 @@ describe('a SQLite file made before touches kept their address', () => {
     await store.close()
   })
 })
+
+describe('a SQLite file made before suppressions could be lifted', () => {
+  it('opens with the column added: its old suppressions stay in force and can be lifted', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'remit-store-')), 'remit.db')
+    const at = '2026-04-06T08:00:00.000Z'
+    const body = JSON.stringify({
+      id: 'sup_old',
+      accountId: 'acme',
+      email: 'jane@acme.example',
+      reason: 'unsubscribe',
+      source: 'sendgrid',
+      at,
+    })
+    // The suppressions table as files made before this release have it (no lifted_at).
+    const old = new (nodeSqlite().DatabaseSync)(path)
+    old.exec(`CREATE TABLE suppressions (
+      id TEXT PRIMARY KEY, account_id TEXT NOT NULL, at INTEGER NOT NULL, external_id TEXT, body TEXT NOT NULL);
+      INSERT INTO suppressions (id, account_id, at, body) VALUES ('sup_old', 'acme', ${Date.parse(at)}, '${body}');`)
+    old.close()
+    const store = openSqliteStore(path)
+    const now = new Date('2026-04-07T00:00:00Z')
+    expect((await store.ledger('acme', new Date(0), now)).suppressions?.map((s) => s.id)).toEqual(['sup_old'])
+    await store.liftSuppression('sup_old', { at: now, by: 'admin' })
+    expect((await store.ledger('acme', new Date(0), now)).suppressions).toEqual([])
+    expect(await store.listSuppressions({ lifted: true })).toMatchObject([
+      { id: 'sup_old', liftedBy: 'admin' },
+    ])
+    await store.close()
+  })
+})

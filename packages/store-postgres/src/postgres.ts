@@ -15,6 +15,8 @@ import type {
   ReviewWrite,
   Store,
   Suppression,
+  SuppressionFilter,
+  SuppressionLift,
   Timeline,
   Touch,
   TouchStatus,
@@ -32,6 +34,7 @@ import {
   replayOf,
   reviewFilterSql,
   type SqlDialect,
+  suppressionFilterSql,
   timelineLimit,
   touchFromRow,
 } from '@remit/core/internal'
@@ -169,7 +172,7 @@ SELECT
   (SELECT coalesce(json_agg(c ORDER BY c.at), '[]') FROM remit_commitments c
     WHERE c.account_id = ${account} AND NOT c.withdrawn AND (c.expires_at IS NULL OR c.expires_at > ${now})) AS commitments,
   (SELECT coalesce(json_agg(s.body ORDER BY s.at, s.id), '[]') FROM remit_suppressions s
-    WHERE s.account_id = ${account}) AS suppressions${
+    WHERE s.account_id = ${account} AND s.lifted_at IS NULL) AS suppressions${
       person
         ? `,
   (WITH RECURSIVE person(contact_id, email) AS (
@@ -211,6 +214,7 @@ function ledgerRead(accountId: string, since: Date, now: Date, person: Person | 
 function parseSuppression(body: unknown): Suppression {
   const s = (typeof body === 'string' ? JSON.parse(body) : { ...(body as Row) }) as Row
   s.at = date(s.at)
+  if (s.liftedAt !== undefined && s.liftedAt !== null) s.liftedAt = date(s.liftedAt)
   return s as unknown as Suppression
 }
 
@@ -443,6 +447,36 @@ class PostgresStore implements Store {
       ])
       return parseSuppression((first.rows[0] as Row).body)
     })
+  }
+
+  async liftSuppression(id: string, lift: SuppressionLift): Promise<Suppression> {
+    const { rows } = await this.query('SELECT account_id FROM remit_suppressions WHERE id = $1', [id])
+    const accountId = (rows[0] as { account_id?: string } | undefined)?.account_id
+    if (!accountId) throw new NotFoundError('suppression', id)
+    return this.inAccount(accountId, async (client) => {
+      // As it stands under the lock: a lift racing this one has been applied or waits.
+      const current = await client.query('SELECT body FROM remit_suppressions WHERE id = $1 FOR UPDATE', [id])
+      const s = parseSuppression((current.rows[0] as Row).body)
+      if (s.liftedAt) return s
+      const lifted: Suppression = {
+        ...s,
+        liftedAt: lift.at,
+        liftedBy: lift.by,
+        ...(lift.note !== undefined ? { liftNote: lift.note } : {}),
+      }
+      await client.query(
+        'UPDATE remit_suppressions SET lifted_at = $2, body = $3 WHERE id = $1',
+        params([id, lift.at, JSON.stringify(lifted)]),
+      )
+      return lifted
+    })
+  }
+
+  async listSuppressions(filter: SuppressionFilter = {}): Promise<Suppression[]> {
+    const f = suppressionFilterSql(filter, POSTGRES)
+    const sql = `SELECT body FROM remit_suppressions ${f.where} ORDER BY at, id LIMIT ${f.limit}`
+    const { rows } = await this.query(sql, f.args)
+    return rows.map((r) => parseSuppression((r as Row).body))
   }
 
   async recordTouch(touch: Touch): Promise<Touch> {

@@ -56,4 +56,7 @@ CREATE TABLE remit_identities (
   PRIMARY KEY (account_id, contact_id, email));
 CREATE INDEX remit_identities_email ON remit_identities (account_id, email);
 `,
+  // Suppressions may be lifted: from then on the ledger does not read them, and they stay on record
+  // (NULL: in force).
+  'ALTER TABLE remit_suppressions ADD COLUMN lifted_at timestamptz',
 ]

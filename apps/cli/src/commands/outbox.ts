@@ -13,8 +13,8 @@ export interface OutboxListOptions {
 
 const STATUSES: OutboxStatus[] = ['pending', 'delivered', 'dead']
 
-/** An existing store: reading the outbox must not create an empty SQLite file at a mistyped path. */
-async function existingStore(spec: string) {
+/** An existing store: reading (or adding to) it must not create an empty SQLite file at a mistyped path. */
+export async function existingStore(spec: string) {
   if (!/^postgres(ql)?:\/\//.test(spec) && !existsSync(spec))
     throw new UsageError(
       `no store at ${spec}`,

@@ -20,8 +20,8 @@ export function touchToWire(t: Touch): TouchWire {
 }
 
 export function suppressionToWire(s: Suppression): SuppressionWire {
-  const { at, ...rest } = s
-  return { ...rest, at: at.toISOString() }
+  const { at, liftedAt, ...rest } = s
+  return { ...rest, at: at.toISOString(), ...(liftedAt ? { liftedAt: liftedAt.toISOString() } : {}) }
 }
 
 export function commitmentToWire(c: Commitment): CommitmentWire {

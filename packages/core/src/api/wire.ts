@@ -56,6 +56,15 @@ export const suppressionSchema = z.object({
   source: z.string(),
   at: isoTime,
   externalId: z.string().optional(),
+  liftedAt: isoTime
+    .optional()
+    .describe('When it was lifted: from then on it stops nothing (absent: in force)'),
+  liftedBy: z.string().optional(),
+  liftNote: z.string().optional(),
+})
+
+export const suppressionLiftRequestSchema = z.strictObject({
+  note: text(2000).optional().describe('Why it is lifted, kept on record with who lifted it and when'),
 })
 
 export const resolveRequestSchema = z.strictObject({
@@ -186,6 +195,7 @@ export type OutcomeRequest = z.infer<typeof outcomeRequestSchema>
 export type TouchRequest = z.infer<typeof touchRequestSchema>
 export type SuppressionRequest = z.infer<typeof suppressionRequestSchema>
 export type SuppressionWire = z.infer<typeof suppressionSchema>
+export type SuppressionLiftRequest = z.infer<typeof suppressionLiftRequestSchema>
 export type ResolveRequest = z.infer<typeof resolveRequestSchema>
 export type TouchWire = z.infer<typeof touchSchema>
 export type CommitmentWire = z.infer<typeof commitmentSchema>

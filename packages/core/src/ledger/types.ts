@@ -46,7 +46,10 @@ export interface Commitment {
 export interface LedgerView {
   touches: Touch[]
   commitments: Commitment[]
-  /** Every suppression of the account, however old: an unsubscribe does not lapse. */
+  /**
+   * Every suppression of the account still in force, however old: an unsubscribe does not lapse. A
+   * lifted one is not here (it stays on record: `Store.listSuppressions`).
+   */
   suppressions?: Suppression[]
   /**
    * The links that name the person the view was read for (its contact id or address, and every id
@@ -87,4 +90,13 @@ export interface Suppression {
   at: Date
   /** What it records at its source (a SendGrid event id): recorded once. */
   externalId?: string
+  /**
+   * When it was lifted (an operator's call; `Store.liftSuppression`): from then on it stops nothing,
+   * and it stays on record, with who lifted it, for the audit. Absent while it is in force.
+   */
+  liftedAt?: Date
+  /** Who lifted it (an admin key's name, an operator). */
+  liftedBy?: string
+  /** Why, in the words of whoever lifted it. */
+  liftNote?: string
 }

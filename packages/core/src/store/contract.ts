@@ -378,6 +378,42 @@ export function storeContract(
       expect(seen).toEqual([first])
     })
 
+    it('lifts a suppression: the ledger no longer carries it, the record keeps who lifted it, and suppressing again works', async () => {
+      const s = (id: string, at: Date) => ({
+        id,
+        accountId: 'acme',
+        email: 'jane@acme.example',
+        channel: 'email',
+        reason: 'unsubscribe',
+        source: 'sendgrid',
+        at,
+      })
+      const first = await store.recordSuppression(s('sup_1', hours(0)))
+      const other = await store.recordSuppression({ ...s('sup_2', hours(0)), accountId: 'globex' })
+      const lift = { at: hours(1), by: 'admin', note: 'asked to hear from us again' }
+      const lifted = await store.liftSuppression('sup_1', lift)
+      expect(lifted).toEqual({ ...first, liftedAt: hours(1), liftedBy: 'admin', liftNote: lift.note })
+      expect((await store.ledger('acme', hours(-1), hours(2))).suppressions).toEqual([])
+      let seen: unknown
+      await store.decide(request('acme', hours(2)), (ledger) => {
+        seen = ledger.suppressions
+        return goWrite('acme', hours(2))
+      })
+      expect(seen).toEqual([])
+      expect((await store.ledger('globex', hours(-1), hours(2))).suppressions).toEqual([other])
+      // Lifted again: nothing written, the first lift kept.
+      expect(await store.liftSuppression('sup_1', { at: hours(3), by: 'someone-else' })).toEqual(lifted)
+      await expect(store.liftSuppression('sup_none', lift)).rejects.toMatchObject({ code: 'NOT_FOUND' })
+      // Suppressed again later: a new one in force; the lifted one stays on record.
+      const again = await store.recordSuppression({ ...s('sup_3', hours(4)), reason: 'spamreport' })
+      expect((await store.ledger('acme', hours(-1), hours(5))).suppressions).toEqual([again])
+      expect(await store.listSuppressions({ accountId: 'acme' })).toEqual([lifted, again])
+      expect(await store.listSuppressions({ email: 'Jane@ACME.example', lifted: true })).toEqual([lifted])
+      expect(await store.listSuppressions({ lifted: false })).toEqual([other, again])
+      expect(await store.listSuppressions({ contactId: 'c9' })).toEqual([])
+      expect(await store.listSuppressions({ limit: 1 })).toHaveLength(1)
+    })
+
     it('keeps the address a touch went to, in the ledger view and the timeline', async () => {
       const go = goWrite('acme', hours(0))
       const sent = { ...(go.touch as Touch), email: 'jane@acme.example' }

@@ -1,5 +1,5 @@
 import type { OutboxFilter } from '../outbox/outbox.ts'
-import type { DecisionFilter, ReviewFilter } from './store.ts'
+import type { DecisionFilter, ReviewFilter, SuppressionFilter } from './store.ts'
 
 // The log, review and outbox filters as both stores apply them: which conditions, in which order,
 // and how many rows at most. A store says only how its SQL spells a placeholder, a time, a field of
@@ -44,6 +44,11 @@ class Conditions {
     this.parts.push(sql.replace('?', this.dialect.param(this.args.length)))
   }
 
+  /** A condition with no value. */
+  raw(sql: string): void {
+    this.parts.push(sql)
+  }
+
   done(limit: number): FilterSql {
     return { where: this.parts.length ? `WHERE ${this.parts.join(' AND ')}` : '', args: this.args, limit }
   }
@@ -76,5 +81,15 @@ export function outboxFilterSql(filter: OutboxFilter, dialect: SqlDialect): Filt
   const c = new Conditions(dialect)
   c.add('channel = ?', filter.channel)
   c.add('status = ?', filter.status)
+  return c.done(bound(filter.limit, 100, 1000))
+}
+
+/** Suppressions by account, contact, address (any case) and lifted or not; `lifted_at` is a column. */
+export function suppressionFilterSql(filter: SuppressionFilter, dialect: SqlDialect): FilterSql {
+  const c = new Conditions(dialect)
+  c.add('account_id = ?', filter.accountId)
+  c.add(`${dialect.bodyText('contactId')} = ?`, filter.contactId)
+  c.add(`lower(${dialect.bodyText('email')}) = ?`, filter.email?.trim().toLowerCase())
+  if (filter.lifted !== undefined) c.raw(filter.lifted ? 'lifted_at IS NOT NULL' : 'lifted_at IS NULL')
   return c.done(bound(filter.limit, 100, 1000))
 }

@@ -21,7 +21,13 @@ import {
   settle,
 } from '../outbox/outbox.ts'
 import type { Review } from '../review/review.ts'
-import { decisionFilterSql, outboxFilterSql, reviewFilterSql, type SqlDialect } from './filters.ts'
+import {
+  decisionFilterSql,
+  outboxFilterSql,
+  reviewFilterSql,
+  type SqlDialect,
+  suppressionFilterSql,
+} from './filters.ts'
 import { addTouch, type Entry, LedgerCache } from './ledger-cache.ts'
 import { nodeSqlite, WORKER_SQLITE } from './node-sqlite.ts'
 import { commitmentFromRow, type RowReader, touchFromRow } from './rows.ts'
@@ -33,6 +39,8 @@ import type {
   ReviewFilter,
   ReviewWrite,
   Store,
+  SuppressionFilter,
+  SuppressionLift,
   Timeline,
 } from './store.ts'
 
@@ -92,7 +100,8 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(channel, status, next_at);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS suppressions (
-  id TEXT PRIMARY KEY, account_id TEXT NOT NULL, at INTEGER NOT NULL, external_id TEXT, body TEXT NOT NULL);
+  id TEXT PRIMARY KEY, account_id TEXT NOT NULL, at INTEGER NOT NULL, external_id TEXT, body TEXT NOT NULL,
+  lifted_at INTEGER);
 CREATE INDEX IF NOT EXISTS suppressions_account ON suppressions(account_id, at);
 CREATE UNIQUE INDEX IF NOT EXISTS suppressions_external ON suppressions(external_id) WHERE external_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS identities (
@@ -163,6 +172,10 @@ class SqliteStore implements Store {
       this.db.exec(
         'CREATE UNIQUE INDEX IF NOT EXISTS touches_external ON touches(external_id) WHERE external_id IS NOT NULL',
       )
+      // …and files made before suppressions could be lifted lack that one (all theirs are in force).
+      const suppressionColumns = this.db.prepare('PRAGMA table_info(suppressions)').all() as Row[]
+      if (!suppressionColumns.some((c) => c.name === 'lifted_at'))
+        this.db.exec('ALTER TABLE suppressions ADD COLUMN lifted_at INTEGER')
     })
     this.q = statements(this.db)
   }
@@ -348,6 +361,32 @@ class SqliteStore implements Store {
       })
       return s
     })
+  }
+
+  async liftSuppression(id: string, lift: SuppressionLift): Promise<Suppression> {
+    return this.write(() => {
+      const row = this.q.suppression.get(id) as Row | undefined
+      if (!row) throw new NotFoundError('suppression', id)
+      const s = parseSuppression(row.body as string)
+      if (s.liftedAt) return s
+      const lifted: Suppression = {
+        ...s,
+        liftedAt: lift.at,
+        liftedBy: lift.by,
+        ...(lift.note !== undefined ? { liftNote: lift.note } : {}),
+      }
+      this.q.liftSuppression.run(lift.at.getTime(), JSON.stringify(lifted), id)
+      this.changed(s.accountId, (entry) => {
+        entry.suppressions = entry.suppressions.filter((x) => x.id !== id)
+      })
+      return lifted
+    })
+  }
+
+  async listSuppressions(filter: SuppressionFilter = {}): Promise<Suppression[]> {
+    const f = suppressionFilterSql(filter, SQLITE)
+    const sql = `SELECT body FROM suppressions ${f.where} ORDER BY at, id LIMIT ${f.limit}`
+    return this.all(sql, f.args).map((r) => parseSuppression(r.body as string))
   }
 
   async recordTouch(touch: Touch): Promise<Touch> {
@@ -586,7 +625,11 @@ function statements(db: DatabaseSync) {
     insertIdentity: p(
       'INSERT INTO identities (account_id, contact_id, email, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
     ),
-    suppressionsOf: p('SELECT body FROM suppressions WHERE account_id = ? ORDER BY at, id'),
+    suppressionsOf: p(
+      'SELECT body FROM suppressions WHERE account_id = ? AND lifted_at IS NULL ORDER BY at, id',
+    ),
+    suppression: p('SELECT body FROM suppressions WHERE id = ?'),
+    liftSuppression: p('UPDATE suppressions SET lifted_at = ?, body = ? WHERE id = ?'),
     suppressionByExternalId: p('SELECT body FROM suppressions WHERE external_id = ?'),
     insertSuppression: p(
       'INSERT INTO suppressions (id, account_id, at, external_id, body) VALUES (?, ?, ?, ?, ?)',
@@ -649,6 +692,7 @@ export function parseDecision(body: string): Decision {
 export function parseSuppression(body: string): Suppression {
   const s = JSON.parse(body)
   s.at = new Date(s.at)
+  if (s.liftedAt !== undefined) s.liftedAt = new Date(s.liftedAt)
   return s
 }
 

@@ -69,6 +69,24 @@ export interface DecisionFilter {
   before?: Date
 }
 
+/** Who lifts a suppression, when, and why. */
+export interface SuppressionLift {
+  at: Date
+  by: string
+  note?: string
+}
+
+export interface SuppressionFilter {
+  accountId?: string
+  contactId?: string
+  /** Suppressions of this address (any case). */
+  email?: string
+  /** true: only lifted ones; false: only those in force; absent: both. */
+  lifted?: boolean
+  /** Oldest first; at most this many (default 100, max 1000). */
+  limit?: number
+}
+
 export interface ReviewFilter {
   status?: ReviewStatus
   team?: string
@@ -113,6 +131,15 @@ export interface Store {
    * `externalId` is already recorded writes nothing: the first is returned.
    */
   recordSuppression(suppression: Suppression): Promise<Suppression>
+  /**
+   * Lifts a suppression, by its id, in its account's transaction: from then on the ledger view no
+   * longer carries it (it stops nothing), but it stays on record with `liftedAt`, `liftedBy` and
+   * `liftNote`. Lifting a lifted one writes nothing and returns it as it stands (the first lift is
+   * the one kept). Unknown ids throw NotFoundError. Suppressing the customer again records a new one.
+   */
+  liftSuppression(id: string, lift: SuppressionLift): Promise<Suppression>
+  /** Suppressions on record, in force and lifted, oldest first: for operators and the audit. */
+  listSuppressions(filter?: SuppressionFilter): Promise<Suppression[]>
   getDecision(id: string): Promise<Decision | undefined>
   listDecisions(filter?: DecisionFilter): Promise<Decision[]>
   getReview(id: string): Promise<Review | undefined>
