@@ -191,6 +191,17 @@ describe('each evaluation of a condition has a budget', () => {
     expect(one.reasons.some((r) => r.message.includes('exceeded its budget'))).toBe(false)
   })
 
+  it('a comprehension building a list is charged per item, not per item again at every step', async () => {
+    // map and filter grow one list in place: 1,000 tags through map, map and filter are a few thousand
+    // steps' work (charged as ~1.5 million before, over one condition's budget).
+    const policy = withRules(`triggers:
+  - { id: long-tags, then: flag, when: "customer.tags.map(t, t + '!').map(t, t + '?').filter(t, t.size() > 8).size() > 0" }
+`)
+    const d = await decide(policy, { tags })
+    expect(d.reasons.some((r) => r.message.includes('exceeded its budget'))).toBe(false)
+    expect(d.verdict).toBe('flag')
+  })
+
   it('the same rule within budget decides as written', async () => {
     const policy = withRules(`triggers:
   - { id: tag-pairs, then: flag, when: "${quadratic}" }

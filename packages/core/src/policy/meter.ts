@@ -117,11 +117,20 @@ export class Meter {
     this.evaluator = evaluator
     const run = evaluator.run
     const meter = this
+    // A comprehension's accumulator (map, filter) is one list cel-js grows in place, handed back at
+    // every step: it is charged for what each step added, not for its whole length again (which made
+    // mapping n items cost n²/2 steps: 2,000 commitments exceeded the budget).
+    const grown = new WeakMap<unknown[], number>()
     evaluator.run = function metered(this: unknown, node, ctx) {
       if (meter.spent > EVALUATION_BUDGET || overDecision(meter.spent)) throw meter.exhausted()
       const value = run.call(this, node, ctx)
-      meter.spent +=
-        typeof value === 'string' ? 1 + (value.length >> 4) : Array.isArray(value) ? 1 + value.length : 1
+      if (typeof value === 'string') meter.spent += 1 + (value.length >> 4)
+      else if (!Array.isArray(value)) meter.spent += 1
+      else if (value !== (ctx as { accuValue?: unknown } | undefined)?.accuValue) meter.spent += 1 + value.length
+      else {
+        meter.spent += 1 + Math.max(0, value.length - (grown.get(value) ?? 0))
+        grown.set(value, value.length)
+      }
       return value
     }
   }
