@@ -3,6 +3,7 @@ import { celErrorProblem } from './cel-hints.ts'
 import type { CelEnvironment, CelProblem } from './cel-model.ts'
 import { registerListMath } from './list-math.ts'
 import { EvaluationAbort, Meter } from './meter.ts'
+import { refusedFeature } from './refused.ts'
 import { RegexSyntaxError, registerMatches } from './regex.ts'
 import type { PolicyDocument, TypedValue, ValueType } from './schema.ts'
 import { CelLiteralError, overrideTimeCalls, registerTime, timeFieldProblem } from './time.ts'
@@ -166,7 +167,7 @@ export function compileExpression(
   }
   const checked = parsed.check()
   if (!checked.valid) return celProblem(checked.error, celEnv)
-  const field = timeFieldProblem(parsed.ast)
+  const field = timeFieldProblem(parsed.ast) ?? refusedFeature(parsed.ast)
   if (field) return { code: 'CEL_INVALID', ...field }
   if (checked.type !== expected && checked.type !== 'dyn') {
     return {

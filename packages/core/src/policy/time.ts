@@ -1,6 +1,7 @@
 import type { ASTNode, Environment, TypeDeclaration } from '@marcbachmann/cel-js'
 import { CEL_DURATION_UNITS, parseCelDuration } from '../time/duration.ts'
 import { isTimeZone, timeZoneHint, utcDayOfYear, type ZonedTime, zonedTime } from '../time/zone.ts'
+import { type AstNode as Node, walk } from './ast.ts'
 
 // Time in conditions, on cel-js 8.0, made to agree with the policy file and with itself on every
 // server:
@@ -71,18 +72,6 @@ interface TimeCall {
   evaluate(evaluator: Evaluator, call: TimeCall, ctx: unknown): unknown
 }
 /** An AST node as cel-js builds it: `setMeta` is how its parser attaches a macro to a call. */
-interface Node {
-  op: string
-  args: unknown
-  start: number
-  pos: number
-  checkedType?: TypeDeclaration
-  setMeta(key: string, value: unknown): Node
-}
-
-const isNode = (x: unknown): x is Node =>
-  typeof x === 'object' && x !== null && typeof (x as Node).op === 'string' && 'args' in x
-
 type DurationCtor = new (seconds: bigint, nanos: number) => unknown
 
 /** Per environment: cel-js's own Duration class, so that our durations meet its operators. */
@@ -297,15 +286,4 @@ export function timeFieldProblem(ast: ASTNode): TimeFieldProblem | undefined {
     }
   })
   return found
-}
-
-/** Every node of an expression as written, parents first. */
-function walk(node: Node, visit: (node: Node) => void): void {
-  visit(node)
-  if (node.op === 'value') return
-  const inner = (x: unknown): void => {
-    if (isNode(x)) walk(x, visit)
-    else if (Array.isArray(x)) for (const y of x) inner(y)
-  }
-  inner(node.args)
 }
