@@ -126,7 +126,8 @@ export class Meter {
       const value = run.call(this, node, ctx)
       if (typeof value === 'string') meter.spent += 1 + (value.length >> 4)
       else if (!Array.isArray(value)) meter.spent += 1
-      else if (value !== (ctx as { accuValue?: unknown } | undefined)?.accuValue) meter.spent += 1 + value.length
+      else if (value !== (ctx as { accuValue?: unknown } | undefined)?.accuValue)
+        meter.spent += 1 + value.length
       else {
         meter.spent += 1 + Math.max(0, value.length - (grown.get(value) ?? 0))
         grown.set(value, value.length)
