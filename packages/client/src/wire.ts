@@ -130,6 +130,8 @@ export interface TouchWire {
   source: 'decision' | 'recorded'
   note?: string | undefined
   externalId?: string | undefined
+  /** The attributes of the action that reserved it (absent when it carried none). */
+  attributes?: Record<string, unknown> | undefined
 }
 
 export interface CommitmentWire {

@@ -1,5 +1,12 @@
 import type { Decision } from './decision/decision.ts'
-import { type Caller, type ResolvedRequest, resolveCaller, resolveRequest } from './decision/request.ts'
+import {
+  type Caller,
+  type ResolvedRequest,
+  resolveCaller,
+  resolveRequest,
+  typed,
+  unknownName,
+} from './decision/request.ts'
 import type { DecisionRequest, Preview, Verdict } from './decision/schema.ts'
 import { InputError, NotFoundError, ReviewStateError } from './errors.ts'
 import { evaluate } from './evaluate/evaluate.ts'
@@ -83,6 +90,11 @@ export interface TouchInput {
   note?: string
   /** What the touch records at its source (`hubspot:call:123`): recording it again returns the first. */
   externalId?: string
+  /**
+   * The attributes of the action it was (e.g. `campaign`), as `distinct` and `sum` limits and rules'
+   * `t.attributes` read them: each declared on its kind and of its type, as in a decision request.
+   */
+  attributes?: Record<string, unknown>
 }
 
 export interface SuppressionInput {
@@ -403,6 +415,21 @@ export class Remit {
     if (channel) touch.channel = channel
     if (input.note) touch.note = input.note
     if (input.externalId) touch.externalId = input.externalId
+    const attributes = Object.entries(input.attributes ?? {}).filter(([, v]) => v !== undefined && v !== null)
+    if (attributes.length) {
+      const known = declared?.attributes ?? {}
+      for (const [name, v] of attributes) {
+        const type = Object.hasOwn(known, name) ? known[name] : undefined
+        if (!type) {
+          throw unknownName('UNKNOWN_ATTRIBUTE', `attribute of ${input.kind}`, name, Object.keys(known), [
+            'attributes',
+            name,
+          ])
+        }
+        typed(type, v, ['attributes', name])
+      }
+      touch.attributes = Object.fromEntries(attributes)
+    }
     return this.store.recordTouch(touch)
   }
 

@@ -46,7 +46,7 @@ describe('a field that does not exist is named with the fields that do', () => {
   it("on a touch: the touch's fields, from its declared type, and the nearest", () => {
     const issue = only("touches.exists(t, t.chanel == 'sms')")
     expect(issue.message).toBe(
-      'a touch has no field "chanel": its fields are agent, team, tool, kind, channel, outbound, status, contactId, at',
+      'a touch has no field "chanel": its fields are agent, team, tool, kind, channel, outbound, status, contactId, at, attributes',
     )
     expect(issue.hint).toBe('did you mean "channel"?')
   })
@@ -54,7 +54,9 @@ describe('a field that does not exist is named with the fields that do', () => {
   it('on a touch, with nothing near: the fields, not a fact that merely looks alike', () => {
     const issue = only("touches.exists(t, t.campaign == 'x')")
     expect(issue.message).toContain('a touch has no field "campaign": its fields are agent, team')
-    expect(issue.hint).toBe('use one of: agent, team, tool, kind, channel, outbound, status, contactId, at')
+    expect(issue.hint).toBe(
+      'use one of: agent, team, tool, kind, channel, outbound, status, contactId, at, attributes',
+    )
   })
 
   it('on customer: the facts the policy declares, and that facts are declared under facts:', () => {

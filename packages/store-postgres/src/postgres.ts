@@ -267,7 +267,7 @@ function insertSql(l: (v: unknown) => string, write: DecisionWrite, requestHash:
   const t = write.touch
   if (t) {
     parts.push(
-      `t AS (INSERT INTO remit_touches (id, account_id, contact_id, email, agent, team, tool, kind, channel, outbound, at, status, decision_id, source, note) ${values([t.id, t.accountId, t.contactId, t.email, t.agent, t.team, t.tool, t.kind, t.channel, t.outbound, t.at, t.status, t.decisionId, t.source, t.note])})`,
+      `t AS (INSERT INTO remit_touches (id, account_id, contact_id, email, agent, team, tool, kind, channel, outbound, at, status, decision_id, source, note, attributes) ${values([t.id, t.accountId, t.contactId, t.email, t.agent, t.team, t.tool, t.kind, t.channel, t.outbound, t.at, t.status, t.decisionId, t.source, t.note, t.attributes])})`,
     )
   }
   const c = write.commitment
@@ -689,8 +689,8 @@ class PostgresStore implements Store {
 /** Inserts the touch; false when its external id was recorded before (nothing written). */
 async function insertTouch(client: Client, t: Touch): Promise<boolean> {
   const { rowCount } = await client.query(
-    `INSERT INTO remit_touches (id, account_id, contact_id, agent, team, tool, kind, channel, outbound, at, status, decision_id, source, note, external_id, email)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+    `INSERT INTO remit_touches (id, account_id, contact_id, agent, team, tool, kind, channel, outbound, at, status, decision_id, source, note, external_id, email, attributes)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17::jsonb)
      ON CONFLICT (external_id) WHERE external_id IS NOT NULL DO NOTHING`,
     params([
       t.id,
@@ -709,6 +709,7 @@ async function insertTouch(client: Client, t: Touch): Promise<boolean> {
       t.note ?? null,
       t.externalId ?? null,
       t.email ?? null,
+      t.attributes === undefined ? null : JSON.stringify(t.attributes),
     ]),
   )
   return rowCount === 1

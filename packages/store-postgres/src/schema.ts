@@ -59,4 +59,6 @@ CREATE INDEX remit_identities_email ON remit_identities (account_id, email);
   // Suppressions may be lifted: from then on the ledger does not read them, and they stay on record
   // (NULL: in force).
   'ALTER TABLE remit_suppressions ADD COLUMN lifted_at timestamptz',
+  // Touches keep the attributes of the action that reserved them (NULL: none, or made before).
+  'ALTER TABLE remit_touches ADD COLUMN attributes jsonb',
 ]

@@ -77,6 +77,7 @@ describe('idempotency keys on PostgreSQL', () => {
          DROP TABLE ${schema}.remit_state;
          DROP TABLE ${schema}.remit_suppressions;
          DROP TABLE ${schema}.remit_identities;
+         ALTER TABLE ${schema}.remit_touches DROP COLUMN attributes;
          ALTER TABLE ${schema}.remit_touches DROP COLUMN email;
          ALTER TABLE ${schema}.remit_touches DROP COLUMN external_id;
          ALTER TABLE ${schema}.remit_decisions DROP COLUMN request_hash;

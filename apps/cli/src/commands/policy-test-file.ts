@@ -43,6 +43,8 @@ const touchSchema = z.strictObject({
   outbound: z.boolean().optional(),
   note: z.string().optional(),
   externalId: z.string().optional(),
+  /** The action's attributes, as distinct and sum limits and `t.attributes` read them. */
+  attributes: z.record(z.string(), z.unknown()).optional(),
 })
 
 const commitmentSchema = z

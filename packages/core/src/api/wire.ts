@@ -89,6 +89,8 @@ export const touchSchema = z.object({
   source: z.enum(['decision', 'recorded']),
   note: z.string().optional(),
   externalId: z.string().optional(),
+  /** The attributes of the action that reserved it (absent when it carried none). */
+  attributes: z.record(z.string(), z.unknown()).optional(),
 })
 
 export const commitmentSchema = z.object({

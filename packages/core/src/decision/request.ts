@@ -215,7 +215,7 @@ function bounded(v: string, path: (string | number)[]): void {
 }
 
 /** Checks a value against its declared type and converts it for CEL (timestamps become Dates). */
-function typed(declared: TypedValue, v: unknown, path: (string | number)[]): unknown {
+export function typed(declared: TypedValue, v: unknown, path: (string | number)[]): unknown {
   const fail = (expected: string): never => {
     throw new InputError('BAD_TYPE', `expected ${expected}, got ${JSON.stringify(v)}`, path)
   }
@@ -250,7 +250,13 @@ function typed(declared: TypedValue, v: unknown, path: (string | number)[]): unk
   }
 }
 
-function unknownName(code: string, what: string, name: string, known: string[], path: (string | number)[]) {
+export function unknownName(
+  code: string,
+  what: string,
+  name: string,
+  known: string[],
+  path: (string | number)[],
+) {
   return new InputError(
     code,
     `unknown ${what} "${name}"`,

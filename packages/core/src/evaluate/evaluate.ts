@@ -21,6 +21,7 @@ import type {
   Policy,
   Scope,
 } from '../policy/model.ts'
+import { periodBounds } from './calendar.ts'
 import { isOpen, localLabel, nextOpening, windowZone } from './windows.ts'
 
 /** Everything a decision depends on. Pure data: same input, same evaluation. */
@@ -195,7 +196,7 @@ function evaluateRules(policy: Policy, input: EvaluationInput, mode: 'decide' | 
       continue
     }
     if (!applies) continue
-    const hit = limitHit(rule, input, mine)
+    const hit = limitHit(rule, input, mine, policy.attributes)
     if (hit) {
       raise(rule.then)
       if (rule.then === 'stop') {
@@ -287,33 +288,105 @@ function abortMessage(error: EvaluationAbort): string {
   return error.code === 'BUDGET_EXCEEDED' ? 'evaluation exceeded its budget' : error.message
 }
 
+type LimitHit = { message: string; retryAfter?: Date }
+
 function limitHit(
   rule: CompiledLimit,
   input: EvaluationInput,
   mine: () => Mine,
-): { message: string; retryAfter?: Date } | undefined {
-  const since = input.now.getTime() - rule.perMs
+  attributes: Policy['attributes'],
+): LimitHit | undefined {
+  const now = input.now.getTime()
+  // A calendar period counts since its start in its zone, and frees at the next one's; a rolling
+  // window counts what is younger than `per`, and frees as the touches age out.
+  const period = rule.calendar && periodBounds(now, rule.calendar.period, rule.calendar.zone)
+  const counts = period ? (at: number) => at >= period.start : (at: number) => at > now - rule.perMs
   const contact = rule.limitScope === 'contact' ? mine() : undefined
-  const times: number[] = []
+  const counted: Touch[] = []
   for (const t of input.touches) {
-    const at = t.at.getTime()
     // A touch reserved after this decision's `now` still counts: another decider got the account's
     // lock first, so its touch is as real as an older one.
-    if (at <= since) continue
+    if (!counts(t.at.getTime())) continue
     // Per contact: the touches of this person, named by its contact id or its address.
     if (contact && !contact(t)) continue
     if (!touchInScope(rule, t)) continue
-    times.push(at)
+    counted.push(t)
   }
-  if (times.length < rule.max) return undefined
-  times.sort((a, b) => a - b)
-  // The touch whose ageing out brings the count below max.
-  const freeing = times[times.length - rule.max]
+  counted.sort((a, b) => a.at.getTime() - b.at.getTime())
+  const per = rule.calendar ? `${rule.per} (${rule.calendar.zone})` : rule.per
+  const frees = (oldest: Touch | undefined): LimitHit['retryAfter'] =>
+    period ? new Date(period.next) : oldest && new Date(oldest.at.getTime() + rule.perMs)
+  const hit = (message: string, retryAfter: Date | undefined): LimitHit =>
+    retryAfter ? { message: rule.message ?? message, retryAfter } : { message: rule.message ?? message }
+  const who = `per ${rule.limitScope} per ${per}`
+
+  if (rule.distinct !== undefined) {
+    const name = rule.distinct
+    const key = attributeKey(attributes[name]?.type)
+    const own = input.attributes[name]
+    // Each value's newest touch: a value leaves the window when its newest touch does.
+    const newest = new Map<string, Touch>()
+    for (const t of counted) {
+      const v = t.attributes?.[name]
+      if (v !== undefined && v !== null) newest.set(key(v), t)
+    }
+    // The action's own value counts once: one already counted adds nothing; none adds nothing.
+    if (own === undefined || own === null || newest.has(key(own)) || newest.size < rule.max) return undefined
+    const byAge = [...newest.values()].sort((a, b) => a.at.getTime() - b.at.getTime())
+    const values = [...newest.keys()].map((k) => JSON.parse(k))
+    return hit(
+      `at most ${rule.max} distinct ${name} ${who}: ${newest.size} already in the window (${values.join(', ')}); ${name} ${JSON.stringify(own)} would be one more`,
+      rule.max === 0 ? undefined : frees(byAge[newest.size - rule.max]),
+    )
+  }
+
+  if (rule.sum !== undefined) {
+    const name = rule.sum
+    const own = numberOf(input.attributes[name])
+    const amounts = counted.map((t) => numberOf(t.attributes?.[name]))
+    const spent = amounts.reduce((a, b) => a + b, 0)
+    if (spent + own <= rule.max) return undefined
+    // The touch whose ageing out leaves room for this action; none when the action alone is over.
+    let freeing: Touch | undefined
+    if (own <= rule.max) {
+      let left = spent
+      for (const [i, t] of counted.entries()) {
+        left -= amounts[i] as number
+        if (left + own <= rule.max) {
+          freeing = t
+          break
+        }
+      }
+    }
+    return hit(
+      `at most ${rule.max} ${name} ${who}: ${spent} already in the window, and ${own} more would make ${spent + own}`,
+      own > rule.max ? undefined : frees(freeing),
+    )
+  }
+
+  if (counted.length < rule.max) return undefined
   const what = describeScope(rule)
-  const message =
-    rule.message ??
-    `at most ${rule.max} ${what} per ${rule.limitScope} per ${rule.per}: ${times.length} already in the window`
-  return freeing === undefined ? { message } : { message, retryAfter: new Date(freeing + rule.perMs) }
+  return hit(
+    `at most ${rule.max} ${what} ${who}: ${counted.length} already in the window`,
+    // The touch whose ageing out brings the count below max.
+    rule.max === 0 ? undefined : frees(counted[counted.length - rule.max]),
+  )
+}
+
+/** One key per value of an attribute, whether read from a request (typed) or a touch (as sent). */
+function attributeKey(type: string | undefined): (v: unknown) => string {
+  return (v) => {
+    if (type === 'timestamp' && (typeof v === 'string' || v instanceof Date)) {
+      const t = new Date(v).getTime()
+      if (!Number.isNaN(t)) return JSON.stringify(new Date(t).toISOString())
+    }
+    return JSON.stringify(v)
+  }
+}
+
+/** A budget's amount: a finite number, else nothing. */
+function numberOf(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : 0
 }
 
 /** Undefined when the window is open now; else why it is shut and when it opens; a Failure when the zone cannot be read. */
@@ -431,6 +504,7 @@ function toCelTouch(t: Touch): CelTouch {
     status: t.status,
     contactId: t.contactId ?? '',
     at: t.at,
+    attributes: t.attributes ?? {},
   })
 }
 

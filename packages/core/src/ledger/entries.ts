@@ -25,6 +25,8 @@ export function reserve(decision: Decision, channel: string | undefined, outboun
   if (decision.email) touch.email = normalizeEmail(decision.email)
   if (decision.tool) touch.tool = decision.tool
   if (channel) touch.channel = channel
+  // Validated and bounded with the request; kept so limits and rules can read them later.
+  if (Object.keys(decision.action.attributes).length) touch.attributes = decision.action.attributes
   return touch
 }
 

@@ -26,6 +26,11 @@ export interface Touch {
    * unique, so a source that reports the same thing twice is recorded once.
    */
   externalId?: string
+  /**
+   * The action's attributes as the request sent them (`campaign`, `discountUsd`): what `distinct`
+   * and `sum` limits and rules' `t.attributes` read. Absent when it carried none.
+   */
+  attributes?: Record<string, unknown>
 }
 
 /** A promise made to a customer by a go (a discount, a price) that others must not contradict. */

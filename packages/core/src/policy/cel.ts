@@ -103,6 +103,7 @@ export function buildEnvironment(
       status: 'string',
       contactId: 'string',
       at: 'google.protobuf.Timestamp',
+      attributes: 'map<string, dyn>',
     },
     Commitment: {
       kind: 'string',

@@ -51,6 +51,15 @@ export interface CompiledLimit extends RuleBase {
   then: 'flag' | 'stop'
   /** The actions it neither applies to nor counts; absent when it exempts none. */
   except?: Scope
+  /**
+   * A calendar period (`per: calendar-week`) in `zone`: it counts since the period's start, and
+   * `perMs` is then only the longest such period (how far back the ledger must reach).
+   */
+  calendar?: { period: 'day' | 'week' | 'month' | 'quarter'; zone: string }
+  /** Count the distinct values of this action attribute among the counted touches. */
+  distinct?: string
+  /** A budget: the sum of this number attribute over the counted touches, plus the action's. */
+  sum?: string
 }
 /** Local minutes from midnight, [start, end); end <= start runs past midnight into the next day. */
 export interface MinuteRange {

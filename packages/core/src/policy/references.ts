@@ -24,7 +24,94 @@ export function referenceIssues(src: PolicySource, doc: PolicyDocument): PolicyI
       doc[list].flatMap((rule: RuleDoc, i: number) => ruleReferenceIssues(src, doc, rule, [list, i])),
     ),
     ...doc.windows.flatMap((_, i) => windowIssues(src, doc, i)),
+    ...doc.limits.flatMap((_, i) => limitIssues(src, doc, i)),
   ]
+}
+
+/** The action kinds a limit applies to: those its scope selects (by kind, channel, outbound) and its except does not. */
+function limitKinds(doc: PolicyDocument, l: PolicyDocument['limits'][number]): string[] {
+  const has = (v: string | string[] | undefined, x: string) =>
+    v === undefined || (Array.isArray(v) ? v.includes(x) : v === x)
+  return Object.entries(doc.actions)
+    .filter(([kind, a]) => {
+      const selected = (r: { action?: string | string[]; channel?: string | string[]; outbound?: boolean }) =>
+        has(r.action, kind) &&
+        has(r.channel, a.channel) &&
+        (r.outbound === undefined || r.outbound === a.outbound)
+      // An except naming agents or teams exempts only some of a kind's actions: the kind still applies.
+      const e = l.except
+      const exempt = e && e.agent === undefined && e.team === undefined && selected(e)
+      return selected(l) && !exempt
+    })
+    .map(([kind]) => kind)
+}
+
+/** A limit's calendar period and zone, and the attribute it counts distinct values of or sums. */
+function limitIssues(src: PolicySource, doc: PolicyDocument, i: number): PolicyIssue[] {
+  const l = doc.limits[i] as PolicyDocument['limits'][number]
+  const issues: PolicyIssue[] = []
+  const at = ['limits', i]
+  const issue = (path: PolicyPath, code: string, message: string, hint: string) =>
+    issues.push({
+      severity: 'error',
+      code,
+      message,
+      path,
+      rule: l.id,
+      position: src.position(path) ?? src.position(at),
+      hint,
+    })
+  const calendar = l.per.startsWith('calendar-')
+  if (calendar && l.zone === undefined)
+    issue(
+      [...at, 'per'],
+      'LIMIT_ZONE',
+      `limit "${l.id}" counts per ${l.per}: zone is required`,
+      'add zone: with an IANA zone, e.g. zone: Europe/Paris',
+    )
+  if (l.zone !== undefined && !calendar)
+    issue(
+      [...at, 'zone'],
+      'LIMIT_ZONE',
+      `limit "${l.id}" has a zone but counts per ${l.per}, a rolling duration`,
+      'remove zone:, or count per calendar-day, calendar-week, calendar-month or calendar-quarter',
+    )
+  if (l.zone !== undefined && !isTimeZone(l.zone))
+    issue([...at, 'zone'], 'UNKNOWN_ZONE', `"${l.zone}" is not a time zone`, timeZoneHint(l.zone))
+  if (l.distinct !== undefined && l.sum !== undefined)
+    issue(
+      [...at, 'sum'],
+      'LIMIT_DISTINCT_SUM',
+      `limit "${l.id}" has both distinct and sum`,
+      'a limit counts distinct values or sums one attribute: split it into two limits',
+    )
+  for (const key of ['distinct', 'sum'] as const) {
+    const name = l[key]
+    if (name === undefined) continue
+    for (const kind of limitKinds(doc, l)) {
+      const attrs = (doc.actions[kind] as PolicyDocument['actions'][string]).attributes
+      const declared = Object.hasOwn(attrs, name) ? attrs[name] : undefined
+      if (!declared) {
+        issue(
+          [...at, key],
+          'LIMIT_ATTRIBUTE',
+          `limit "${l.id}" ${key === 'sum' ? 'sums' : 'counts distinct'} attribute "${name}", which action ${kind} does not declare`,
+          `declare ${name} on ${kind}, or narrow the limit's scope (action:) to kinds that do`,
+        )
+        break
+      }
+      if (key === 'sum' && declared.type !== 'number') {
+        issue(
+          [...at, key],
+          'LIMIT_ATTRIBUTE',
+          `limit "${l.id}" sums attribute "${name}", which is a ${declared.type} on ${kind}, not a number`,
+          'sum a number attribute',
+        )
+        break
+      }
+    }
+  }
+  return issues
 }
 
 /** A window's days, hours, quiet hours and zones: errors at each value, with what it should be. */

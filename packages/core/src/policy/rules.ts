@@ -60,10 +60,20 @@ export function compileRules(
         ...common('limit', 'limits', i, r),
         max: r.max,
         per: r.per,
-        perMs: parseDuration(r.per) as number,
+        perMs: parseDuration(r.per) ?? CALENDAR_SPAN[r.per] ?? 0,
         limitScope: r.scope,
         then: r.then,
         ...(r.except ? { except: resolveScope(r.except) } : {}),
+        ...(r.per.startsWith('calendar-') && r.zone
+          ? {
+              calendar: {
+                period: r.per.slice('calendar-'.length) as NonNullable<CompiledLimit['calendar']>['period'],
+                zone: r.zone,
+              },
+            }
+          : {}),
+        ...(r.distinct ? { distinct: r.distinct } : {}),
+        ...(r.sum ? { sum: r.sum } : {}),
       }),
     ),
     ...doc.windows.map((r, i): CompiledWindow => compileWindow(common('window', 'windows', i, r), r)),
@@ -76,6 +86,15 @@ export function compileRules(
     ),
     ...doc.permissions.map((r, i): CompiledPermission => common('permission', 'permissions', i, r)),
   ]
+}
+
+const DAY = 86400e3
+/** The longest each calendar period can be, with a day's slack for clock changes: how far back the ledger reaches. */
+const CALENDAR_SPAN: Record<string, number> = {
+  'calendar-day': 2 * DAY,
+  'calendar-week': 8 * DAY,
+  'calendar-month': 32 * DAY,
+  'calendar-quarter': 93 * DAY,
 }
 
 /** A window's days, hours and zone, already checked by `windowIssues`. */

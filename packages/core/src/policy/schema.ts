@@ -137,6 +137,15 @@ export const stopSchema = z.strictObject({
   message: z.string().optional().describe('The reason given'),
 })
 
+/** Calendar periods a limit may count in (`per: calendar-week`), in its `zone`; weeks start on Monday. */
+export const calendarPeriods = [
+  'calendar-day',
+  'calendar-week',
+  'calendar-month',
+  'calendar-quarter',
+] as const
+export type CalendarPeriod = (typeof calendarPeriods)[number]
+
 /** A limit's exemptions: the actions, selected like a scope, that it neither applies to nor counts. */
 const except = z
   .strictObject({
@@ -157,8 +166,38 @@ export const limitSchema = z.strictObject({
   id: ruleId,
   ...scope,
   except: except.optional(),
-  max: z.number().int().nonnegative().describe('How many touches the window may hold'),
-  per: duration.describe('The window, a duration such as 24h or 7d'),
+  max: z
+    .number()
+    .int()
+    .nonnegative()
+    .describe(
+      'How many touches the window may hold (with distinct: how many distinct values; with sum: the most the sum may reach)',
+    ),
+  per: z
+    .string()
+    .refine((s) => parseDuration(s) !== undefined || (calendarPeriods as readonly string[]).includes(s), {
+      message:
+        'expected a duration such as 72h, 30m, 1h30m or 7d, or calendar-day, calendar-week, calendar-month or calendar-quarter',
+    })
+    .describe(
+      'The window: a rolling duration such as 24h or 7d, or a calendar period (calendar-day, calendar-week from Monday, calendar-month, calendar-quarter) in zone',
+    ),
+  zone: z
+    .string()
+    .optional()
+    .describe(
+      'The IANA zone (e.g. Europe/Paris) whose calendar a calendar period follows; required for them',
+    ),
+  distinct: name
+    .optional()
+    .describe(
+      'Count the distinct values of this declared action attribute among the counted touches, not the touches',
+    ),
+  sum: name
+    .optional()
+    .describe(
+      'A budget: the sum of this declared number attribute over the counted touches plus the action may not exceed max',
+    ),
   scope: z
     .enum(['account', 'contact'])
     .default('account')

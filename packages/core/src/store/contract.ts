@@ -39,6 +39,29 @@ export function storeContract(
       expect(ledger.commitments).toEqual([write.commitment])
     })
 
+    it("keeps a touch's action attributes: through decide, recorded touches, approvals, the ledger and the timeline", async () => {
+      const attributes = { campaign: 'spring', discountUsd: 120.5, tags: ['a', 'b'], urgent: true }
+      const write = goWrite('acme', hours(0))
+      write.touch = { ...(write.touch as Touch), attributes }
+      await store.decide(request('acme', hours(0)), () => write)
+      const call = { ...recorded('acme', hours(1)), attributes: { campaign: 'renewal' } }
+      await store.recordTouch(call)
+      const plain = recorded('acme', hours(1.5))
+      await store.recordTouch(plain)
+      const flagged = flagWrite('acme', hours(0), 'sales')
+      await store.decide(request('acme', hours(0)), () => flagged)
+      const review = flagged.review as Review
+      const approved = { ...touchFor(flagged.decision, hours(2)), attributes: { campaign: 'summer' } }
+      await store.resolveReview(review.id, { since: hours(-1), now: hours(2) }, (r) => ({
+        review: { ...r, status: 'approved', outcome: 'go', resolvedAt: hours(2), touchId: approved.id },
+        touch: approved,
+      }))
+      const expected = [write.touch, call, plain, approved]
+      expect((await store.ledger('acme', hours(-1), hours(3))).touches).toEqual(expected)
+      expect((await store.timeline('acme')).touches).toEqual(expected)
+      expect(plain).not.toHaveProperty('attributes')
+    })
+
     it('hands the plan the ledger as it stands: counting touches since the window, outstanding commitments', async () => {
       await store.decide(request('acme', hours(0)), () =>
         goWrite('acme', hours(0), { commitment: true, lastsH: 2 }),

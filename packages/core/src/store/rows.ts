@@ -30,6 +30,7 @@ export function touchFromRow(r: Row, read: RowReader): Touch {
   if (r.decision_id != null) t.decisionId = r.decision_id as string
   if (r.note != null) t.note = r.note as string
   if (r.external_id != null) t.externalId = r.external_id as string
+  if (r.attributes != null) t.attributes = read.json(r.attributes)
   return t
 }
 

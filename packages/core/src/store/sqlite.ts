@@ -81,7 +81,7 @@ CREATE INDEX IF NOT EXISTS decisions_at ON decisions(at);
 CREATE TABLE IF NOT EXISTS touches (
   id TEXT PRIMARY KEY, account_id TEXT NOT NULL, contact_id TEXT, agent TEXT, team TEXT, tool TEXT,
   kind TEXT NOT NULL, channel TEXT, outbound INTEGER NOT NULL, at INTEGER NOT NULL, status TEXT NOT NULL,
-  decision_id TEXT, source TEXT NOT NULL, note TEXT, external_id TEXT, email TEXT);
+  decision_id TEXT, source TEXT NOT NULL, note TEXT, external_id TEXT, email TEXT, attributes TEXT);
 CREATE INDEX IF NOT EXISTS touches_account ON touches(account_id, at);
 CREATE TABLE IF NOT EXISTS commitments (
   id TEXT PRIMARY KEY, account_id TEXT NOT NULL, contact_id TEXT, kind TEXT NOT NULL, value TEXT NOT NULL,
@@ -169,6 +169,9 @@ class SqliteStore implements Store {
       // touches keep none; the identities table is new to them, made above).
       if (!touchColumns.some((c) => c.name === 'email'))
         this.db.exec('ALTER TABLE touches ADD COLUMN email TEXT')
+      // …and files made before touches kept their action's attributes lack that one (theirs keep none).
+      if (!touchColumns.some((c) => c.name === 'attributes'))
+        this.db.exec('ALTER TABLE touches ADD COLUMN attributes TEXT')
       this.db.exec(
         'CREATE UNIQUE INDEX IF NOT EXISTS touches_external ON touches(external_id) WHERE external_id IS NOT NULL',
       )
@@ -559,6 +562,7 @@ class SqliteStore implements Store {
       t.note ?? null,
       t.externalId ?? null,
       t.email ?? null,
+      t.attributes === undefined ? null : JSON.stringify(t.attributes),
     )
   }
 
@@ -607,8 +611,8 @@ function statements(db: DatabaseSync) {
       'INSERT INTO decisions (id, at, account_id, agent, team, verdict, idempotency_key, touch_id, body, request_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
     insertTouch: p(
-      `INSERT INTO touches (id, account_id, contact_id, agent, team, tool, kind, channel, outbound, at, status, decision_id, source, note, external_id, email)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO touches (id, account_id, contact_id, agent, team, tool, kind, channel, outbound, at, status, decision_id, source, note, external_id, email, attributes)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     touchByExternalId: p('SELECT * FROM touches WHERE external_id = ?'),
     // A person: the links naming its id or address, then every link naming an id or address of
