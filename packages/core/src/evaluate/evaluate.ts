@@ -300,24 +300,41 @@ function limitHit(
   // A calendar period counts since its start in its zone, and frees at the next one's; a rolling
   // window counts what is younger than `per`, and frees as the touches age out.
   const period = rule.calendar && periodBounds(now, rule.calendar.period, rule.calendar.zone)
-  const counts = period ? (at: number) => at >= period.start : (at: number) => at > now - rule.perMs
+  const since = period ? period.start : now - rule.perMs
   const contact = rule.limitScope === 'contact' ? mine() : undefined
   const counted: Touch[] = []
   for (const t of input.touches) {
     // A touch reserved after this decision's `now` still counts: another decider got the account's
     // lock first, so its touch is as real as an older one.
-    if (!counts(t.at.getTime())) continue
+    const at = t.at.getTime()
+    if (period ? at < since : at <= since) continue
     // Per contact: the touches of this person, named by its contact id or its address.
     if (contact && !contact(t)) continue
     if (!touchInScope(rule, t)) continue
     counted.push(t)
   }
+  // Headroom: below the reserve's priority, the limit is full `slots` early, and frees when a
+  // touch's ageing out brings the count below that lower cap (a non-reserved slot frees).
+  const priority = input.action.priority ?? 0
+  const reserved = rule.reserve && priority < rule.reserve.minPriority ? rule.reserve.slots : 0
+  const cap = rule.max - reserved
+  // The common case first: a count under its cap decides nothing — nothing sorted, nothing worded
+  // (this runs for every limit in scope of every decision).
+  if (rule.distinct === undefined && rule.sum === undefined && counted.length < cap) return undefined
   counted.sort((a, b) => a.at.getTime() - b.at.getTime())
   const per = rule.calendar ? `${rule.per} (${rule.calendar.zone})` : rule.per
   const frees = (oldest: Touch | undefined): LimitHit['retryAfter'] =>
     period ? new Date(period.next) : oldest && new Date(oldest.at.getTime() + rule.perMs)
-  const hit = (message: string, retryAfter: Date | undefined): LimitHit =>
-    retryAfter ? { message: rule.message ?? message, retryAfter } : { message: rule.message ?? message }
+  // The reason says so, after the policy's own message too.
+  const keptFor = (unit: string): string => {
+    if (!reserved || !rule.reserve) return ''
+    const last = reserved === 1 ? `the last ${unit} is` : `the last ${reserved} ${unit}s are`
+    return `; ${last} kept for priority ≥ ${rule.reserve.minPriority} (${input.action.kind} has ${priority})`
+  }
+  const hit = (message: string, retryAfter: Date | undefined, unit = 'slot'): LimitHit => {
+    const text = `${rule.message ?? message}${keptFor(unit)}`
+    return retryAfter ? { message: text, retryAfter } : { message: text }
+  }
   const who = `per ${rule.limitScope} per ${per}`
 
   if (rule.distinct !== undefined) {
@@ -331,12 +348,13 @@ function limitHit(
       if (v !== undefined && v !== null) newest.set(key(v), t)
     }
     // The action's own value counts once: one already counted adds nothing; none adds nothing.
-    if (own === undefined || own === null || newest.has(key(own)) || newest.size < rule.max) return undefined
+    if (own === undefined || own === null || newest.has(key(own)) || newest.size < cap) return undefined
     const byAge = [...newest.values()].sort((a, b) => a.at.getTime() - b.at.getTime())
     const values = [...newest.keys()].map((k) => JSON.parse(k))
     return hit(
       `at most ${rule.max} distinct ${name} ${who}: ${newest.size} already in the window (${values.join(', ')}); ${name} ${JSON.stringify(own)} would be one more`,
-      rule.max === 0 ? undefined : frees(byAge[newest.size - rule.max]),
+      cap === 0 ? undefined : frees(byAge[newest.size - cap]),
+      `distinct ${name}`,
     )
   }
 
@@ -364,12 +382,12 @@ function limitHit(
     )
   }
 
-  if (counted.length < rule.max) return undefined
+  if (counted.length < cap) return undefined
   const what = describeScope(rule)
   return hit(
     `at most ${rule.max} ${what} ${who}: ${counted.length} already in the window`,
-    // The touch whose ageing out brings the count below max.
-    rule.max === 0 ? undefined : frees(counted[counted.length - rule.max]),
+    // The touch whose ageing out brings the count below the cap this action sees.
+    cap === 0 ? undefined : frees(counted[counted.length - cap]),
   )
 }
 

@@ -1,6 +1,6 @@
 import type { PolicyIssue } from '../errors.ts'
 import type { CompiledRule, Policy } from './model.ts'
-import { scopeMatches } from './scope.ts'
+import { ruleApplies, scopeMatches } from './scope.ts'
 import type { PolicySource } from './source.ts'
 
 /** Rules that load but can never change a decision: warnings, not errors. */
@@ -64,6 +64,21 @@ export function lintPolicy(policy: Policy, src: PolicySource): PolicyIssue[] {
         `trigger "${rule.id}" has \`until:\` but \`then: flag\`; only a stop is a pause`,
         'use `then: stop` for a pause with a retry time, or drop `until:`',
       )
+    }
+    if (rule.sort === 'limit' && rule.reserve) {
+      const min = rule.reserve.minPriority
+      if (!applies.some(({ agent, action }) => ruleApplies(rule, agent, action) && action.priority >= min)) {
+        const path = [...pathOf(rule), 'reserve']
+        issues.push({
+          severity: 'warning',
+          code: 'RESERVE_UNUSED',
+          message: `limit "${rule.id}" keeps ${rule.reserve.slots} for priority ≥ ${min}, but no action kind it applies to has that priority: the kept headroom is never used`,
+          path,
+          rule: rule.id,
+          position: src.position(path) ?? rule.position,
+          hint: `give the action kinds that matter more \`priority: ${min}\` (or more) under actions:, or lower reserve.minPriority`,
+        })
+      }
     }
     if (rule.sort === 'limit' && rule.when) {
       const tested = scopeTestedBy(rule.when.source)

@@ -60,6 +60,8 @@ export interface CompiledLimit extends RuleBase {
   distinct?: string
   /** A budget: the sum of this number attribute over the counted touches, plus the action's. */
   sum?: string
+  /** Its last `slots` of `max` go only to actions of priority ≥ `minPriority`. */
+  reserve?: { slots: number; minPriority: number }
 }
 /** Local minutes from midnight, [start, end); end <= start runs past midnight into the next day. */
 export interface MinuteRange {

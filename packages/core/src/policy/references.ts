@@ -85,6 +85,20 @@ function limitIssues(src: PolicySource, doc: PolicyDocument, i: number): PolicyI
       `limit "${l.id}" has both distinct and sum`,
       'a limit counts distinct values or sums one attribute: split it into two limits',
     )
+  if (l.reserve !== undefined && l.sum !== undefined)
+    issue(
+      [...at, 'reserve'],
+      'LIMIT_RESERVE',
+      `limit "${l.id}" sums ${l.sum}: reserve keeps slots, and a budget has none`,
+      'reserve is not supported with sum: to keep part of a budget for the actions that matter more, add a second, smaller sum limit scoped (action:) to the others',
+    )
+  else if (l.reserve !== undefined && l.reserve.slots >= l.max)
+    issue(
+      [...at, 'reserve', 'slots'],
+      'LIMIT_RESERVE',
+      `limit "${l.id}" reserves ${l.reserve.slots} of its max ${l.max} ${l.distinct === undefined ? 'slots' : `distinct ${l.distinct}`}: it must keep fewer than max`,
+      `lower reserve.slots below ${l.max}, or raise max: a reserve keeps some of the window for higher priorities and leaves the rest to all`,
+    )
   for (const key of ['distinct', 'sum'] as const) {
     const name = l[key]
     if (name === undefined) continue

@@ -74,6 +74,7 @@ export function compileRules(
           : {}),
         ...(r.distinct ? { distinct: r.distinct } : {}),
         ...(r.sum ? { sum: r.sum } : {}),
+        ...(r.reserve ? { reserve: { slots: r.reserve.slots, minPriority: r.reserve.minPriority } } : {}),
       }),
     ),
     ...doc.windows.map((r, i): CompiledWindow => compileWindow(common('window', 'windows', i, r), r)),

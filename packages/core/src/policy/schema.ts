@@ -76,6 +76,14 @@ export const actionKindSchema = z.strictObject({
   commitmentLasts: duration
     .optional()
     .describe('How long that commitment stays outstanding, a duration such as 30d; forever when absent'),
+  priority: z
+    .number()
+    .int()
+    .nonnegative()
+    .default(0)
+    .describe(
+      "How much it matters, a whole number from 0 (default); a limit's reserve keeps its last slots for actions of at least some priority",
+    ),
   attributes: z
     .record(z.string(), typedValueOrShorthand)
     .default({})
@@ -162,6 +170,26 @@ const except = z
     'Actions the limit neither applies to nor counts, selected like its scope (all given keys must match), e.g. { action: [receipt] }',
   )
 
+/** Headroom a limit keeps for the actions that matter more: its last `slots` go only to priority ≥ `minPriority`. */
+const reserve = z
+  .strictObject({
+    slots: z
+      .number()
+      .int()
+      .positive()
+      .describe('How many of the last of max are kept (with distinct: distinct values); fewer than max'),
+    minPriority: z
+      .number()
+      .int()
+      .nonnegative()
+      .describe(
+        'The priority an action kind needs to use them; lower ones see the limit full at max - slots',
+      ),
+  })
+  .describe(
+    'Headroom kept for higher priorities, e.g. { slots: 1, minPriority: 5 }: the last slot of max goes only to actions of priority 5 or more. Not with sum',
+  )
+
 export const limitSchema = z.strictObject({
   id: ruleId,
   ...scope,
@@ -202,6 +230,7 @@ export const limitSchema = z.strictObject({
     .enum(['account', 'contact'])
     .default('account')
     .describe('Count per account (default) or per contact'),
+  reserve: reserve.optional(),
   then: z
     .enum(['flag', 'stop'])
     .default('stop')
