@@ -265,7 +265,10 @@ Examples:
     })
   suppress
     .command('lift')
-    .description('lift a suppression: it stops nothing from now on, and stays on record with who lifted it')
+    .alias('remove')
+    .description(
+      'lift a suppression (alias: remove): it stops nothing from now on, and stays on record with who lifted it',
+    )
     .argument('<id>', 'the suppression id (sup_…)')
     .addOption(
       new Option('--store <path|url>', 'the SQLite file or postgres://… remit serve uses').default(

@@ -102,11 +102,13 @@ describe('remit suppress', () => {
     )
   })
 
-  it('lifting an unknown id is bad input (exit 2)', async () => {
+  it('lifting an unknown id is bad input (exit 2), and remove is the same command as lift', async () => {
     const store = await storeFile()
-    const r = await remit('suppress', 'lift', 'sup_none', '--store', store)
-    expect(r.code).toBe(2)
-    expect(r.err).toMatch(/suppression sup_none not found/)
+    for (const verb of ['lift', 'remove']) {
+      const r = await remit('suppress', verb, 'sup_none', '--store', store)
+      expect(r.code, verb).toBe(2)
+      expect(r.err, verb).toMatch(/suppression sup_none not found/)
+    }
   })
 
   it('add without a customer or a reason is bad input (exit 2), and writes nothing', async () => {

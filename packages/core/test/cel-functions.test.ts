@@ -46,7 +46,7 @@ describe('a field that does not exist is named with the fields that do', () => {
   it("on a touch: the touch's fields, from its declared type, and the nearest", () => {
     const issue = only("touches.exists(t, t.chanel == 'sms')")
     expect(issue.message).toBe(
-      'a touch has no field "chanel": its fields are agent, team, tool, kind, channel, outbound, status, contactId, at, attributes',
+      'a touch has no field "chanel": its fields are agent, team, tool, kind, channel, outbound, status, contactId, email, at, attributes',
     )
     expect(issue.hint).toBe('did you mean "channel"?')
   })
@@ -55,7 +55,7 @@ describe('a field that does not exist is named with the fields that do', () => {
     const issue = only("touches.exists(t, t.campaign == 'x')")
     expect(issue.message).toContain('a touch has no field "campaign": its fields are agent, team')
     expect(issue.hint).toBe(
-      'use one of: agent, team, tool, kind, channel, outbound, status, contactId, at, attributes',
+      'use one of: agent, team, tool, kind, channel, outbound, status, contactId, email, at, attributes',
     )
   })
 
@@ -127,6 +127,7 @@ describe('sum, min and max over a list of numbers', () => {
     customer: Object.assign(new CelCustomer(), { id: 'acme', accountId: 'acme', seats: 12 }),
     touches: [],
     commitments: values.map((value) => Object.assign(new CelCommitment(), { value })),
+    suppressions: [],
     now: new Date('2026-04-06T09:00:00Z'),
   })
   const compiled = (source: string): CompiledExpression => {
@@ -225,7 +226,7 @@ describe('docs/cel.md, the CEL function reference', () => {
         expect(text, `docs/cel.md names the field \`${field}\``).toContain(`\`${field}\``)
       }
     }
-    for (const v of ['agent', 'action', 'customer', 'touches', 'commitments', 'now'])
+    for (const v of ['agent', 'action', 'customer', 'touches', 'commitments', 'suppressions', 'now'])
       expect(text).toContain(`| \`${v}\` |`)
   })
 
@@ -271,6 +272,7 @@ describe('docs/cel.md, the CEL function reference', () => {
           at: new Date('2026-04-02T09:00:00Z'),
         }),
       ],
+      suppressions: [],
       now: new Date('2026-04-06T09:00:00Z'),
     }
     expect(rows.length).toBeGreaterThan(40)

@@ -6,6 +6,7 @@ import {
   CelAgent,
   CelCommitment,
   CelCustomer,
+  CelSuppression,
   CelTouch,
   type CelVariables,
   type CompiledExpression,
@@ -495,6 +496,7 @@ export function celVariables(input: EvaluationInput, withLedger: boolean): CelVa
     customer,
     touches: withLedger ? input.touches.map(celTouch) : [],
     commitments: withLedger ? input.commitments.map(celCommitment) : [],
+    suppressions: withLedger ? celSuppressions(input) : [],
     now: input.now,
   }
 }
@@ -521,9 +523,31 @@ function toCelTouch(t: Touch): CelTouch {
     outbound: t.outbound,
     status: t.status,
     contactId: t.contactId ?? '',
+    email: t.email ?? '',
     at: t.at,
     attributes: t.attributes ?? {},
   })
+}
+
+/**
+ * The suppressions in force for this customer, any channel: the person's (by id or address, or one
+ * linked to them) and the account's own. Rules read them as `suppressions`.
+ */
+function celSuppressions(input: EvaluationInput): CelSuppression[] {
+  if (!input.suppressions?.length) return []
+  const mine = mineOf(input)
+  return input.suppressions
+    .filter((s) => (s.contactId === undefined && s.email === undefined) || mine(s))
+    .map((s) =>
+      Object.assign(new CelSuppression(), {
+        channel: s.channel ?? '',
+        reason: s.reason,
+        source: s.source,
+        contactId: s.contactId ?? '',
+        email: s.email ?? '',
+        at: s.at,
+      }),
+    )
 }
 
 function celCommitment(c: Commitment): CelCommitment {

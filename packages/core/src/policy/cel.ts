@@ -36,6 +36,7 @@ export class CelAction {}
 export class CelCustomer {}
 export class CelTouch {}
 export class CelCommitment {}
+export class CelSuppression {}
 
 export interface CompiledExpression {
   source: string
@@ -54,6 +55,7 @@ export interface CelVariables {
   customer: CelCustomer
   touches: CelTouch[]
   commitments: CelCommitment[]
+  suppressions: CelSuppression[]
   now: Date
 }
 
@@ -102,6 +104,7 @@ export function buildEnvironment(
       outbound: 'bool',
       status: 'string',
       contactId: 'string',
+      email: 'string',
       at: 'google.protobuf.Timestamp',
       attributes: 'map<string, dyn>',
     },
@@ -112,6 +115,14 @@ export function buildEnvironment(
       value: 'dyn',
       at: 'google.protobuf.Timestamp',
       expiresAt: 'google.protobuf.Timestamp',
+    },
+    Suppression: {
+      channel: 'string',
+      reason: 'string',
+      source: 'string',
+      contactId: 'string',
+      email: 'string',
+      at: 'google.protobuf.Timestamp',
     },
   }
   const env = new Environment({
@@ -124,11 +135,13 @@ export function buildEnvironment(
     .registerType('Customer', { ctor: CelCustomer, fields: customerFields })
     .registerType('Touch', { ctor: CelTouch, fields: types.Touch })
     .registerType('Commitment', { ctor: CelCommitment, fields: types.Commitment })
+    .registerType('Suppression', { ctor: CelSuppression, fields: types.Suppression })
     .registerVariable('agent', 'Agent')
     .registerVariable('action', 'Action')
     .registerVariable('customer', 'Customer')
     .registerVariable('touches', 'list<Touch>')
     .registerVariable('commitments', 'list<Commitment>')
+    .registerVariable('suppressions', 'list<Suppression>')
     .registerVariable('now', 'google.protobuf.Timestamp')
   const meter = new Meter()
   registerMatches(env, meter)

@@ -143,5 +143,5 @@ function resolveScope(r: Omit<RuleDoc, 'id'>): Scope {
 
 /** Read from the text, so the evaluator builds the ledger's lists only for rules that might use them. */
 function readsLedger(expr: string | undefined): boolean {
-  return expr !== undefined && /\b(touches|commitments)\b/.test(expr)
+  return expr !== undefined && /\b(touches|commitments|suppressions)\b/.test(expr)
 }
