@@ -46,9 +46,18 @@ export function hashKey(key: string): string {
   return createHash('sha256').update(key).digest('hex')
 }
 
+/** Keys recently accepted, kept so that a caller's every request does not hash its key again. */
+const RECENT_KEYS = 1024
+
 /** The keys in service. Lookup compares the presented key's hash against every entry, in constant time. */
 export class KeyRing {
   private entries: { hash: Buffer; principal: Principal }[] = []
+  /**
+   * Presented key → its principal, for keys accepted lately (at most RECENT_KEYS, the oldest
+   * dropped first). Only keys in service are kept, so a hit tells a caller nothing the answer does
+   * not; replacing the keys (a reload, a revocation) empties it.
+   */
+  private recent = new Map<string, Principal>()
 
   constructor(entries: KeyEntry[] = []) {
     this.replace(entries)
@@ -60,6 +69,7 @@ export class KeyRing {
 
   replace(entries: KeyEntry[]): void {
     this.entries = entries.map((e) => ({ hash: Buffer.from(e.sha256, 'hex'), principal: principalOf(e) }))
+    this.recent = new Map()
   }
 
   add(entry: KeyEntry): void {
@@ -88,10 +98,16 @@ export class KeyRing {
   authenticate(header: string | undefined): Principal | undefined {
     const key = /^Bearer\s+(\S{1,512})\s*$/i.exec(header ?? '')?.[1]
     if (!key) return undefined
+    const known = this.recent.get(key)
+    if (known) return known
     const presented = createHash('sha256').update(key).digest()
     let found: Principal | undefined
     // Every entry is compared, whether or not one already matched: the time taken says nothing.
     for (const e of this.entries) if (timingSafeEqual(e.hash, presented)) found ??= e.principal
+    if (found) {
+      if (this.recent.size >= RECENT_KEYS) this.recent.delete(this.recent.keys().next().value as string)
+      this.recent.set(key, found)
+    }
     return found
   }
 }
