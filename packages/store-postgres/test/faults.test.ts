@@ -21,6 +21,9 @@ afterEach(async () => {
 async function open(o: { url?: string; maxConnections?: number; pool?: pg.PoolConfig } = {}) {
   const name = `remit_fault_${randomBytes(4).toString('hex')}`
   const schema = fresh()
+  // Migrated first, with the default timeouts: a fault test's short connection timeout is for the
+  // fault, not for the migrations of a fresh schema on a busy machine (a flake once there were 7).
+  await (await openPostgresStore(url, { schema })).close()
   const store = await openPostgresStore(o.url ?? url, {
     schema,
     maxConnections: o.maxConnections ?? 16,
