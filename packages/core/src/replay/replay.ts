@@ -88,6 +88,11 @@ export interface ReplayOptions {
   /** Called every `every` events with the count so far (progress bars). */
   progress?: (events: number) => void
   every?: number
+  /**
+   * Drop touches older than the policy's lookback as time advances (default true). Verdicts are the
+   * same either way; false keeps the whole history in memory (tests compare the two).
+   */
+  prune?: boolean
 }
 
 export interface ReplayReport {
@@ -128,23 +133,34 @@ export interface ReplayReport {
   errorCount: number
 }
 
-/** An account's ledger, in time order, pruned to the lookback window as time advances. */
+/**
+ * Each account's ledger, in time order, pruned to the lookback window as time advances: the policy's
+ * `lookbackMs` is the longest any rule can see (`ledger.lookback`, and every limit's `per`, calendar
+ * periods included), so what is older can change no verdict. An account's touches are pruned when it is
+ * read, and every account's now and then (a sweep each quarter of the window of history, at least
+ * hourly), so memory holds at most about 1¼ windows of touches however long the history.
+ */
 class WindowLedger {
   private readonly accounts = new Map<string, Touch[]>()
   private readonly lookbackMs: number
-  private n = 0
+  private readonly prune: boolean
+  private readonly sweepEveryMs: number
+  private sweptAt = Number.NEGATIVE_INFINITY
 
-  constructor(lookbackMs: number) {
+  constructor(lookbackMs: number, prune: boolean) {
     this.lookbackMs = lookbackMs
+    this.prune = prune
+    this.sweepEveryMs = Math.max(lookbackMs / 4, 3_600_000)
   }
 
-  touches(accountId: string, now: number): Touch[] {
+  /** The account's touches in the window ending `now` (the ledger's own list: read it, keep it not). */
+  touches(accountId: string, now: number): readonly Touch[] {
     const list = this.accounts.get(accountId)
     if (!list) return []
-    const from = now - this.lookbackMs
-    let i = 0
-    while (i < list.length && (list[i] as Touch).at.getTime() < from) i++
-    if (i > 0) list.splice(0, i)
+    const i = aged(list, now - this.lookbackMs)
+    if (i === 0) return list
+    if (!this.prune) return list.slice(i)
+    list.splice(0, i)
     return list
   }
 
@@ -152,12 +168,30 @@ class WindowLedger {
     const list = this.accounts.get(t.accountId)
     if (list) list.push(t)
     else this.accounts.set(t.accountId, [t])
-    // Now and then, drop accounts whose touches have all aged out.
-    if (++this.n % 50_000 === 0) {
-      for (const [id, l] of this.accounts)
-        if ((l.at(-1) as Touch).at.getTime() < now - this.lookbackMs) this.accounts.delete(id)
+    if (this.prune && now - this.sweptAt >= this.sweepEveryMs) {
+      this.sweptAt = now
+      const from = now - this.lookbackMs
+      for (const [id, l] of this.accounts) {
+        const i = aged(l, from)
+        if (i === l.length) this.accounts.delete(id)
+        else if (i > 0) l.splice(0, i)
+      }
     }
   }
+
+  /** Touches held, across accounts (tests). */
+  get size(): number {
+    let n = 0
+    for (const l of this.accounts.values()) n += l.length
+    return n
+  }
+}
+
+/** How many of a time-ordered list's touches are older than `from`. */
+function aged(list: readonly Touch[], from: number): number {
+  let i = 0
+  while (i < list.length && (list[i] as Touch).at.getTime() < from) i++
+  return i
 }
 
 const zero = (): Record<Verdict, number> => ({ go: 0, flag: 0, stop: 0 })
@@ -183,9 +217,10 @@ export async function replay(
     errors: [],
     errorCount: 0,
   }
-  const runs = [{ policy, ledger: new WindowLedger(policy.lookbackMs) }]
+  const prune = o.prune ?? true
+  const runs = [{ policy, ledger: new WindowLedger(policy.lookbackMs, prune) }]
   if (o.baseline) {
-    runs.push({ policy: o.baseline, ledger: new WindowLedger(o.baseline.lookbackMs) })
+    runs.push({ policy: o.baseline, ledger: new WindowLedger(o.baseline.lookbackMs, prune) })
     report.baseline = {
       policyVersion: o.baseline.version,
       verdicts: zero(),
