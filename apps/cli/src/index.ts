@@ -16,6 +16,9 @@ import { validate } from './commands/validate.ts'
 import { EXIT, EXIT_HELP, type Io, printError, processIo } from './output.ts'
 
 const collect = (value: string, previous: string[]) => [...previous, value]
+/** `--store` of the commands that read or add to the store `remit serve` uses (never creating one). */
+const servedStore = () =>
+  new Option('--store <path|url>', 'the SQLite file or postgres://… remit serve uses').default('remit.db')
 
 /** This package's version, from its package.json (one level above src/ and dist/ alike). */
 function packageVersion(): string {
@@ -191,7 +194,7 @@ Examples:
   outbox
     .command('list')
     .description('messages in the outbox, oldest first')
-    .addOption(new Option('--store <path|url>', 'a SQLite file, or postgres://…').default('remit.db'))
+    .addOption(servedStore())
     .option('--status <status>', 'pending, delivered or dead')
     .option('--channel <channel>', 'hubspot, salesforce, …')
     .option('--limit <n>', 'at most this many (default 100)')
@@ -207,7 +210,7 @@ Examples:
     .command('retry')
     .description('put a dead message back to be delivered')
     .argument('<id>', 'the message id (obx_…)')
-    .addOption(new Option('--store <path|url>', 'a SQLite file, or postgres://…').default('remit.db'))
+    .addOption(servedStore())
     .addHelpText(
       'after',
       '\nExamples:\n  remit outbox retry obx_01J…\n  remit outbox retry obx_01J… --store postgres://remit@127.0.0.1/remit',
@@ -228,11 +231,7 @@ Examples:
     .description(
       'record that a customer must not be contacted (on one channel, or every one): every outbound action it covers stops',
     )
-    .addOption(
-      new Option('--store <path|url>', 'the SQLite file or postgres://… remit serve uses').default(
-        'remit.db',
-      ),
-    )
+    .addOption(servedStore())
     .option('--email <address>', 'the address (any case)')
     .option('--contact <id>', 'the contact')
     .option('--account <id>', 'the account (with --email or --contact: only that person of it)')
@@ -248,11 +247,7 @@ Examples:
   suppress
     .command('list')
     .description('suppressions on record, in force and lifted, oldest first')
-    .addOption(
-      new Option('--store <path|url>', 'the SQLite file or postgres://… remit serve uses').default(
-        'remit.db',
-      ),
-    )
+    .addOption(servedStore())
     .option('--account <id>', "only this account's")
     .option('--email <address>', 'only those of this address (any case)')
     .option('--json', 'print them as the API returns them')
@@ -270,11 +265,7 @@ Examples:
       'lift a suppression (alias: remove): it stops nothing from now on, and stays on record with who lifted it',
     )
     .argument('<id>', 'the suppression id (sup_…)')
-    .addOption(
-      new Option('--store <path|url>', 'the SQLite file or postgres://… remit serve uses').default(
-        'remit.db',
-      ),
-    )
+    .addOption(servedStore())
     .option('--note <text>', 'why, kept on record')
     .addHelpText(
       'after',
@@ -289,11 +280,7 @@ Examples:
     .description(
       'record a touch that happened elsewhere (a call, a meeting, a CRM e-mail): limits count it from then on',
     )
-    .addOption(
-      new Option('--store <path|url>', 'the SQLite file or postgres://… remit serve uses').default(
-        'remit.db',
-      ),
-    )
+    .addOption(servedStore())
     .addOption(
       new Option('--policy <file>', "the policy (checks the team; the kind's defaults)").default(
         'remit.yaml',
