@@ -108,7 +108,10 @@ export function evaluate(
 
 function evaluateRules(policy: Policy, input: EvaluationInput, mode: 'decide' | 'approve'): Evaluation {
   const rules = policy.applicable(input.agent.id, input.action.kind)
-  const vars = celVariables(input, rules.readsLedger)
+  // Built once per decision, and only when a contact-scoped limit or a suppression asks.
+  let matcher: Mine | undefined
+  const mine = () => (matcher ??= mineOf(input))
+  const vars = celVariables(input, rules.readsLedger, mine)
   const reasons: Reason[] = []
   const notify = new Set<string>()
   let verdict = 'go' as Verdict
@@ -122,9 +125,6 @@ function evaluateRules(policy: Policy, input: EvaluationInput, mode: 'decide' | 
   const pause = (until: Date | undefined) => {
     if (until && (!retryAfter || until > retryAfter)) retryAfter = until
   }
-  // Built once per decision, and only when a contact-scoped limit or a suppression asks.
-  let matcher: Mine | undefined
-  const mine = () => (matcher ??= mineOf(input))
   const aborted: AbortedRule[] = []
   const abort = (rule: CompiledRule, error: EvaluationAbort) => {
     raise('stop')
@@ -476,7 +476,11 @@ function defaultMessage(rule: CompiledRule): string {
   }
 }
 
-export function celVariables(input: EvaluationInput, withLedger: boolean): CelVariables {
+export function celVariables(
+  input: EvaluationInput,
+  withLedger: boolean,
+  mine: () => Mine = () => mineOf(input),
+): CelVariables {
   const action = Object.assign(new CelAction(), input.attributes, {
     kind: input.action.kind,
     channel: input.action.channel,
@@ -496,7 +500,7 @@ export function celVariables(input: EvaluationInput, withLedger: boolean): CelVa
     customer,
     touches: withLedger ? input.touches.map(celTouch) : [],
     commitments: withLedger ? input.commitments.map(celCommitment) : [],
-    suppressions: withLedger ? celSuppressions(input) : [],
+    suppressions: withLedger ? celSuppressions(input, mine) : [],
     now: input.now,
   }
 }
@@ -533,11 +537,10 @@ function toCelTouch(t: Touch): CelTouch {
  * The suppressions in force for this customer, any channel: the person's (by id or address, or one
  * linked to them) and the account's own. Rules read them as `suppressions`.
  */
-function celSuppressions(input: EvaluationInput): CelSuppression[] {
+function celSuppressions(input: EvaluationInput, mine: () => Mine): CelSuppression[] {
   if (!input.suppressions?.length) return []
-  const mine = mineOf(input)
   return input.suppressions
-    .filter((s) => (s.contactId === undefined && s.email === undefined) || mine(s))
+    .filter((s) => (s.contactId === undefined && s.email === undefined) || mine()(s))
     .map((s) =>
       Object.assign(new CelSuppression(), {
         channel: s.channel ?? '',
