@@ -33,6 +33,15 @@ function bounds(instant: number, period: Period, zone: string): [number, number]
  * clock skips starts the period when the clock jumps.
  */
 export function periodBounds(instant: number, period: Period, zone: string): { start: number; next: number } {
+  // Every decision under a calendar limit asks, and the answer changes at most daily: the current
+  // period per (period, zone) is kept (the policy's own constants, so a handful of entries).
+  const key = `${period} ${zone}`
+  const known = current.get(key)
+  if (known && instant >= known.start && instant < known.next) return known
   const [start, next] = bounds(instant, period, zone)
-  return { start: instantOf(start, zone), next: instantOf(next, zone) }
+  const found = { start: instantOf(start, zone), next: instantOf(next, zone) }
+  current.set(key, found)
+  return found
 }
+
+const current = new Map<string, { start: number; next: number }>()

@@ -74,13 +74,15 @@ type Mine = (x: Pick<Touch, 'contactId' | 'email'>) => boolean
 
 const mineOf = (input: EvaluationInput): Mine => samePerson(personOf(input.customer), input.identities)
 
+/** Whether a suppression is this customer's: the whole account's, or the person's (id, address, link). */
+const covers = (s: Suppression, mine: () => Mine) =>
+  (s.contactId === undefined && s.email === undefined) || mine()(s)
+
 /** The suppressions that cover this outbound action: its channel (or all), and this customer. */
 function suppressing(input: EvaluationInput, mine: () => Mine): Suppression[] {
   if (!input.action.outbound || !input.suppressions?.length) return []
   return input.suppressions.filter(
-    (s) =>
-      (s.channel === undefined || s.channel === input.action.channel) &&
-      ((s.contactId === undefined && s.email === undefined) || mine()(s)),
+    (s) => (s.channel === undefined || s.channel === input.action.channel) && covers(s, mine),
   )
 }
 
@@ -540,7 +542,7 @@ function toCelTouch(t: Touch): CelTouch {
 function celSuppressions(input: EvaluationInput, mine: () => Mine): CelSuppression[] {
   if (!input.suppressions?.length) return []
   return input.suppressions
-    .filter((s) => (s.contactId === undefined && s.email === undefined) || mine()(s))
+    .filter((s) => covers(s, mine))
     .map((s) =>
       Object.assign(new CelSuppression(), {
         channel: s.channel ?? '',

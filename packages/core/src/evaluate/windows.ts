@@ -105,6 +105,23 @@ export function nextOpening(w: CompiledWindow, instant: number, zone: string): n
   return best
 }
 
+/**
+ * The did-you-mean for a zone read from customer data. It runs on every decision for that customer and
+ * walks ~420 zone names (0.57 ms for a short value, tens of ms for a 4 KB one): kept per value, for
+ * values of a zone name's length only.
+ */
+function zoneHint(text: string): string {
+  if (text.length > 64) return 'an IANA name such as Europe/Paris is needed'
+  let hint = hints.get(text)
+  if (hint === undefined) {
+    if (hints.size >= 256) hints.delete(hints.keys().next().value as string)
+    hint = timeZoneHint(text)
+    hints.set(text, hint)
+  }
+  return hint
+}
+const hints = new Map<string, string>()
+
 /** Why a window's zone cannot be read for this customer (the decision fails closed). */
 export class WindowZoneError extends Error {}
 
@@ -117,7 +134,9 @@ export function windowZone(w: CompiledWindow, facts: Record<string, unknown>): s
   }
   if (typeof value !== 'string' || !isTimeZone(value)) {
     const text = typeof value === 'string' ? value : JSON.stringify(value)
-    throw new WindowZoneError(`customer.${w.zoneFact} "${text}" is not a time zone (${timeZoneHint(text)})`)
+    throw new WindowZoneError(
+      `customer.${w.zoneFact} "${text.slice(0, 64)}" is not a time zone (${zoneHint(text)})`,
+    )
   }
   return value
 }

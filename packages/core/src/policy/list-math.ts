@@ -17,9 +17,6 @@ const LIST_FUNCTIONS: Record<string, { empty?: number; fold: (a: number, b: numb
   max: { fold: Math.max },
 }
 
-/** The names `registerListMath` adds, for hints and the function reference. */
-export const LIST_FUNCTION_NAMES = Object.keys(LIST_FUNCTIONS)
-
 /** Registers `list.sum()`, `list.min()` and `list.max()`; each item costs one step of `meter`. */
 export function registerListMath(env: Environment, meter: Meter): void {
   for (const [name, { empty, fold }] of Object.entries(LIST_FUNCTIONS)) {
