@@ -184,6 +184,16 @@ describe('sum: a budget over an attribute of the counted touches', () => {
     expect(huge.retryAfter).toBeUndefined()
   })
 
+  it('refuses a negative amount (400 on the attribute): it would refill the budget for the next action', async () => {
+    const remit = await engine(policy(budget))
+    await expect(offer(remit, 0, 'a', -5000)).rejects.toMatchObject({
+      name: 'InputError',
+      code: 'BAD_VALUE',
+      path: ['action', 'discountUsd'],
+    })
+    expect((await offer(remit, 1, 'a', 101)).verdict).toBe('stop')
+  })
+
   it('in a rolling window, retries when enough of the oldest spending ages out', async () => {
     const remit = await engine(
       policy('- { id: weekly-discounts, action: email.offer, sum: discountUsd, max: 100, per: 7d }'),

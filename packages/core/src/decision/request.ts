@@ -121,6 +121,13 @@ export function resolveRequest(
       )
     }
     attributes[name] = typed(declared, v, ['action', name])
+    // A budget (a limit's `sum:`) is spent, never refilled by the caller: a negative amount would
+    // let the next action through over the cap.
+    if ((attributes[name] as number) < 0 && budgetAttributes(policy).has(name))
+      throw new InputError('BAD_VALUE', 'must not be negative: a limit counts it against a budget (sum:)', [
+        'action',
+        name,
+      ])
   }
   for (const [name, declared] of Object.entries(action.attributes)) {
     if (!declared.optional && attributes[name] === undefined) {
@@ -275,4 +282,15 @@ export function inputErrorFromZod(error: z.ZodError): InputError {
     ])
   }
   return new InputError('BAD_REQUEST', issue.message.replace(/^Invalid input: /, ''), path)
+}
+
+/** The attributes a limit sums (`sum:`), per policy version: read once, not on every request. */
+const budgets = new WeakMap<Policy, ReadonlySet<string>>()
+function budgetAttributes(policy: Policy): ReadonlySet<string> {
+  let names = budgets.get(policy)
+  if (!names) {
+    names = new Set(policy.rules.flatMap((r) => (r.sort === 'limit' && r.sum !== undefined ? [r.sum] : [])))
+    budgets.set(policy, names)
+  }
+  return names
 }

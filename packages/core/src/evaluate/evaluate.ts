@@ -407,7 +407,8 @@ function attributeKey(type: string | undefined): (v: unknown) => string {
 
 /** A budget's amount: a finite number, else nothing. */
 function numberOf(v: unknown): number {
-  return typeof v === 'number' && Number.isFinite(v) ? v : 0
+  // Nothing counted against a budget gives some back, whatever a recorded touch carries.
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0
 }
 
 /** Undefined when the window is open now; else why it is shut and when it opens; a Failure when the zone cannot be read. */
