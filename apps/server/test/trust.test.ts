@@ -555,6 +555,27 @@ describe('suppressions over HTTP', () => {
     expect(bad.body.error.path).toEqual(['accountId'])
   })
 
+  it('an address that is none is a 400 naming it; a channel in capitals still suppresses its channel', async () => {
+    h = await harness()
+    for (const email of ['not an email', 'jösé@exämple'] as const) {
+      const r = await h.call('POST', '/v1/suppressions', h.key.marketing, {
+        email,
+        channel: 'email',
+        reason: 'unsubscribe',
+      })
+      expect(r.status, email).toBe(400)
+      expect(r.body.error.path, email).toEqual(['email'])
+    }
+    const caps = { email: 'zoe@globex.example', channel: 'EMAIL', reason: 'unsubscribe' }
+    expect((await h.call('POST', '/v1/suppressions', h.key.marketing, caps)).status).toBe(201)
+    const d = await h.call('POST', '/v1/decisions', h.key.sales, {
+      action: { kind: 'offer.discount', discountPct: 5 },
+      customer: { email: 'zoe@globex.example', facts: { lifecycle: 'customer', tier: 'smb' } },
+    })
+    expect(d.body.verdict).toBe('stop')
+    expect(d.body.reasons[0].rule).toBe('suppression')
+  })
+
   it('an admin lifts a suppression: the next decision goes, and the suppression stays on record with who lifted it', async () => {
     h = await harness()
     const omar = {

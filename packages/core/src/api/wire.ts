@@ -36,7 +36,7 @@ export const touchRequestSchema = z.strictObject({
 export const suppressionRequestSchema = z.strictObject({
   accountId: id.optional(),
   contactId: id.optional(),
-  email: label(320).optional(),
+  email: emailAddress.optional().describe('An e-mail address (trimmed; compared in any case)'),
   channel: label(100).optional().describe('Only this channel (e.g. email); absent: every channel'),
   reason: label(100).describe('e.g. unsubscribe, spamreport, bounce, manual'),
   externalId: label(200)

@@ -82,7 +82,10 @@ const covers = (s: Suppression, mine: () => Mine) =>
 function suppressing(input: EvaluationInput, mine: () => Mine): Suppression[] {
   if (!input.action.outbound || !input.suppressions?.length) return []
   return input.suppressions.filter(
-    (s) => (s.channel === undefined || s.channel === input.action.channel) && covers(s, mine),
+    (s) =>
+      // A vendor or a person may write the channel in any case ("EMAIL"): an unsubscribe still holds.
+      (s.channel === undefined || s.channel.toLowerCase() === input.action.channel?.toLowerCase()) &&
+      covers(s, mine),
   )
 }
 
