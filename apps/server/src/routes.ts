@@ -293,6 +293,15 @@ export function routes(d: RouteDeps): Route[] {
             }),
           )
         }
+        // An admin may record what happened long ago (an import), never what has not happened yet:
+        // a touch dated 9999 would hold the account's limits and stops until then.
+        const now = d.clock().getTime()
+        if (body.at !== undefined && Date.parse(body.at) > now + d.clockSkewMs)
+          throw new InputError(
+            'AT_OUT_OF_RANGE',
+            `${body.at} is in the future (the server's clock says ${new Date(now).toISOString()}): a touch records what happened`,
+            ['at'],
+          )
         c.reply.code(201)
         return touchToWire(await remit.recordTouch(body))
       },

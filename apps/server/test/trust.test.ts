@@ -106,6 +106,20 @@ describe('the clock is the server’s', () => {
     expect(byAdmin.body.at).toBe(touch.at)
   })
 
+  it('no key records a touch that has not happened yet: a 400 on at, nothing recorded', async () => {
+    h = await harness()
+    for (const at of [days(2), '9999-12-31T23:59:59Z']) {
+      const byAdmin = await h.call('POST', '/v1/touches', h.key.admin, {
+        accountId: 'initech',
+        kind: 'call',
+        at,
+      })
+      expect(byAdmin.status, at).toBe(400)
+      expect(byAdmin.body.error).toMatchObject({ code: 'AT_OUT_OF_RANGE', path: ['at'] })
+    }
+    expect((await h.call('GET', '/v1/customers/initech/timeline', h.key.admin)).body.touches).toHaveLength(0)
+  })
+
   it("a touch sent again with its external id is recorded once; an agent's external ids are its own", async () => {
     h = await harness()
     const touch = { accountId: 'initech', kind: 'call', externalId: 'crm:call:7' }
