@@ -1,4 +1,11 @@
-import { InputError, NotFoundError, type OutboxMessage, PolicyError, type Remit } from '@remit/core'
+import {
+  ConflictError,
+  InputError,
+  NotFoundError,
+  type OutboxMessage,
+  PolicyError,
+  type Remit,
+} from '@remit/core'
 import { scopedExternalId } from '@remit/core/adapter'
 import {
   decisionLogQuerySchema,
@@ -96,6 +103,24 @@ const createKeyRequest = z
  * A decision dated in the future would pass a limit twice; one dated 9999 would block the account.
  * An `at` that is no time stays, for the request's schema to refuse with its own words.
  */
+const TOUCH_IDENTITY = ['accountId', 'contactId', 'email', 'kind', 'team']
+
+/**
+ * An external id sent again must name the same thing: the store keeps the first record under it, so
+ * a request that differs (another account, address, reason…) would be dropped in silence — a 409.
+ */
+function sameThing(kept: object, sent: object, fields: string[], externalId: string): void {
+  const norm = (v: unknown) => (typeof v === 'string' ? v.trim().toLowerCase() : v)
+  const k = kept as Record<string, unknown>
+  const s = sent as Record<string, unknown>
+  const differs = fields.filter((f) => s[f] !== undefined && norm(k[f]) !== norm(s[f]))
+  if (differs.length)
+    throw new ConflictError(
+      'EXTERNAL_ID_REUSED',
+      `externalId ${externalId} already records another one (it differs in ${differs.join(', ')}); send a new externalId`,
+    )
+}
+
 function atServerTime<T>(body: T, now: Date, skewMs: number): T {
   if (!body || typeof body !== 'object' || Array.isArray(body) || !Object.hasOwn(body, 'at')) return body
   const { at, ...rest } = body as T & { at?: unknown }
@@ -282,16 +307,16 @@ export function routes(d: RouteDeps): Route[] {
               `key ${p.name} records touches as ${p.agent} (${team}), not as ${body.team}`,
             )
           }
+          const kept = await remit.recordTouch({
+            ...own,
+            at: d.clock(),
+            agent: p.agent,
+            ...(p.tool ? { tool: p.tool } : {}),
+            ...(own.externalId ? { externalId: scopedExternalId(p, own.externalId) } : {}),
+          })
+          if (own.externalId) sameThing(kept, own, TOUCH_IDENTITY, own.externalId)
           c.reply.code(201)
-          return touchToWire(
-            await remit.recordTouch({
-              ...own,
-              at: d.clock(),
-              agent: p.agent,
-              ...(p.tool ? { tool: p.tool } : {}),
-              ...(own.externalId ? { externalId: scopedExternalId(p, own.externalId) } : {}),
-            }),
-          )
+          return touchToWire(kept)
         }
         // An admin may record what happened long ago (an import), never what has not happened yet:
         // a touch dated 9999 would hold the account's limits and stops until then.
@@ -302,8 +327,10 @@ export function routes(d: RouteDeps): Route[] {
             `${body.at} is in the future (the server's clock says ${new Date(now).toISOString()}): a touch records what happened`,
             ['at'],
           )
+        const kept = await remit.recordTouch(body)
+        if (body.externalId) sameThing(kept, body, TOUCH_IDENTITY, body.externalId)
         c.reply.code(201)
-        return touchToWire(await remit.recordTouch(body))
+        return touchToWire(kept)
       },
     }),
     defineRoute({
@@ -328,14 +355,15 @@ export function routes(d: RouteDeps): Route[] {
             `key ${p.name}: an agent records a suppression for one channel (e.g. email); every channel is an admin's`,
             ['channel'],
           )
+        const kept = await remit.recordSuppression({
+          ...rest,
+          source: p.kind === 'agent' ? p.agent : p.name,
+          ...(externalId ? { externalId: scopedExternalId(p, externalId) } : {}),
+        })
+        if (externalId)
+          sameThing(kept, rest, ['accountId', 'contactId', 'email', 'channel', 'reason'], externalId)
         c.reply.code(201)
-        return suppressionToWire(
-          await remit.recordSuppression({
-            ...rest,
-            source: p.kind === 'agent' ? p.agent : p.name,
-            ...(externalId ? { externalId: scopedExternalId(p, externalId) } : {}),
-          }),
-        )
+        return suppressionToWire(kept)
       },
     }),
     defineRoute({

@@ -135,6 +135,27 @@ describe('the clock is the server’s', () => {
     expect((await h.call('GET', '/v1/customers/initech/timeline', h.key.admin)).body.touches).toHaveLength(3)
   })
 
+  it('an external id sent again for something else is a 409, not the first record returned in silence', async () => {
+    h = await harness()
+    const call = { accountId: 'initech', kind: 'call', externalId: 'crm:call:8' }
+    expect((await h.call('POST', '/v1/touches', h.key.sales, call)).status).toBe(201)
+    const other = await h.call('POST', '/v1/touches', h.key.sales, { ...call, accountId: 'globex' })
+    expect(other.status).toBe(409)
+    expect(other.body.error.code).toBe('EXTERNAL_ID_REUSED')
+    expect((await h.call('GET', '/v1/customers/globex/timeline', h.key.admin)).body.touches).toHaveLength(0)
+    const unsubscribe = {
+      email: 'ann@globex.example',
+      channel: 'email',
+      reason: 'unsubscribe',
+      externalId: 'sg:9',
+    }
+    expect((await h.call('POST', '/v1/suppressions', h.key.marketing, unsubscribe)).status).toBe(201)
+    const spam = { ...unsubscribe, email: 'bob@globex.example', reason: 'spamreport' }
+    const reused = await h.call('POST', '/v1/suppressions', h.key.marketing, spam)
+    expect(reused.status).toBe(409)
+    expect(reused.body.error.message).toMatch(/differs in email, reason/)
+  })
+
   it('an admin decides backdated as a dry run, reserving nothing unless asked', async () => {
     h = await harness()
     const at = days(-30)

@@ -80,7 +80,7 @@ export class ReviewStateError extends Error {
  * (`ILLEGAL_TRANSITION`). Retrying the same request cannot succeed.
  */
 export class ConflictError extends Error {
-  readonly code: 'IDEMPOTENCY_KEY_REUSED' | 'ILLEGAL_TRANSITION'
+  readonly code: 'IDEMPOTENCY_KEY_REUSED' | 'EXTERNAL_ID_REUSED' | 'ILLEGAL_TRANSITION'
   /** The decision the conflict is with (the one the key was first used for, or whose touch it is). */
   readonly decisionId: string | undefined
   constructor(code: ConflictError['code'], message: string, decisionId?: string) {
