@@ -21,7 +21,7 @@ import type {
   Touch,
   TouchStatus,
 } from '@remit/core'
-import { InputError, NotFoundError } from '@remit/core'
+import { InputError, NotFoundError, UnavailableError } from '@remit/core'
 import {
   checkTransition,
   commitmentFromRow,
@@ -39,6 +39,7 @@ import {
   touchFromRow,
 } from '@remit/core/internal'
 import pg from 'pg'
+import { keyOf, MAX_BATCH, type Outcome, type Pending, planBatch } from './batch.ts'
 import { isConnectionError, storeError } from './errors.ts'
 import { MIGRATIONS } from './schema.ts'
 
@@ -106,7 +107,7 @@ export async function openPostgresStore(
     await pool.end()
     throw error
   }
-  return new PostgresStore(pool)
+  return new PostgresStore(pool, options.pool?.max ?? options.maxConnections ?? 16)
 }
 
 /** Fails with NotFoundError unless `schema` holds a store Remit has migrated. */
@@ -257,46 +258,157 @@ function params(values: unknown[]): unknown[] {
   return values.map((v) => (v instanceof Date ? timestamp(v) : v))
 }
 
+// What a decision writes, table by table: the columns, and each row's values in their order.
+const DECISION_COLUMNS =
+  'id, at, account_id, agent, team, verdict, idempotency_key, touch_id, body, request_hash'
+const decisionValues = (write: DecisionWrite, requestHash: string | undefined) => {
+  const d = write.decision
+  return [
+    d.id,
+    d.at,
+    d.accountId,
+    d.agent,
+    d.team,
+    d.verdict,
+    d.idempotencyKey,
+    write.touch?.id,
+    d,
+    requestHash,
+  ]
+}
+const TOUCH_COLUMNS =
+  'id, account_id, contact_id, email, agent, team, tool, kind, channel, outbound, at, status, decision_id, source, note, attributes'
+const touchValues = (t: Touch) => [
+  t.id,
+  t.accountId,
+  t.contactId,
+  t.email,
+  t.agent,
+  t.team,
+  t.tool,
+  t.kind,
+  t.channel,
+  t.outbound,
+  t.at,
+  t.status,
+  t.decisionId,
+  t.source,
+  t.note,
+  t.attributes,
+]
+const COMMITMENT_COLUMNS = 'id, account_id, contact_id, kind, value, team, agent, at, expires_at, decision_id'
+const commitmentValues = (c: Commitment) => [
+  c.id,
+  c.accountId,
+  c.contactId,
+  c.kind,
+  c.value,
+  c.team,
+  c.agent,
+  c.at,
+  c.expiresAt,
+  c.decisionId,
+]
+const REVIEW_COLUMNS = 'id, decision_id, account_id, team, status, created_at, expires_at, body'
+const reviewValues = (r: Review) => [
+  r.id,
+  r.decisionId,
+  r.accountId,
+  r.team,
+  r.status,
+  r.createdAt,
+  r.expiresAt,
+  r,
+]
+const IDENTITY_COLUMNS = 'account_id, contact_id, email, at'
+const identityValues = (write: DecisionWrite, i: Identity) => [
+  write.decision.accountId,
+  i.contactId,
+  i.email,
+  write.decision.at,
+]
+
 /** One statement writing a decision and whatever it reserved, flagged or promised. */
 function insertSql(l: (v: unknown) => string, write: DecisionWrite, requestHash: string | undefined): string {
   const values = (xs: unknown[]) => `VALUES (${xs.map(l).join(', ')})`
-  const d = write.decision
   const parts = [
-    `d AS (INSERT INTO remit_decisions (id, at, account_id, agent, team, verdict, idempotency_key, touch_id, body, request_hash) ${values([d.id, d.at, d.accountId, d.agent, d.team, d.verdict, d.idempotencyKey, write.touch?.id, d, requestHash])})`,
+    `d AS (INSERT INTO remit_decisions (${DECISION_COLUMNS}) ${values(decisionValues(write, requestHash))})`,
   ]
-  const t = write.touch
-  if (t) {
+  if (write.touch)
+    parts.push(`t AS (INSERT INTO remit_touches (${TOUCH_COLUMNS}) ${values(touchValues(write.touch))})`)
+  if (write.commitment)
     parts.push(
-      `t AS (INSERT INTO remit_touches (id, account_id, contact_id, email, agent, team, tool, kind, channel, outbound, at, status, decision_id, source, note, attributes) ${values([t.id, t.accountId, t.contactId, t.email, t.agent, t.team, t.tool, t.kind, t.channel, t.outbound, t.at, t.status, t.decisionId, t.source, t.note, t.attributes])})`,
+      `c AS (INSERT INTO remit_commitments (${COMMITMENT_COLUMNS}) ${values(commitmentValues(write.commitment))})`,
     )
-  }
-  const c = write.commitment
-  if (c) {
+  if (write.review)
+    parts.push(`r AS (INSERT INTO remit_reviews (${REVIEW_COLUMNS}) ${values(reviewValues(write.review))})`)
+  if (write.identity)
     parts.push(
-      `c AS (INSERT INTO remit_commitments (id, account_id, contact_id, kind, value, team, agent, at, expires_at, decision_id) ${values([c.id, c.accountId, c.contactId, c.kind, c.value, c.team, c.agent, c.at, c.expiresAt, c.decisionId])})`,
+      `i AS (INSERT INTO remit_identities (${IDENTITY_COLUMNS}) ${values(identityValues(write, write.identity))} ON CONFLICT DO NOTHING)`,
     )
-  }
-  const r = write.review
-  if (r) {
-    parts.push(
-      `r AS (INSERT INTO remit_reviews (id, decision_id, account_id, team, status, created_at, expires_at, body) ${values([r.id, r.decisionId, r.accountId, r.team, r.status, r.createdAt, r.expiresAt, r])})`,
-    )
-  }
-  const i = write.identity
-  if (i) {
-    parts.push(
-      `i AS (INSERT INTO remit_identities (account_id, contact_id, email, at) ${values([d.accountId, i.contactId, i.email, d.at])} ON CONFLICT DO NOTHING)`,
-    )
-  }
   return `WITH ${parts.join(', ')} SELECT 1`
+}
+
+/**
+ * A batch's writes: one multi-row INSERT per table, each followed by "; " (nothing when the batch
+ * wrote nothing: replays and refusals alone).
+ */
+function insertsSql(
+  l: (v: unknown) => string,
+  writes: Array<{ write: DecisionWrite; requestHash: string | undefined }>,
+): string {
+  const rows = (xs: unknown[][]) => xs.map((x) => `(${x.map(l).join(', ')})`).join(', ')
+  const insert = (table: string, columns: string, xs: unknown[][], tail = '') =>
+    xs.length ? `INSERT INTO ${table} (${columns}) VALUES ${rows(xs)}${tail}; ` : ''
+  const identities = new Map<string, unknown[]>()
+  for (const { write } of writes) {
+    const i = write.identity
+    if (i)
+      identities.set(
+        JSON.stringify([write.decision.accountId, i.contactId, i.email]),
+        identityValues(write, i),
+      )
+  }
+  return [
+    insert(
+      'remit_decisions',
+      DECISION_COLUMNS,
+      writes.map((w) => decisionValues(w.write, w.requestHash)),
+    ),
+    insert(
+      'remit_touches',
+      TOUCH_COLUMNS,
+      writes.flatMap((w) => (w.write.touch ? [touchValues(w.write.touch)] : [])),
+    ),
+    insert(
+      'remit_commitments',
+      COMMITMENT_COLUMNS,
+      writes.flatMap((w) => (w.write.commitment ? [commitmentValues(w.write.commitment)] : [])),
+    ),
+    insert(
+      'remit_reviews',
+      REVIEW_COLUMNS,
+      writes.flatMap((w) => (w.write.review ? [reviewValues(w.write.review)] : [])),
+    ),
+    insert('remit_identities', IDENTITY_COLUMNS, [...identities.values()], ' ON CONFLICT DO NOTHING'),
+  ].join('')
 }
 
 class PostgresStore implements Store {
   private readonly pool: pg.Pool
   private closed = false
+  /** Decisions waiting for a batch; batches being written; at most that many at once. */
+  private readonly pending: Pending[] = []
+  private batches = 0
+  private scheduled = false
+  private readonly maxBatches: number
+  /** Called when the last batch is written and none waits (close() waits for that). */
+  private readonly idle: Array<() => void> = []
 
-  constructor(pool: pg.Pool) {
+  constructor(pool: pg.Pool, maxConnections: number) {
     this.pool = pool
+    // Half the pool: the rest stays free for reviews, outcomes, the outbox and the console's reads.
+    this.maxBatches = Math.max(1, Math.floor(maxConnections / 2))
   }
 
   /** One statement on any pooled connection. */
@@ -347,14 +459,125 @@ class PostgresStore implements Store {
   }
 
   /**
-   * Two round trips per decision: [BEGIN, lock the account, idempotency check, ledger] and [the
-   * writes, COMMIT]. Each is one multi-statement simple query, which carries no parameters, so
-   * values go in as literals escaped by pg's own `escapeLiteral` (see `lit`). Parameterised, the
-   * same work takes seven round trips. A connection lost before COMMIT's answer leaves the outcome
-   * unknown to us: the caller gets `UnavailableError`, and its retry with the same idempotency key
+   * Group commit (`./batch.ts`): a decision joins the queue; a batch starts on the next turn of the
+   * event loop with whatever has queued, while fewer than `maxBatches` are being written, so under
+   * load each transaction carries many decisions and at rest one carries one. Every promise settles
+   * after its batch's COMMIT. A batch that fails as a whole for a reason other than a lost connection
+   * (a key raced by another instance, a time PostgreSQL cannot hold) is decided again one by one, so
+   * each request gets its own outcome; a lost connection before COMMIT's answer leaves the outcome
+   * unknown to us: each caller gets `UnavailableError`, and its retry with the same idempotency key
    * finds the decision if it was committed.
    */
-  async decide(request: DecideRequest, plan: (ledger: LedgerView) => DecisionWrite): Promise<Decision> {
+  decide(request: DecideRequest, plan: (ledger: LedgerView) => DecisionWrite): Promise<Decision> {
+    return new Promise((resolve, reject) => {
+      if (this.closed) return reject(new UnavailableError('the store is closed'))
+      this.pending.push({ request, plan, resolve, reject })
+      this.schedule()
+    })
+  }
+
+  private schedule(): void {
+    if (this.scheduled || !this.pending.length || this.batches >= this.maxBatches) return
+    this.scheduled = true
+    setImmediate(() => {
+      this.scheduled = false
+      while (this.pending.length && this.batches < this.maxBatches) {
+        const batch = this.pending.splice(0, MAX_BATCH)
+        this.batches++
+        void this.runBatch(batch).finally(() => {
+          this.batches--
+          this.schedule()
+          if (!this.batches && !this.pending.length) for (const idle of this.idle.splice(0)) idle()
+        })
+      }
+    })
+  }
+
+  private async runBatch(batch: Pending[]): Promise<void> {
+    let outcomes: Outcome[]
+    try {
+      outcomes = await this.withClient((client) => this.decideBatch(client, batch))
+    } catch (error) {
+      if (error instanceof UnavailableError) {
+        for (const p of batch) p.reject(error)
+        return
+      }
+      // Each on its own: the one at fault gets its error, the rest their decisions.
+      await Promise.all(batch.map((p) => this.decideAlone(p.request, p.plan).then(p.resolve, p.reject)))
+      return
+    }
+    const deferred: Pending[] = []
+    outcomes.forEach((outcome, i) => {
+      const p = batch[i] as Pending
+      if ('decision' in outcome) p.resolve(outcome.decision)
+      else if ('error' in outcome) p.reject(outcome.error)
+      else deferred.push(p)
+    })
+    this.pending.unshift(...deferred)
+  }
+
+  /** One batch: two round trips, one transaction (see `./batch.ts`). */
+  private async decideBatch(client: Client, batch: Pending[]): Promise<Outcome[]> {
+    const l = (v: unknown) => lit(client, v)
+    const array = (xs: unknown[], type: string) => `ARRAY[${xs.map(l).join(', ')}]::${type}[]`
+    const requests = batch.map((p) => p.request)
+    // Every instance locks accounts in the same order (sorted), so two batches never wait on each
+    // other in a cycle; the function scan takes them in the array's order.
+    const accounts = [...new Set(requests.map((r) => r.accountId))].sort()
+    const keyed = requests.filter((r) => r.idempotencyKey !== undefined)
+    const priors = keyed.length
+      ? `SELECT d.agent, d.idempotency_key, d.body, d.request_hash
+         FROM unnest(${array(
+           keyed.map((r) => r.agent),
+           'text',
+         )}, ${array(
+           keyed.map((r) => r.idempotencyKey),
+           'text',
+         )}) AS k(agent, key)
+         JOIN remit_decisions d ON d.agent = k.agent AND d.idempotency_key = k.key AND d.idempotency_key IS NOT NULL`
+      : 'SELECT 1 WHERE false'
+    const ledgers = `SELECT l.* FROM unnest(${array(
+      requests.map((r) => r.accountId),
+      'text',
+    )}, ${array(
+      requests.map((r) => r.since),
+      'timestamptz',
+    )}, ${array(
+      requests.map((r) => r.now),
+      'timestamptz',
+    )}, ${array(
+      requests.map((r) => r.person?.contactId),
+      'text',
+    )}, ${array(
+      requests.map((r) => r.person?.email),
+      'text',
+    )}) WITH ORDINALITY AS r(account_id, since, now, contact_id, email, n)
+      CROSS JOIN LATERAL (${ledgerQuery('r.account_id', 'r.since', 'r.now', { id: 'r.contact_id', email: 'r.email' })}) l
+      ORDER BY r.n`
+    const results = (await client.query(
+      `BEGIN; SELECT pg_advisory_xact_lock(hashtextextended(a, 0)) FROM unnest(${array(accounts, 'text')}) AS a; ${priors}; ${ledgers}`,
+    )) as unknown as pg.QueryResult[]
+    const stored = new Map<string, { body: Decision; requestHash: string | null }>()
+    for (const row of (results[2] as pg.QueryResult).rows as Row[])
+      stored.set(keyOf(row.agent as string, row.idempotency_key as string), {
+        body: parseDecision(row.body),
+        requestHash: row.request_hash as string | null,
+      })
+    const views = ((results[3] as pg.QueryResult).rows as LedgerRow[]).map((row, i) => {
+      const view = toLedger(row)
+      if (!requests[i]?.person) delete view.identities
+      return view
+    })
+    const { outcomes, writes } = planBatch(batch, stored, views)
+    await client.query(`${insertsSql(l, writes)}COMMIT`)
+    return outcomes
+  }
+
+  /** One decision in a transaction of its own: how a batch that failed as a whole is decided again. */
+  private async decideAlone(
+    request: DecideRequest,
+    plan: (ledger: LedgerView) => DecisionWrite,
+  ): Promise<Decision> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.withClient((client) => this.decideOnce(client, request, plan))
@@ -682,6 +905,8 @@ class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    // Decisions already asked for are decided (and committed) before the pool ends: nothing lost.
+    if (this.batches || this.pending.length) await new Promise<void>((resolve) => this.idle.push(resolve))
     await this.pool.end()
   }
 }

@@ -205,11 +205,12 @@ describe('PostgreSQL faults', () => {
   })
 
   it('a full pool is UnavailableError once the connection timeout has passed, not a wait without end', async () => {
-    const { store } = await open({ maxConnections: 1, pool: { connectionTimeoutMillis: 300 } })
+    const { store, name } = await open({ maxConnections: 1, pool: { connectionTimeoutMillis: 300 } })
     let deciding: Promise<Decision> | undefined
     await holdingAccount('acme', async () => {
       // The one connection waits on the account's lock; the next call waits for a connection.
       deciding = store.decide(request('acme'), () => goWrite('acme'))
+      await until(async () => (await waitingOnLocks(name)) === 1)
       const started = Date.now()
       const error = await store.getDecision('dec_x').catch((e: unknown) => e)
       expect(error).toBeInstanceOf(UnavailableError)
