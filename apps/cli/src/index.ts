@@ -7,6 +7,7 @@ import { hubspotRegister } from './commands/hubspot.ts'
 import { keysNew } from './commands/keys.ts'
 import { outboxList, outboxRetry } from './commands/outbox.ts'
 import { policyTest } from './commands/policy-test.ts'
+import { pruneCommand } from './commands/prune.ts'
 import { replayCommand } from './commands/replay.ts'
 import { salesforceDeploy, salesforcePackage } from './commands/salesforce.ts'
 import { serve } from './commands/serve.ts'
@@ -217,6 +218,28 @@ Examples:
     )
     .action(async (id, options) => {
       code = await outboxRetry(io, id, options)
+    })
+
+  program
+    .command('prune')
+    .description(
+      "remove what no rule reads and the audit no longer keeps: touches older than the policy's longest window, decisions older than --keep-decisions",
+    )
+    .addOption(servedStore())
+    .addOption(
+      new Option('--policy <file>', 'the policy in service (its longest window)').default('remit.yaml'),
+    )
+    .addOption(
+      new Option('--keep-decisions <duration>', 'how long decisions are kept for the audit').default('400d'),
+    )
+    .option('--dry-run', 'count what would be removed, remove nothing')
+    .option('--json', 'print the counts as JSON')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  remit prune --dry-run\n  remit prune --store postgres://remit@127.0.0.1/remit --policy remit.yaml --keep-decisions 730d',
+    )
+    .action(async (options) => {
+      code = await pruneCommand(io, options)
     })
 
   const suppress = program

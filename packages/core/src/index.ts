@@ -58,6 +58,8 @@ export type {
   DecideRequest,
   DecisionFilter,
   DecisionWrite,
+  PruneReport,
+  PruneRequest,
   ReviewFilter,
   ReviewWrite,
   Store,

@@ -10,6 +10,8 @@ import type {
   OutboxMessage,
   OutboxSettlement,
   Person,
+  PruneReport,
+  PruneRequest,
   Review,
   ReviewFilter,
   ReviewWrite,
@@ -41,6 +43,7 @@ import {
 import pg from 'pg'
 import { keyOf, MAX_BATCH, type Outcome, type Pending, planBatch } from './batch.ts'
 import { isConnectionError, storeError } from './errors.ts'
+import { ensureMonths, monthsBefore } from './partitions.ts'
 import { MIGRATIONS } from './schema.ts'
 
 export interface PostgresStoreOptions {
@@ -142,6 +145,9 @@ async function migrate(pool: pg.Pool, schema: string): Promise<void> {
         await client.query('INSERT INTO remit_migrations (version) VALUES ($1)', [v + 1])
         await client.query('COMMIT')
       }
+      await client.query('BEGIN')
+      await ensureMonths(client, new Date())
+      await client.query('COMMIT')
     } catch (error) {
       // Out of a failed migration's transaction first: an unlock inside it would fail too, and its
       // "current transaction is aborted" would hide the migration's own error.
@@ -404,11 +410,23 @@ class PostgresStore implements Store {
   private readonly maxBatches: number
   /** Called when the last batch is written and none waits (close() waits for that). */
   private readonly idle: Array<() => void> = []
+  private readonly months: NodeJS.Timeout
 
   constructor(pool: pg.Pool, maxConnections: number) {
     this.pool = pool
     // Half the pool: the rest stays free for reviews, outcomes, the outbox and the console's reads.
     this.maxBatches = Math.max(1, Math.floor(maxConnections / 2))
+    // Months of touches ahead of time (./partitions.ts), for a store open longer than they last. A
+    // failed attempt is tried again at the next; until the months run out nothing depends on it.
+    this.months = setInterval(() => {
+      void this.withClient(async (client) => {
+        await client.query('BEGIN')
+        await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK])
+        await ensureMonths(client, new Date())
+        await client.query('COMMIT')
+      }).catch(() => {})
+    }, 6 * 3600e3)
+    this.months.unref()
   }
 
   /** One statement on any pooled connection. */
@@ -646,7 +664,10 @@ class PostgresStore implements Store {
       const touch = rowToTouch(current.rows[0] as Row)
       if (touch.status === status) return touch
       checkTransition(decisionId, touch.status, status)
-      await client.query('UPDATE remit_touches SET status = $2 WHERE id = $1', [touch.id, status])
+      await client.query(
+        'UPDATE remit_touches SET status = $2 WHERE id = $1 AND at = $3',
+        params([touch.id, status, touch.at]),
+      )
       // Only a reserved touch gets here, so its commitment is withdrawn once.
       if (status === 'failed' || status === 'cancelled') {
         await client.query('UPDATE remit_commitments SET withdrawn = true WHERE decision_id = $1', [
@@ -714,9 +735,11 @@ class PostgresStore implements Store {
         return touch
       }
       // Recorded before (another account's lock may have been held: the index, not the lock, decides).
-      const first = await client.query('SELECT * FROM remit_touches WHERE external_id = $1', [
-        touch.externalId,
-      ])
+      const first = await client.query(
+        `SELECT t.* FROM remit_touch_external e JOIN remit_touches t ON t.id = e.touch_id AND t.at = e.at
+         WHERE e.external_id = $1`,
+        [touch.externalId],
+      )
       return rowToTouch(first.rows[0] as Row)
     })
   }
@@ -902,21 +925,88 @@ class PostgresStore implements Store {
     }
   }
 
+  /**
+   * Removes what no rule reads and the audit no longer keeps (see `PruneRequest`). Months of touches
+   * wholly before the cut-off are dropped (instant, whatever their size); the rest is deleted 10,000
+   * rows a transaction, so deciders never wait long on it. With `dryRun`, counts and removes nothing.
+   */
+  async prune(request: PruneRequest): Promise<PruneReport> {
+    const { touchesBefore, decisionsBefore, now } = request
+    const count = async (sql: string, args: unknown[]) =>
+      Number(
+        ((await this.query(`SELECT count(*)::bigint AS n FROM ${sql}`, args)).rows[0] as { n: string }).n,
+      )
+    const keep = `NOT EXISTS (SELECT 1 FROM remit_reviews r WHERE r.decision_id = d.id AND r.status = 'pending')`
+    const spent = `(withdrawn OR (expires_at IS NOT NULL AND expires_at <= $2))`
+    const where = {
+      touches: ['remit_touches WHERE at < $1', [touchesBefore]],
+      decisions: [`remit_decisions d WHERE d.at < $1 AND ${keep}`, [decisionsBefore]],
+      reviews: [`remit_reviews WHERE created_at < $1 AND status <> 'pending'`, [decisionsBefore]],
+      commitments: [`remit_commitments WHERE at < $1 AND ${spent}`, [decisionsBefore, now]],
+    } as const
+    if (request.dryRun) {
+      const report: PruneReport = { touches: 0, decisions: 0, reviews: 0, commitments: 0, months: [] }
+      for (const [k, [sql, args]] of Object.entries(where))
+        report[k as keyof typeof where] = await count(sql, [...args])
+      report.months = await this.withClient((client) => monthsBefore(client, touchesBefore))
+      return report
+    }
+    const report: PruneReport = { touches: 0, decisions: 0, reviews: 0, commitments: 0, months: [] }
+    // Whole months first: counted (they are gone after), then dropped, each in a short transaction.
+    for (const month of await this.withClient((client) => monthsBefore(client, touchesBefore))) {
+      report.touches += await count(month, [])
+      await this.withClient(async (client) => {
+        await client.query('BEGIN')
+        await client.query('DELETE FROM remit_touch_external WHERE at < $1', params([touchesBefore]))
+        await client.query(`DROP TABLE ${month}`)
+        await client.query('COMMIT')
+      })
+      report.months.push(month)
+    }
+    const chunks = async (table: string, key: string, sql: string, args: readonly unknown[]) => {
+      let removed = 0
+      for (;;) {
+        const { rowCount } = await this.query(
+          `DELETE FROM ${table} WHERE (${key}) IN (SELECT ${key} FROM ${sql} LIMIT 10000)`,
+          [...args],
+        )
+        removed += rowCount ?? 0
+        if (!rowCount) return removed
+      }
+    }
+    report.touches += await chunks('remit_touches', 'id, at', where.touches[0], where.touches[1])
+    await this.query('DELETE FROM remit_touch_external WHERE at < $1', [touchesBefore])
+    report.decisions += await chunks('remit_decisions', 'id', where.decisions[0], where.decisions[1])
+    report.reviews += await chunks('remit_reviews', 'id', where.reviews[0], where.reviews[1])
+    report.commitments += await chunks('remit_commitments', 'id', where.commitments[0], where.commitments[1])
+    return report
+  }
+
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    clearInterval(this.months)
     // Decisions already asked for are decided (and committed) before the pool ends: nothing lost.
     if (this.batches || this.pending.length) await new Promise<void>((resolve) => this.idle.push(resolve))
     await this.pool.end()
   }
 }
 
-/** Inserts the touch; false when its external id was recorded before (nothing written). */
+/**
+ * Inserts the touch; false when its external id was recorded before (nothing written). The external
+ * id is claimed first, in its own table (a unique index on the partitioned touches could not hold it).
+ */
 async function insertTouch(client: Client, t: Touch): Promise<boolean> {
-  const { rowCount } = await client.query(
+  if (t.externalId !== undefined) {
+    const claim = await client.query(
+      'INSERT INTO remit_touch_external (external_id, touch_id, at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
+      params([t.externalId, t.id, t.at]),
+    )
+    if (claim.rowCount !== 1) return false
+  }
+  await client.query(
     `INSERT INTO remit_touches (id, account_id, contact_id, agent, team, tool, kind, channel, outbound, at, status, decision_id, source, note, external_id, email, attributes)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17::jsonb)
-     ON CONFLICT (external_id) WHERE external_id IS NOT NULL DO NOTHING`,
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17::jsonb)`,
     params([
       t.id,
       t.accountId,
@@ -937,7 +1027,7 @@ async function insertTouch(client: Client, t: Touch): Promise<boolean> {
       t.attributes === undefined ? null : JSON.stringify(t.attributes),
     ]),
   )
-  return rowCount === 1
+  return true
 }
 
 async function insertCommitment(client: Client, c: Commitment): Promise<void> {

@@ -61,4 +61,38 @@ CREATE INDEX remit_identities_email ON remit_identities (account_id, email);
   'ALTER TABLE remit_suppressions ADD COLUMN lifted_at timestamptz',
   // Touches keep the attributes of the action that reserved them (NULL: none, or made before).
   'ALTER TABLE remit_touches ADD COLUMN attributes jsonb',
+  // Touches partitioned by month of `at` (./partitions.ts makes the months; a DEFAULT partition
+  // takes any time no month holds), so a ledger that grows is pruned by dropping months. A unique
+  // index on a partitioned table must hold the partition key, so "an external id is recorded once"
+  // moves to a table of its own, and the primary key becomes (id, at).
+  `
+CREATE TABLE remit_touch_external (external_id text PRIMARY KEY, touch_id text NOT NULL, at timestamptz NOT NULL);
+INSERT INTO remit_touch_external (external_id, touch_id, at)
+  SELECT external_id, id, at FROM remit_touches WHERE external_id IS NOT NULL;
+ALTER TABLE remit_touches RENAME TO remit_touches_unpartitioned;
+ALTER INDEX remit_touches_pkey RENAME TO remit_touches_unpartitioned_pkey;
+ALTER INDEX remit_touches_account RENAME TO remit_touches_unpartitioned_account;
+ALTER INDEX remit_touches_external RENAME TO remit_touches_unpartitioned_external;
+CREATE TABLE remit_touches (
+  id text NOT NULL, account_id text NOT NULL, contact_id text, agent text, team text, tool text,
+  kind text NOT NULL, channel text, outbound boolean NOT NULL, at timestamptz NOT NULL, status text NOT NULL,
+  decision_id text, source text NOT NULL, note text, external_id text, email text, attributes jsonb,
+  PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+CREATE INDEX remit_touches_account ON remit_touches (account_id, at);
+CREATE TABLE remit_touches_default PARTITION OF remit_touches DEFAULT;
+DO $$
+DECLARE m timestamptz;
+BEGIN
+  FOR m IN SELECT DISTINCT date_trunc('month', at, 'UTC') FROM remit_touches_unpartitioned
+      WHERE at >= '1900-01-01' AND at < '9999-01-01' LOOP
+    EXECUTE format('CREATE TABLE %I PARTITION OF remit_touches FOR VALUES FROM (%L) TO (%L)',
+      'remit_touches_p' || to_char(m AT TIME ZONE 'UTC', 'YYYYMM'), m, m + interval '1 month');
+  END LOOP;
+END $$;
+INSERT INTO remit_touches (id, account_id, contact_id, agent, team, tool, kind, channel, outbound, at, status,
+    decision_id, source, note, external_id, email, attributes)
+  SELECT id, account_id, contact_id, agent, team, tool, kind, channel, outbound, at, status,
+    decision_id, source, note, external_id, email, attributes FROM remit_touches_unpartitioned;
+DROP TABLE remit_touches_unpartitioned;
+`,
 ]

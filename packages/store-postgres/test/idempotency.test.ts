@@ -82,9 +82,13 @@ describe('idempotency keys on PostgreSQL', () => {
          DROP TABLE ${schema}.remit_state;
          DROP TABLE ${schema}.remit_suppressions;
          DROP TABLE ${schema}.remit_identities;
-         ALTER TABLE ${schema}.remit_touches DROP COLUMN attributes;
-         ALTER TABLE ${schema}.remit_touches DROP COLUMN email;
-         ALTER TABLE ${schema}.remit_touches DROP COLUMN external_id;
+         DROP TABLE ${schema}.remit_touch_external;
+         DROP TABLE ${schema}.remit_touches;
+         CREATE TABLE ${schema}.remit_touches (
+           id text PRIMARY KEY, account_id text NOT NULL, contact_id text, agent text, team text, tool text,
+           kind text NOT NULL, channel text, outbound boolean NOT NULL, at timestamptz NOT NULL, status text NOT NULL,
+           decision_id text, source text NOT NULL, note text);
+         CREATE INDEX remit_touches_account ON ${schema}.remit_touches (account_id, at);
          ALTER TABLE ${schema}.remit_decisions DROP COLUMN request_hash;
          DELETE FROM ${schema}.remit_migrations WHERE version > 1`,
       ),

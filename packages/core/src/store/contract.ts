@@ -520,6 +520,60 @@ export function storeContract(
       expect(seen).toEqual([jane])
     })
 
+    it('prunes touches past the window and decisions past retention, keeping pending reviews and outstanding commitments', async () => {
+      const day = 24
+      // Old: a go with a commitment that lasts for good, a go with one that expired, a flag still
+      // pending, a flag answered; a recorded touch. New: a go.
+      const forever = goWrite('acme', hours(-100 * day), { commitment: true })
+      const expired = goWrite('acme', hours(-90 * day), { commitment: true, lastsH: 24 })
+      const pending = flagWrite('acme', hours(-80 * day), 'sales', 200 * 24)
+      const answered = flagWrite('acme', hours(-79 * day), 'sales')
+      for (const w of [forever, expired, pending, answered])
+        await store.decide(request('acme', w.decision.at), () => w)
+      await store.resolveReview(
+        (answered.review as Review).id,
+        { since: hours(-120 * day), now: hours(-78 * day) },
+        (r) => ({
+          review: { ...r, status: 'rejected', outcome: 'stop', resolvedAt: hours(-78 * day) },
+        }),
+      )
+      const call = { ...recorded('acme', hours(-70 * day)), externalId: 'crm:call:1' }
+      await store.recordTouch(call)
+      const fresh = goWrite('acme', hours(-1))
+      await store.decide(request('acme', hours(-1)), () => fresh)
+      const cut = { touchesBefore: hours(-30 * day), decisionsBefore: hours(-60 * day), now: hours(0) }
+
+      const counted = await store.prune({ ...cut, dryRun: true })
+      expect(counted).toMatchObject({ touches: 3, decisions: 3, reviews: 1, commitments: 1 })
+      expect((await store.timeline('acme')).decisions).toHaveLength(5)
+
+      const pruned = await store.prune(cut)
+      expect(pruned).toMatchObject({ touches: 3, decisions: 3, reviews: 1, commitments: 1 })
+      const after = await store.timeline('acme')
+      expect(after.touches.map((t) => t.id)).toEqual([fresh.touch?.id])
+      expect(after.decisions.map((d) => d.id).sort()).toEqual([pending.decision.id, fresh.decision.id].sort())
+      expect(after.reviews.map((r) => r.id)).toEqual([(pending.review as Review).id])
+      expect(after.commitments.map((c) => c.id)).toEqual([forever.commitment?.id])
+      // What the ledger reads is as it was: the window's touches, the commitment still outstanding.
+      const ledger = await store.ledger('acme', hours(-30 * day), hours(0))
+      expect(ledger.touches).toEqual([fresh.touch])
+      expect(ledger.commitments).toEqual([forever.commitment])
+      // The review left pending can still be answered.
+      await store.resolveReview(
+        (pending.review as Review).id,
+        { since: hours(-30 * day), now: hours(0) },
+        (r) => ({
+          review: { ...r, status: 'rejected', outcome: 'stop', resolvedAt: hours(0) },
+        }),
+      )
+      // Answered, it goes at the next prune; then there is nothing more. An external id whose touch
+      // was pruned may be recorded anew.
+      expect(await store.prune(cut)).toMatchObject({ touches: 0, decisions: 1, reviews: 1, commitments: 0 })
+      expect(await store.prune(cut)).toMatchObject({ touches: 0, decisions: 0, reviews: 0, commitments: 0 })
+      const again = { ...recorded('acme', hours(-2)), externalId: 'crm:call:1' }
+      expect(await store.recordTouch(again)).toEqual(again)
+    })
+
     it("keeps an adapter's state by key, replaced on write", async () => {
       expect(await store.readState('hubspot:cursor')).toBeUndefined()
       await store.writeState('hubspot:cursor', '1')

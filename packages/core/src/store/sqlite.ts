@@ -29,6 +29,7 @@ import {
   suppressionFilterSql,
 } from './filters.ts'
 import { addTouch, type Entry, LedgerCache } from './ledger-cache.ts'
+import { PRUNE_CHUNK, PRUNED, pruneChunk, pruneCount } from './prune-sqlite.ts'
 import { nodeSqlite, WORKER_SQLITE } from './node-sqlite.ts'
 import { commitmentFromRow, type RowReader, touchFromRow } from './rows.ts'
 import { checkTransition, replayOf, timelineLimit } from './rules.ts'
@@ -36,6 +37,8 @@ import type {
   DecideRequest,
   DecisionFilter,
   DecisionWrite,
+  PruneReport,
+  PruneRequest,
   ReviewFilter,
   ReviewWrite,
   Store,
@@ -505,6 +508,21 @@ class SqliteStore implements Store {
 
   private all(sql: string, args: unknown[]): Row[] {
     return this.db.prepare(sql).all(...(args as SQLInputValue[])) as Row[]
+  }
+
+  async prune(request: PruneRequest): Promise<PruneReport> {
+    const report: PruneReport = { touches: 0, decisions: 0, reviews: 0, commitments: 0, months: [] }
+    for (const kind of PRUNED) {
+      if (request.dryRun) {
+        report[kind] = await this.write(() => pruneCount(this.db, request, kind))
+        continue
+      }
+      for (let removed = PRUNE_CHUNK; removed === PRUNE_CHUNK; report[kind] += removed)
+        removed = await this.write(() => pruneChunk(this.db, request, kind))
+    }
+    // Cached ledgers may hold what was removed.
+    this.cache.clear()
+    return report
   }
 
   async readState(key: string): Promise<string | undefined> {

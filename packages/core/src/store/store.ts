@@ -102,6 +102,31 @@ export interface Timeline {
   commitments: Commitment[]
 }
 
+/**
+ * What `Store.prune` removes: touches older than `touchesBefore` (no rule reads them once it is the
+ * policy's longest window back: `Policy.lookbackMs`), and decisions older than `decisionsBefore` (the
+ * audit's retention) with their answered reviews and the commitments they made that are no longer
+ * outstanding at `now` (withdrawn, or expired). A decision whose review is still pending, and a
+ * commitment still outstanding, are kept, however old: the ledger still reads them.
+ */
+export interface PruneRequest {
+  touchesBefore: Date
+  decisionsBefore: Date
+  now: Date
+  /** Count what would be removed, remove nothing. */
+  dryRun?: boolean
+}
+
+/** How many of each were removed (or, on a dry run, would be). */
+export interface PruneReport {
+  touches: number
+  decisions: number
+  reviews: number
+  commitments: number
+  /** Whole months of touches dropped at once, where the store keeps touches by month (PostgreSQL). */
+  months: string[]
+}
+
 export interface Store {
   /**
    * Decide-and-reserve, atomically and serialized per account: if this agent already used this
@@ -183,5 +208,7 @@ export interface Store {
   readState(key: string): Promise<string | undefined>
   /** Writes (or replaces) the value at `key`. */
   writeState(key: string, value: string): Promise<void>
+  /** Removes what no rule reads and the audit no longer keeps (see `PruneRequest`). */
+  prune(request: PruneRequest): Promise<PruneReport>
   close(): Promise<void>
 }
