@@ -132,7 +132,10 @@ describe('touches kept by month on PostgreSQL', () => {
     const first = (
       await after.ledger('acme', new Date('2025-06-01T00:00:00Z'), new Date('2025-06-30T00:00:00Z'))
     ).touches
-    expect(first).toMatchObject([{ id: 't1', externalId: 'crm:1', attributes: { campaign: 'june' } }, { id: 't2' }])
+    expect(first).toMatchObject([
+      { id: 't1', externalId: 'crm:1', attributes: { campaign: 'june' } },
+      { id: 't2' },
+    ])
     const resent = touch(new Date('2025-06-10T10:00:00Z'), { externalId: 'crm:1' })
     expect((await after.recordTouch(resent)).id).toBe('t1')
   })

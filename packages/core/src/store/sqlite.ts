@@ -29,8 +29,8 @@ import {
   suppressionFilterSql,
 } from './filters.ts'
 import { addTouch, type Entry, LedgerCache } from './ledger-cache.ts'
-import { PRUNE_CHUNK, PRUNED, pruneChunk, pruneCount } from './prune-sqlite.ts'
 import { nodeSqlite, WORKER_SQLITE } from './node-sqlite.ts'
+import { PRUNE_CHUNK, PRUNED, pruneChunk, pruneCount } from './prune-sqlite.ts'
 import { commitmentFromRow, type RowReader, touchFromRow } from './rows.ts'
 import { checkTransition, replayOf, timelineLimit } from './rules.ts'
 import type {
