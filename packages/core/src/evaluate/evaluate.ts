@@ -12,10 +12,18 @@ import {
   type CompiledExpression,
   describeEvaluationError,
 } from '../policy/cel.ts'
-import { EvaluationAbort, withinDecision } from '../policy/meter.ts'
+import { BAIL } from '../policy/lower.ts'
+import {
+  DECISION_BUDGET,
+  decisionSteps,
+  EVALUATION_BUDGET,
+  EvaluationAbort,
+  withinDecision,
+} from '../policy/meter.ts'
 import type {
   ActionKind,
   Agent,
+  ApplicableRules,
   CompiledLimit,
   CompiledRule,
   CompiledWindow,
@@ -108,17 +116,167 @@ export function evaluate(
   mode: 'decide' | 'approve' = 'decide',
 ): Evaluation {
   // Every rule's conditions share one budget per decision, besides each condition's own.
-  return withinDecision(() => evaluateRules(policy, input, mode))
+  const evaluation = withinDecision(() => {
+    try {
+      return evaluateRules(policy, input, mode, compiled)
+    } catch (error) {
+      if (error === REINTERPRET) return undefined
+      throw error
+    }
+  })
+  // Near a budget only cel-js's own step count can say which rule it cuts off: ask it from the start.
+  return evaluation ?? evaluateInterpreted(policy, input, mode)
 }
 
-function evaluateRules(policy: Policy, input: EvaluationInput, mode: 'decide' | 'approve'): Evaluation {
+/**
+ * The reference evaluation: every condition by cel-js's interpreter on CEL objects built from the
+ * input, every limit counted on its own. `evaluate` must always agree with it (the compiled
+ * evaluator's property test compares the two); it is what `evaluate` falls back to near a budget.
+ * @internal
+ */
+export function evaluateInterpreted(
+  policy: Policy,
+  input: EvaluationInput,
+  mode: 'decide' | 'approve' = 'decide',
+): Evaluation {
+  return withinDecision(() => evaluateRules(policy, input, mode, interpreted))
+}
+
+/** How a decision's rules read their conditions and limits, one per decision. */
+interface Conditions {
+  /** Whether the condition holds (absent: it does); a Failure when it cannot be evaluated. */
+  test(expr: CompiledExpression | undefined): boolean | Failure
+  /** The expression's value; undefined if it cannot be evaluated, the abort if it was cut off. */
+  value(expr: CompiledExpression): unknown
+  /** Whether the limit is full for this action, and what to say; undefined when it is not. */
+  limit(rule: CompiledLimit): LimitHit | undefined
+}
+
+type Engine = (policy: Policy, input: EvaluationInput, rules: ApplicableRules, mine: () => Mine) => Conditions
+
+/** cel-js on CEL objects built up front, and a pass over the ledger per limit: the reference. */
+const interpreted: Engine = (policy, input, rules, mine) => {
+  const vars = celVariables(input, rules.readsLedger, mine)
+  return {
+    test: (expr) => test(expr, vars),
+    value: (expr) => value(expr, vars),
+    limit: (rule) => limitHit(rule, input, mine, policy.attributes),
+  }
+}
+
+/** Thrown out of a compiled evaluation that might have come near a budget: `evaluate` reinterprets it. */
+const REINTERPRET: unique symbol = Symbol('reinterpret')
+
+/**
+ * The lowered closures where a condition has them (policy/lower.ts), cel-js for the rest and for
+ * whatever a closure is unsure of (BAIL), its CEL objects built only then; every limit counted in one
+ * pass over the ledger, worded by `limitHit` only when full.
+ *
+ * Budgets: a lowered condition is not metered step by step, so each adds an upper bound of what
+ * cel-js would have spent on it. While the bounds and the metered steps together stay within the
+ * budgets, cel-js could not have aborted anything either, and the verdict is the interpreter's; past
+ * that (a runaway rule, a ledger of hundreds of thousands), the decision is reinterpreted.
+ */
+const compiled: Engine = (policy, input, rules, mine) => new CompiledConditions(policy, input, rules, mine)
+
+// A class, not closures: one object per decision on the hot path.
+class CompiledConditions implements Conditions {
+  private vars: CelVariables | undefined
+  /** The upper bounds of the lowered conditions run so far, in cel-js's steps. */
+  private lowered = 0
+  private counts: Map<CompiledLimit, number> | undefined
+  private readonly policy: Policy
+  private readonly input: EvaluationInput
+  private readonly rules: ApplicableRules
+  private readonly mine: () => Mine
+
+  constructor(policy: Policy, input: EvaluationInput, rules: ApplicableRules, mine: () => Mine) {
+    this.policy = policy
+    this.input = input
+    this.rules = rules
+    this.mine = mine
+  }
+
+  test(expr: CompiledExpression | undefined): boolean | Failure {
+    if (!expr) return true
+    try {
+      return this.run(expr) === true
+    } catch (error) {
+      if (error === REINTERPRET) throw error
+      return new Failure(error)
+    }
+  }
+
+  value(expr: CompiledExpression): unknown {
+    try {
+      return this.run(expr)
+    } catch (error) {
+      if (error === REINTERPRET) throw error
+      return error instanceof EvaluationAbort ? error : undefined
+    }
+  }
+
+  limit(rule: CompiledLimit): LimitHit | undefined {
+    const input = this.input
+    // Under its cap a plain count decides nothing: no need to collect, sort or word anything. A
+    // ledger shorter than the cap cannot fill it, read or not.
+    if (rule.distinct === undefined && rule.sum === undefined) {
+      const cap = limitCap(rule, input)
+      if (input.touches.length < cap) return undefined
+      this.counts ??= countLimits(this.rules.limits, input, this.mine)
+      if ((this.counts.get(rule) ?? 0) < cap) return undefined
+    }
+    return limitHit(rule, input, this.mine, this.policy.attributes)
+  }
+
+  /** The expression's value as cel-js would give it; throws as `expr.run` does, or REINTERPRET. */
+  private run(expr: CompiledExpression): unknown {
+    const lowered = expr.lowered
+    if (lowered) {
+      let out: unknown
+      try {
+        out = lowered.run(this.input)
+      } catch (error) {
+        if (error !== BAIL) throw error
+      }
+      if (out !== undefined) {
+        const steps = lowered.maxSteps(this.input)
+        if (steps > EVALUATION_BUDGET) throw REINTERPRET
+        this.lowered += steps
+        this.withinBudget()
+        return out
+      }
+    }
+    this.vars ??= celVariables(this.input, this.rules.readsLedger, this.mine)
+    try {
+      return expr.run(this.vars)
+    } catch (error) {
+      if (error instanceof EvaluationAbort && error.code === 'BUDGET_EXCEEDED') throw REINTERPRET
+      throw error
+    } finally {
+      this.withinBudget()
+    }
+  }
+
+  private withinBudget(): void {
+    if (decisionSteps() + this.lowered > DECISION_BUDGET) throw REINTERPRET
+  }
+}
+
+function evaluateRules(
+  policy: Policy,
+  input: EvaluationInput,
+  mode: 'decide' | 'approve',
+  engine: Engine,
+): Evaluation {
   const rules = policy.applicable(input.agent.id, input.action.kind)
   // Built once per decision, and only when a contact-scoped limit or a suppression asks.
   let matcher: Mine | undefined
   const mine = () => (matcher ??= mineOf(input))
-  const vars = celVariables(input, rules.readsLedger, mine)
+  const conditions = engine(policy, input, rules, mine)
   const reasons: Reason[] = []
-  const notify = new Set<string>()
+  // Most decisions notify no one.
+  let notify: Set<string> | undefined
   let verdict = 'go' as Verdict
   let retryAfter: Date | undefined
   let owner: string | undefined
@@ -145,7 +303,7 @@ function evaluateRules(policy: Policy, input: EvaluationInput, mode: 'decide' | 
     reasons.push({
       rule: rule.id,
       sort: rule.sort,
-      message: `could not evaluate (${why.message}), so a human decides: ${rule.message ?? defaultMessage(rule)}`,
+      message: `could not evaluate (${why.message}), so a human decides: ${messageOf(rule)}`,
     })
   }
 
@@ -156,12 +314,12 @@ function evaluateRules(policy: Policy, input: EvaluationInput, mode: 'decide' | 
     reasons.push({ rule: 'suppression', sort: 'stop', message: suppressionMessage(s, input) })
   }
   for (const rule of rules.stops) {
-    const hit = test(rule.when, vars)
+    const hit = conditions.test(rule.when)
     if (hit instanceof Failure) failClosed(rule, hit.error)
     else if (hit) {
       raise('stop')
       lasting = true
-      reasons.push({ rule: rule.id, sort: 'stop', message: rule.message ?? defaultMessage(rule) })
+      reasons.push({ rule: rule.id, sort: 'stop', message: messageOf(rule) })
     }
   }
   // Send windows hold an action back until they open, in every mode: an approval sends now.
@@ -177,14 +335,17 @@ function evaluateRules(policy: Policy, input: EvaluationInput, mode: 'decide' | 
   }
   for (const rule of rules.triggers) {
     if (mode === 'approve' && rule.then === 'flag') continue
-    const hit = test(rule.when, vars)
+    const hit = conditions.test(rule.when)
     if (hit instanceof Failure) failClosed(rule, hit.error)
     else if (hit) {
       raise(rule.then)
-      for (const team of rule.notify) notify.add(team)
-      let message = rule.message ?? defaultMessage(rule)
+      if (rule.notify.length) {
+        notify ??= new Set()
+        for (const team of rule.notify) notify.add(team)
+      }
+      let message = messageOf(rule)
       if (rule.then === 'stop') {
-        const until = rule.until ? value(rule.until, vars) : undefined
+        const until = rule.until ? conditions.value(rule.until) : undefined
         if (until instanceof EvaluationAbort) abort(rule, until)
         else if (until instanceof Date) {
           pause(until)
@@ -196,13 +357,13 @@ function evaluateRules(policy: Policy, input: EvaluationInput, mode: 'decide' | 
   }
   for (const rule of rules.limits) {
     if (mode === 'approve' && rule.then === 'flag') continue
-    const applies = rule.when ? test(rule.when, vars) : true
+    const applies = rule.when ? conditions.test(rule.when) : true
     if (applies instanceof Failure) {
       failClosed(rule, applies.error)
       continue
     }
     if (!applies) continue
-    const hit = limitHit(rule, input, mine, policy.attributes)
+    const hit = conditions.limit(rule)
     if (hit) {
       raise(rule.then)
       if (rule.then === 'stop') {
@@ -213,7 +374,7 @@ function evaluateRules(policy: Policy, input: EvaluationInput, mode: 'decide' | 
     }
   }
   for (const rule of rules.ownership) {
-    const hit = test(rule.when, vars)
+    const hit = conditions.test(rule.when)
     if (hit instanceof Failure) {
       if (mode === 'decide' || hit.error instanceof EvaluationAbort) failClosed(rule, hit.error)
       continue
@@ -233,16 +394,16 @@ function evaluateRules(policy: Policy, input: EvaluationInput, mode: 'decide' | 
   }
   if (mode === 'decide') {
     const failed: string[] = []
-    const granted = rules.permissions.filter((rule) => {
-      if (!rule.when) return true
-      const hit = test(rule.when, vars)
+    const granted: CompiledRule[] = []
+    for (const rule of rules.permissions) {
+      const hit = conditions.test(rule.when)
       if (hit instanceof Failure && hit.error instanceof EvaluationAbort) abort(rule, hit.error)
       else if (hit instanceof Failure)
         failed.push(`${rule.id}: ${describeEvaluationError(hit.error).message}`)
-      return hit === true
-    })
+      else if (hit) granted.push(rule)
+    }
     for (const rule of granted) {
-      reasons.push({ rule: rule.id, sort: 'permission', message: rule.message ?? defaultMessage(rule) })
+      reasons.push({ rule: rule.id, sort: 'permission', message: messageOf(rule) })
     }
     if (granted.length === 0) {
       raise('flag')
@@ -255,7 +416,7 @@ function evaluateRules(policy: Policy, input: EvaluationInput, mode: 'decide' | 
     }
   }
 
-  const evaluation: Evaluation = { verdict, reasons, notify: [...notify] }
+  const evaluation: Evaluation = { verdict, reasons, notify: notify ? [...notify] : [] }
   if (verdict === 'stop' && retryAfter && !lasting) evaluation.retryAfter = retryAfter
   if (owner) evaluation.owner = owner
   if (aborted.length) evaluation.aborted = aborted
@@ -322,7 +483,7 @@ function limitHit(
   // Headroom: below the reserve's priority, the limit is full `slots` early, and frees when a
   // touch's ageing out brings the count below that lower cap (a non-reserved slot frees).
   const priority = input.action.priority ?? 0
-  const reserved = rule.reserve && priority < rule.reserve.minPriority ? rule.reserve.slots : 0
+  const reserved = reservedSlots(rule, priority)
   const cap = rule.max - reserved
   // The common case first: a count under its cap decides nothing — nothing sorted, nothing worded
   // (this runs for every limit in scope of every decision).
@@ -397,6 +558,57 @@ function limitHit(
   )
 }
 
+function reservedSlots(rule: CompiledLimit, priority: number): number {
+  return rule.reserve && priority < rule.reserve.minPriority ? rule.reserve.slots : 0
+}
+
+/** The count at which the limit is full for this action (its reserved slots taken off below their priority). */
+function limitCap(rule: CompiledLimit, input: EvaluationInput): number {
+  return rule.max - reservedSlots(rule, input.action.priority ?? 0)
+}
+
+/**
+ * What each limit counts (`limitHit`'s window, person and scope), in one pass over the ledger for all
+ * of them: each touch's time read once, and whether it is this person's asked once.
+ */
+function countLimits(
+  limits: readonly CompiledLimit[],
+  input: EvaluationInput,
+  mine: () => Mine,
+): Map<CompiledLimit, number> {
+  const now = input.now.getTime()
+  const since: number[] = []
+  const calendar: boolean[] = []
+  // Older than every window: counted by none (most of a ledger, read for the longest window of all).
+  let oldest = Number.POSITIVE_INFINITY
+  for (const rule of limits) {
+    const period = rule.calendar && periodBounds(now, rule.calendar.period, rule.calendar.zone)
+    const from = period ? period.start - 1 : now - rule.perMs
+    since.push(period ? period.start : from)
+    calendar.push(Boolean(period))
+    if (from < oldest) oldest = from
+  }
+  const counts = limits.map(() => 0)
+  const contact = limits.some((rule) => rule.limitScope === 'contact') ? mine() : undefined
+  for (const t of input.touches) {
+    const at = t.at.getTime()
+    if (at <= oldest) continue
+    let own: boolean | undefined
+    for (let i = 0; i < limits.length; i++) {
+      const rule = limits[i] as CompiledLimit
+      const from = since[i] as number
+      if (calendar[i] ? at < from : at <= from) continue
+      if (contact && rule.limitScope === 'contact') {
+        own ??= contact(t)
+        if (!own) continue
+      }
+      if (!touchInScope(rule, t)) continue
+      counts[i] = (counts[i] as number) + 1
+    }
+  }
+  return new Map(limits.map((rule, i) => [rule, counts[i] as number]))
+}
+
 /** One key per value of an attribute, whether read from a request (typed) or a touch (as sent). */
 function attributeKey(type: string | undefined): (v: unknown) => string {
   return (v) => {
@@ -463,6 +675,18 @@ function describeScope(rule: CompiledLimit): string {
   const except = e && [e.actions, e.channels, e.teams, e.agents].flatMap((set) => [...(set ?? [])])
   if (except?.length) parts.push(`(not counting ${except.join('/')})`)
   return parts.join(' ')
+}
+
+const messages = new WeakMap<CompiledRule, string>()
+
+/** A rule's own message, else its default: worded once per rule, not on every decision. */
+function messageOf(rule: CompiledRule): string {
+  let message = messages.get(rule)
+  if (message === undefined) {
+    message = rule.message ?? defaultMessage(rule)
+    messages.set(rule, message)
+  }
+  return message
 }
 
 function defaultMessage(rule: CompiledRule): string {

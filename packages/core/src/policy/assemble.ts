@@ -38,7 +38,7 @@ export function assemblePolicy(
       onExpiry: doc.review.onExpiry,
     },
     applicable(agentId, kind) {
-      const found = index.get(indexKey(agentId, kind))
+      const found = index.get(agentId)?.get(kind)
       if (!found) throw new Error(`no index for agent ${agentId} and action ${kind}: validate inputs first`)
       return found
     },
@@ -67,21 +67,20 @@ function actionKinds(doc: PolicyDocument): Map<string, ActionKind> {
   return actions
 }
 
-function indexKey(agentId: string, kind: string): string {
-  return `${agentId}\u0000${kind}`
-}
-
-/** Scope is a function of (agent, kind) alone, so the index is built once for every pair. */
+/**
+ * Scope is a function of (agent, kind) alone, so the index is built once for every pair: by agent,
+ * then kind (two lookups cost less than building a joint key on every decision).
+ */
 function indexRules(
   agents: ReadonlyMap<string, Agent>,
   actions: ReadonlyMap<string, ActionKind>,
   rules: readonly CompiledRule[],
-): Map<string, ApplicableRules> {
-  const index = new Map<string, ApplicableRules>()
+): Map<string, Map<string, ApplicableRules>> {
+  const index = new Map<string, Map<string, ApplicableRules>>()
   for (const agent of agents.values()) {
-    for (const action of actions.values()) {
-      index.set(indexKey(agent.id, action.kind), applicableRules(agent, action, rules))
-    }
+    const byKind = new Map<string, ApplicableRules>()
+    for (const action of actions.values()) byKind.set(action.kind, applicableRules(agent, action, rules))
+    index.set(agent.id, byKind)
   }
   return index
 }

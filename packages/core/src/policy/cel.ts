@@ -2,6 +2,7 @@ import { Environment } from '@marcbachmann/cel-js'
 import { celErrorProblem } from './cel-hints.ts'
 import type { CelEnvironment, CelProblem } from './cel-model.ts'
 import { registerListMath } from './list-math.ts'
+import { type LoweredExpression, lowerExpression } from './lower.ts'
 import { EvaluationAbort, Meter } from './meter.ts'
 import { refusedFeature } from './refused.ts'
 import { RegexSyntaxError, registerMatches } from './regex.ts'
@@ -45,6 +46,11 @@ export interface CompiledExpression {
    * `EvaluationAbort` when it runs out of budget or meets a pattern RE2 refuses.
    */
   run: (vars: CelVariables) => unknown
+  /**
+   * The same expression as closures over the request's own fields (lower.ts), when it has a shape we
+   * lower; it throws BAIL wherever it cannot be sure of `run`'s answer.
+   */
+  lowered?: LoweredExpression
 }
 
 export type { CelEnvironment, CelProblem } from './cel-model.ts'
@@ -190,7 +196,13 @@ export function compileExpression(
       offset: 0,
     }
   }
-  return { source, run: (vars) => meter.measure(parsed, vars) }
+  const run = (vars: CelVariables) => meter.measure(parsed, vars)
+  const lowered = lowerExpression(parsed.ast, {
+    time,
+    types: celEnv.types,
+    evaluate: (constant) => env.evaluate(constant),
+  })
+  return lowered ? { source, run, lowered } : { source, run }
 }
 
 function celProblem(error: unknown, celEnv: CelEnvironment): CelProblem {

@@ -39,6 +39,9 @@ export function withinDecision<T>(fn: () => T): T {
   }
 }
 
+/** The steps the running decision's metered evaluations have taken so far. */
+export const decisionSteps = (): number => decisionSpent
+
 const overDecision = (spent: number) => inDecision && decisionSpent + spent > DECISION_BUDGET
 
 /**
