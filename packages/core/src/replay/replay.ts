@@ -10,6 +10,9 @@ import type { Policy } from '../policy/model.ts'
 // `remit replay`: a policy run over a history of attempted touches, in time order, with the ledger
 // building up as it would have. Evaluation is the core's own `evaluate`; the ledger is in memory and
 // keeps only each account's last `lookback` of touches, so memory stays flat however long the history.
+// Flat means little kept per event, and also little made per event: V8 grows its young generation
+// for good once enough bytes have outlived a scavenge, so a long replay's resident size follows how
+// much each event allocates and holds, not only what it keeps.
 
 const time = z.iso.datetime({ offset: true })
 
@@ -79,6 +82,53 @@ export function replayEventProblem(raw: unknown): string {
 }
 
 export type ReplayEvent = z.infer<typeof replayEventSchema>
+
+const ATTEMPT_FIELDS = new Set(['at', 'agent', 'tool', 'action', 'customer', 'ref', 'decision'])
+const CUSTOMER_FIELDS = new Set(['accountId', 'contactId', 'email', 'facts'])
+const TOUCH_EVENT_FIELDS = new Set(['at', 'touch'])
+const TOUCH_FIELDS: Record<string, 'string' | 'boolean'> = {
+  accountId: 'string',
+  contactId: 'string',
+  kind: 'string',
+  channel: 'string',
+  team: 'string',
+  agent: 'string',
+  outbound: 'boolean',
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v)
+const optionalString = (v: unknown) => v === undefined || typeof v === 'string'
+const hasOnly = (o: Record<string, unknown>, fields: ReadonlySet<string>) => {
+  for (const key in o) if (!fields.has(key)) return false
+  return true
+}
+
+/**
+ * The line's event as it is, when it plainly is one: the common case, read without zod copying every
+ * object in it (those copies are most of what a replay allocates per event outside evaluation).
+ * Accepts only what `replayEventSchema` accepts and would return unchanged (no field it would drop);
+ * anything else is `undefined`, and goes through the schema.
+ */
+function plainEvent(raw: unknown): ReplayEvent | undefined {
+  if (!isRecord(raw) || typeof raw.at !== 'string' || !time.safeParse(raw.at).success) return undefined
+  if ('touch' in raw) {
+    const t = raw.touch
+    if (!hasOnly(raw, TOUCH_EVENT_FIELDS) || !isRecord(t)) return undefined
+    for (const key in t)
+      if (!Object.hasOwn(TOUCH_FIELDS, key) || typeof t[key] !== TOUCH_FIELDS[key]) return undefined
+    return typeof t.accountId === 'string' && typeof t.kind === 'string' ? (raw as ReplayEvent) : undefined
+  }
+  const { action, customer } = raw
+  if (!hasOnly(raw, ATTEMPT_FIELDS) || !optionalString(raw.agent) || !optionalString(raw.tool))
+    return undefined
+  if (!optionalString(raw.ref) || !isRecord(action) || typeof action.kind !== 'string') return undefined
+  if (!isRecord(customer) || !hasOnly(customer, CUSTOMER_FIELDS)) return undefined
+  if (!optionalString(customer.accountId) || !optionalString(customer.contactId)) return undefined
+  if (!optionalString(customer.email) || !(customer.facts === undefined || isRecord(customer.facts)))
+    return undefined
+  return raw as ReplayEvent
+}
 
 export interface ReplayOptions {
   /** A second, older policy run over the same history, to compare against. */
@@ -160,7 +210,7 @@ class WindowLedger {
     const i = aged(list, now - this.lookbackMs)
     if (i === 0) return list
     if (!this.prune) return list.slice(i)
-    list.splice(0, i)
+    drop(list, i)
     return list
   }
 
@@ -174,7 +224,7 @@ class WindowLedger {
       for (const [id, l] of this.accounts) {
         const i = aged(l, from)
         if (i === l.length) this.accounts.delete(id)
-        else if (i > 0) l.splice(0, i)
+        else if (i > 0) drop(l, i)
       }
     }
   }
@@ -194,8 +244,46 @@ function aged(list: readonly Touch[], from: number): number {
   return i
 }
 
+/** Removes a list's first `n` in place (no array of the removed, as `splice` would make). */
+function drop(list: Touch[], n: number): void {
+  list.copyWithin(0, n)
+  list.length -= n
+}
+
 const zero = (): Record<Verdict, number> => ({ go: 0, flag: 0, stop: 0 })
-const day = (d: Date) => d.toISOString().slice(0, 10)
+
+/** The UTC day of a time, made once per day of history rather than once per event. */
+class Days {
+  private start = Number.POSITIVE_INFINITY
+  private end = Number.NEGATIVE_INFINITY
+  private name = ''
+
+  of(at: Date): string {
+    const t = at.getTime()
+    if (t < this.start || t >= this.end) {
+      this.start = t - (((t % 86_400_000) + 86_400_000) % 86_400_000)
+      this.end = this.start + 86_400_000
+      this.name = at.toISOString().slice(0, 10)
+    }
+    return this.name
+  }
+}
+
+/** What one run's evaluation of an attempt came to (its reasons are the evaluation's own list). */
+interface Outcome {
+  verdict: Verdict
+  reasons: readonly { rule: string; sort: string }[]
+  team: string
+  reviewTeam?: string | undefined
+  agent: string
+  accountId: string
+}
+
+/** The rules that held an attempt back (not the permissions that granted it). */
+const held = (outcome: Outcome) => outcome.reasons.filter((r) => r.sort !== 'permission').map((r) => r.rule)
+
+/** No commitments in a replay: one empty list for every evaluation. */
+const NO_COMMITMENTS: readonly never[] = []
 
 export async function replay(
   policy: Policy,
@@ -233,6 +321,15 @@ export async function replay(
     report.errorCount++
     if (report.errors.length < 100) report.errors.push({ line, message })
   }
+  const days = new Days()
+  // The latest evaluation of each run (the policy, then the baseline), kept in place between events.
+  const outcomes: Outcome[] = runs.map(() => ({
+    verdict: 'go',
+    reasons: [],
+    team: '',
+    agent: '',
+    accountId: '',
+  }))
   let last = Number.NEGATIVE_INFINITY
   let n = 0
   for await (const { line, event: raw, error } of events) {
@@ -242,12 +339,15 @@ export async function replay(
       fail(line, error)
       continue
     }
-    const parsed = replayEventSchema.safeParse(raw)
-    if (!parsed.success) {
-      fail(line, replayEventProblem(raw))
-      continue
+    let e = plainEvent(raw)
+    if (!e) {
+      const parsed = replayEventSchema.safeParse(raw)
+      if (!parsed.success) {
+        fail(line, replayEventProblem(raw))
+        continue
+      }
+      e = parsed.data
     }
-    const e = parsed.data
     const at = new Date(e.at)
     if (at.getTime() < last) {
       fail(line, `out of time order: ${e.at} is before the line above; sort the history by time`)
@@ -261,25 +361,22 @@ export async function replay(
       const t = e.touch
       for (const run of runs) {
         const declared = run.policy.actions.get(t.kind)
+        const touch: Touch = {
+          id: `r${line}`,
+          accountId: t.accountId,
+          kind: t.kind,
+          outbound: t.outbound ?? declared?.outbound ?? true,
+          at,
+          status: 'sent',
+          source: 'recorded',
+        }
+        if (t.contactId) touch.contactId = t.contactId
+        if (t.agent) touch.agent = t.agent
         const team = t.team ?? (t.agent ? run.policy.agents.get(t.agent)?.team : undefined)
-        run.ledger.add(
-          {
-            id: `r${line}`,
-            accountId: t.accountId,
-            kind: t.kind,
-            outbound: t.outbound ?? declared?.outbound ?? true,
-            at,
-            status: 'sent',
-            source: 'recorded',
-            ...(t.contactId ? { contactId: t.contactId } : {}),
-            ...(t.agent ? { agent: t.agent } : {}),
-            ...(team ? { team } : {}),
-            ...((t.channel ?? declared?.channel)
-              ? { channel: (t.channel ?? declared?.channel) as string }
-              : {}),
-          },
-          at.getTime(),
-        )
+        if (team) touch.team = team
+        const channel = t.channel ?? declared?.channel
+        if (channel) touch.channel = channel
+        run.ledger.add(touch, at.getTime())
       }
       continue
     }
@@ -287,55 +384,37 @@ export async function replay(
       fail(line, 'an attempt needs "agent" or "tool": who made it')
       continue
     }
-    const verdicts: {
-      verdict: Verdict
-      rules: string[]
-      held: string[]
-      team: string
-      reviewTeam?: string
-      agent: string
-      accountId: string
-    }[] = []
     let bad = false
-    for (const run of runs) {
+    for (const [i, run] of runs.entries()) {
       try {
         const caller = e.tool ? { tool: e.tool } : { agent: e.agent ?? '' }
-        const req = resolveRequest(
-          run.policy,
-          caller,
-          { action: e.action, customer: { facts: {}, ...e.customer }, at: e.at },
-          () => at,
-        )
+        const customer = e.customer.facts ? e.customer : { facts: {}, ...e.customer }
+        const req = resolveRequest(run.policy, caller, { action: e.action, customer, at: e.at }, () => at)
         const touches = run.ledger.touches(req.customer.accountId, at.getTime())
-        const ev = evaluate(run.policy, { ...req, touches, commitments: [] })
-        verdicts.push({
-          verdict: ev.verdict,
-          rules: ev.reasons.map((r) => r.rule),
-          // The rules that held it back (not the permissions that granted it).
-          held: ev.reasons.filter((r) => r.sort !== 'permission').map((r) => r.rule),
-          team: req.agent.team,
-          ...(ev.reviewTeam ? { reviewTeam: ev.reviewTeam } : {}),
-          agent: req.agent.id,
-          accountId: req.customer.accountId,
-        })
+        const ev = evaluate(run.policy, { ...req, touches, commitments: NO_COMMITMENTS })
+        const outcome = outcomes[i] as Outcome
+        outcome.verdict = ev.verdict
+        outcome.reasons = ev.reasons
+        outcome.team = req.agent.team
+        outcome.reviewTeam = ev.reviewTeam
+        outcome.agent = req.agent.id
+        outcome.accountId = req.customer.accountId
         if (ev.verdict === 'go' || (ev.verdict === 'flag' && o.assumeApproved)) {
-          run.ledger.add(
-            {
-              id: `a${line}`,
-              accountId: req.customer.accountId,
-              agent: req.agent.id,
-              team: req.agent.team,
-              kind: req.action.kind,
-              channel: req.action.channel,
-              outbound: req.action.outbound,
-              at,
-              status: 'sent',
-              source: 'decision',
-              ...(req.customer.contactId ? { contactId: req.customer.contactId } : {}),
-              ...(req.customer.email ? { email: normalizeEmail(req.customer.email) } : {}),
-            },
-            at.getTime(),
-          )
+          const touch: Touch = {
+            id: `a${line}`,
+            accountId: req.customer.accountId,
+            agent: req.agent.id,
+            team: req.agent.team,
+            kind: req.action.kind,
+            channel: req.action.channel,
+            outbound: req.action.outbound,
+            at,
+            status: 'sent',
+            source: 'decision',
+          }
+          if (req.customer.contactId) touch.contactId = req.customer.contactId
+          if (req.customer.email) touch.email = normalizeEmail(req.customer.email)
+          run.ledger.add(touch, at.getTime())
         }
       } catch (error) {
         if (!(error instanceof InputError)) throw error
@@ -346,20 +425,21 @@ export async function replay(
     }
     if (bad) continue
     report.attempts++
-    const now = verdicts[0] as (typeof verdicts)[number]
+    const now = outcomes[0] as Outcome
     report.verdicts[now.verdict]++
     const team = report.byTeam[now.team] ?? zero()
     report.byTeam[now.team] = team
     team[now.verdict]++
-    for (const r of now.rules) report.byRule[r] = (report.byRule[r] ?? 0) + 1
+    for (const r of now.reasons) report.byRule[r.rule] = (report.byRule[r.rule] ?? 0) + 1
     if (now.verdict === 'flag') {
       // Review load lands on the team the flag is routed to, whose capacity it eats.
       const reviewer = now.reviewTeam ?? now.team
       const route = report.flagsPerDay[reviewer] ?? {}
       report.flagsPerDay[reviewer] = route
-      route[day(at)] = (route[day(at)] ?? 0) + 1
+      const d = days.of(at)
+      route[d] = (route[d] ?? 0) + 1
     }
-    const before = verdicts[1]
+    const before = outcomes[1]
     if (before && report.baseline) {
       report.baseline.verdicts[before.verdict]++
       const changed = (now.verdict === 'go') !== (before.verdict === 'go')
@@ -376,7 +456,7 @@ export async function replay(
             accountId: now.accountId,
             now: now.verdict,
             before: before.verdict,
-            rules: now.verdict === 'go' ? before.held : now.held,
+            rules: held(now.verdict === 'go' ? before : now),
           })
         }
       }

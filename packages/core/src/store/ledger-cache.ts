@@ -65,6 +65,8 @@ export function addTouch(entry: Entry, touch: Touch): void {
   const at = touch.at.getTime()
   let i = entry.touches.length
   while (i > 0 && (entry.touches[i - 1] as Touch).at.getTime() > at) i--
-  // Copy on write: arrays already handed to a decision or a caller never change under them.
-  entry.touches = [...entry.touches.slice(0, i), touch, ...entry.touches.slice(i)]
+  // Copy on write: arrays already handed to a decision or a caller never change under them. Most
+  // touches are the newest yet, and go on the end: one copy, not three arrays.
+  if (i === entry.touches.length) entry.touches = entry.touches.concat([touch])
+  else entry.touches = [...entry.touches.slice(0, i), touch, ...entry.touches.slice(i)]
 }

@@ -158,31 +158,7 @@ class SqliteStore implements Store {
       // A checkpointer that fails costs only WAL size; the backstop above still bounds it.
       this.checkpointer.on('error', () => this.db.isOpen && this.db.exec('PRAGMA wal_autocheckpoint = 1000'))
     }
-    this.transaction(() => {
-      this.db.exec(SCHEMA)
-      // Files made before idempotency keys were bound to their requests lack the column.
-      const columns = this.db.prepare('PRAGMA table_info(decisions)').all() as Row[]
-      if (!columns.some((c) => c.name === 'request_hash'))
-        this.db.exec('ALTER TABLE decisions ADD COLUMN request_hash TEXT')
-      // …and files made before touches named their source's id lack that one.
-      const touchColumns = this.db.prepare('PRAGMA table_info(touches)').all() as Row[]
-      if (!touchColumns.some((c) => c.name === 'external_id'))
-        this.db.exec('ALTER TABLE touches ADD COLUMN external_id TEXT')
-      // …and files made before touches kept the address they were sent to lack that one (their
-      // touches keep none; the identities table is new to them, made above).
-      if (!touchColumns.some((c) => c.name === 'email'))
-        this.db.exec('ALTER TABLE touches ADD COLUMN email TEXT')
-      // …and files made before touches kept their action's attributes lack that one (theirs keep none).
-      if (!touchColumns.some((c) => c.name === 'attributes'))
-        this.db.exec('ALTER TABLE touches ADD COLUMN attributes TEXT')
-      this.db.exec(
-        'CREATE UNIQUE INDEX IF NOT EXISTS touches_external ON touches(external_id) WHERE external_id IS NOT NULL',
-      )
-      // …and files made before suppressions could be lifted lack that one (all theirs are in force).
-      const suppressionColumns = this.db.prepare('PRAGMA table_info(suppressions)').all() as Row[]
-      if (!suppressionColumns.some((c) => c.name === 'lifted_at'))
-        this.db.exec('ALTER TABLE suppressions ADD COLUMN lifted_at INTEGER')
-    })
+    migrate(this.db)
     this.q = statements(this.db)
   }
 
@@ -225,24 +201,30 @@ class SqliteStore implements Store {
   }
 
   private transaction<T>(fn: () => T): T {
-    this.db.exec('BEGIN IMMEDIATE')
+    this.q.begin.run()
     try {
+      // No other connection commits while we hold the write lock: once per transaction is enough.
+      this.checkDataVersion()
       const out = fn()
-      this.db.exec('COMMIT')
+      this.q.commit.run()
       return out
     } catch (error) {
-      if (this.db.isTransaction) this.db.exec('ROLLBACK')
+      if (this.db.isTransaction) this.q.rollback.run()
       throw error
     }
   }
 
-  private readLedger(accountId: string, since: Date, now: Date, person?: Person): LedgerView {
-    // Another process wrote to this file since we last looked: our cached ledgers may be stale.
+  /** Another process wrote to this file since we last looked: our cached ledgers may be stale. */
+  private checkDataVersion(): void {
     const version = (this.q.dataVersion.get() as Row).data_version as number
     if (version !== this.dataVersion) {
       this.cache.clear()
       this.dataVersion = version
     }
+  }
+
+  private readLedger(accountId: string, since: Date, now: Date, person?: Person): LedgerView {
+    if (!this.db.isTransaction) this.checkDataVersion()
     let entry = this.cache.get(accountId, since.getTime())
     if (!entry) {
       entry = {
@@ -258,9 +240,9 @@ class SqliteStore implements Store {
     const from = since.getTime()
     const at = now.getTime()
     // Touches are kept in time order: skip the ones before the window, copying only if there are any.
-    const first = entry.touches.findIndex((t) => t.at.getTime() >= from)
+    const first = firstAtOrAfter(entry.touches, from)
     const view: LedgerView = {
-      touches: first === 0 ? entry.touches : first < 0 ? [] : entry.touches.slice(first),
+      touches: first === 0 ? entry.touches : entry.touches.slice(first),
       commitments: entry.commitments.every((c) => !c.expiresAt || c.expiresAt.getTime() > at)
         ? entry.commitments
         : entry.commitments.filter((c) => !c.expiresAt || c.expiresAt.getTime() > at),
@@ -616,9 +598,58 @@ class SqliteStore implements Store {
   }
 }
 
+/** The index of a time-ordered list's first touch at or after `from` (its length if none). */
+function firstAtOrAfter(touches: readonly Touch[], from: number): number {
+  let low = 0
+  let high = touches.length
+  while (low < high) {
+    const mid = (low + high) >>> 1
+    if ((touches[mid] as Touch).at.getTime() < from) low = mid + 1
+    else high = mid
+  }
+  return low
+}
+
+/** Makes the tables, and adds what files made by earlier versions lack. */
+function migrate(db: DatabaseSync): void {
+  db.exec('BEGIN IMMEDIATE')
+  try {
+    db.exec(SCHEMA)
+    // Files made before idempotency keys were bound to their requests lack the column.
+    const columns = db.prepare('PRAGMA table_info(decisions)').all() as Row[]
+    if (!columns.some((c) => c.name === 'request_hash'))
+      db.exec('ALTER TABLE decisions ADD COLUMN request_hash TEXT')
+    // …and files made before touches named their source's id lack that one.
+    const touchColumns = db.prepare('PRAGMA table_info(touches)').all() as Row[]
+    if (!touchColumns.some((c) => c.name === 'external_id'))
+      db.exec('ALTER TABLE touches ADD COLUMN external_id TEXT')
+    // …and files made before touches kept the address they were sent to lack that one (their
+    // touches keep none; the identities table is new to them, made above).
+    if (!touchColumns.some((c) => c.name === 'email')) db.exec('ALTER TABLE touches ADD COLUMN email TEXT')
+    // …and files made before touches kept their action's attributes lack that one (theirs keep none).
+    if (!touchColumns.some((c) => c.name === 'attributes'))
+      db.exec('ALTER TABLE touches ADD COLUMN attributes TEXT')
+    db.exec(
+      'CREATE UNIQUE INDEX IF NOT EXISTS touches_external ON touches(external_id) WHERE external_id IS NOT NULL',
+    )
+    // …and files made before suppressions could be lifted lack that one (all theirs are in force).
+    const suppressionColumns = db.prepare('PRAGMA table_info(suppressions)').all() as Row[]
+    if (!suppressionColumns.some((c) => c.name === 'lifted_at'))
+      db.exec('ALTER TABLE suppressions ADD COLUMN lifted_at INTEGER')
+    db.exec('COMMIT')
+  } catch (error) {
+    if (db.isTransaction) db.exec('ROLLBACK')
+    throw error
+  }
+}
+
 function statements(db: DatabaseSync) {
   const p = (sql: string): StatementSync => db.prepare(sql)
   return {
+    // Prepared once: exec() would parse them again for every batch.
+    begin: p('BEGIN IMMEDIATE'),
+    commit: p('COMMIT'),
+    rollback: p('ROLLBACK'),
     byIdempotency: p('SELECT body, request_hash FROM decisions WHERE agent = ? AND idempotency_key = ?'),
     touchesSince: p(
       `SELECT * FROM touches WHERE account_id = ? AND at >= ? AND status IN ('reserved', 'sent') ORDER BY at`,
