@@ -1,0 +1,226 @@
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
+import type { Reason } from '@remit/client'
+import type { CallHold, HeldCall } from './hold.ts'
+import type { GatedTool, ToolMap } from './map/load.ts'
+import { CallMappingError, callDigest, callRequest } from './map/request.ts'
+import { type Answer, type HeldReview, type RemitSeam, RemitUnavailable } from './remit.ts'
+
+// What happens to one tools/call: the gate decides whether the upstream server sees it. Every path
+// that is not a go (or a spent-once approval, or a passthrough tool) answers the agent with a tool
+// result that says why and is never forwarded.
+
+/** Forwards the call to the upstream server and returns its result. */
+export type Forward = () => Promise<CallToolResult>
+
+/** What the gateway tells an agent about its call, besides the words: `_meta.remit` of the result. */
+export interface GateMeta {
+  verdict: 'go' | 'flag' | 'stop' | 'passthrough' | 'denied'
+  decisionId?: string
+  reviewId?: string
+  retryAfter?: string
+}
+
+export interface GateOptions {
+  map: ToolMap
+  remit: RemitSeam
+  hold: CallHold
+  /** How long a flagged call is held open for a quick approval (ms; default 0: answer at once). */
+  waitMs?: number
+  /** How often a held-open call reads its review (ms; default 500). */
+  pollMs?: number
+  /** Told of what went wrong after the upstream answered (an outcome Remit did not take). */
+  onError?: (error: unknown) => void
+  now?: () => number
+}
+
+/** What the gate says of one call: it may go (once), or it is refused with words for the agent. */
+export type Admission =
+  | {
+      allowed: true
+      meta: GateMeta
+      /** The decision whose touch the outcome settles (none for a passthrough tool). */
+      decisionId?: string
+      /** The held call whose approval this forward spends. */
+      release?: { digest: string; reviewId: string }
+    }
+  | { allowed: false; meta: GateMeta; message: string }
+
+export class Gate {
+  private readonly o: GateOptions
+  constructor(o: GateOptions) {
+    this.o = o
+  }
+
+  /** The result the agent gets for calling `tool` with `args`; `forward` runs at most once. */
+  async call(tool: string, args: Record<string, unknown>, forward: Forward): Promise<CallToolResult> {
+    const admission = await this.admit(tool, args)
+    if (!admission.allowed) return refusal(admission.meta, admission.message)
+    let result: CallToolResult
+    try {
+      result = await this.forward(admission, forward, (r) => r.isError === true)
+    } catch (error) {
+      return refusal(
+        admission.meta,
+        `Remit allowed the call, but the upstream server failed: ${(error as Error).message}`,
+      )
+    }
+    return { ...result, _meta: { ...result._meta, remit: admission.meta } }
+  }
+
+  /**
+   * Asks Remit about one call (or reads the review a held call waits for) and says whether it may
+   * go. An allowed admission of a held call has already spent its approval: forward it now. Never
+   * throws for a call that cannot be decided: that is a refusal.
+   */
+  async admit(tool: string, args: Record<string, unknown>): Promise<Admission> {
+    const route = this.o.map.tools.get(tool)
+    if (!route)
+      return refused(
+        { verdict: 'denied' },
+        `Remit denied the call to ${tool}: ${this.o.map.file} does not map this tool, and unmapped tools are denied. It was not sent.`,
+        `To allow it, map it to an action kind in ${this.o.map.file}, or add "${tool}: { passthrough: true }".`,
+      )
+    if (route.passthrough) return { allowed: true, meta: { verdict: 'passthrough' } }
+    try {
+      return await this.gated(route, args)
+    } catch (error) {
+      if (error instanceof CallMappingError)
+        return refused({ verdict: 'denied' }, `Remit denied the call: ${error.message}. It was not sent.`)
+      if (error instanceof RemitUnavailable)
+        return refused(
+          { verdict: 'denied' },
+          `Remit could not decide the call to ${tool}, so it was not sent (the gateway fails closed): ${error.message}`,
+        )
+      throw error
+    }
+  }
+
+  /**
+   * Runs an allowed call once and reports its outcome: `sent`, or `failed` when `execute` throws
+   * (rethrown) or `failed(value)` says the tool reported an error. A held call's approval is spent
+   * whatever happens.
+   */
+  async forward<T>(
+    admission: Extract<Admission, { allowed: true }>,
+    execute: () => Promise<T>,
+    failed: (value: T) => boolean = () => false,
+  ): Promise<T> {
+    try {
+      const value = await execute()
+      if (admission.decisionId) await this.report(admission.decisionId, failed(value) ? 'failed' : 'sent')
+      return value
+    } catch (error) {
+      if (admission.decisionId) await this.report(admission.decisionId, 'failed')
+      throw error
+    } finally {
+      if (admission.release) this.o.hold.forwarded(admission.release.digest, admission.release.reviewId)
+    }
+  }
+
+  private async gated(route: GatedTool, args: Record<string, unknown>): Promise<Admission> {
+    const request = callRequest(route, args)
+    const digest = callDigest(route.tool, args, request.customer)
+    const held = this.o.hold.get(digest)
+    if (held && held.status !== 'forwarded') return this.release(held)
+
+    const answer = await this.o.remit.decide({
+      ...request,
+      preview: {
+        subject: `MCP tool call: ${route.tool}`,
+        text: JSON.stringify(args, null, 2).slice(0, 20_000),
+      },
+    })
+    if (answer.verdict === 'go')
+      return {
+        allowed: true,
+        meta: { verdict: 'go', decisionId: answer.decisionId },
+        decisionId: answer.decisionId,
+      }
+    if (answer.verdict === 'stop') return stopped(route.tool, answer)
+    const now = this.now()
+    const holding = this.o.hold.hold({
+      digest,
+      tool: route.tool,
+      reviewId: answer.reviewId as string,
+      decisionId: answer.decisionId,
+      heldAt: now,
+    })
+    if (this.o.waitMs) return this.release(holding, now + this.o.waitMs)
+    return pending(route.tool, holding, await this.o.remit.review(holding.reviewId))
+  }
+
+  /** A call that waits for its review: still pending, spent once on approval, or stopped. */
+  private async release(held: HeldCall, waitUntil = 0): Promise<Admission> {
+    let review = await this.o.remit.review(held.reviewId)
+    while (review.status === 'pending' && this.now() < waitUntil) {
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.min(this.o.pollMs ?? 500, waitUntil - this.now())),
+      )
+      review = await this.o.remit.review(held.reviewId)
+    }
+    if (review.status === 'pending') return pending(held.tool, held, review)
+    const meta: GateMeta = { verdict: 'stop', decisionId: held.decisionId, reviewId: held.reviewId }
+    if (review.outcome !== 'go')
+      return refused(
+        meta,
+        `Remit stopped the call to ${held.tool}: its review ${held.reviewId} was ${review.status === 'approved' ? 'approved, but a stop held at approval' : review.status}. It was not sent.`,
+        ...reasonLines(review.outcomeReasons ?? []),
+        'Calling it again with the same arguments gets the same answer; changed arguments are a new request.',
+      )
+    if (!this.o.hold.claim(held.digest, held.reviewId, this.now()))
+      return refused(
+        { ...meta, verdict: 'denied' },
+        `Remit did not send this call to ${held.tool} again: its approval (review ${held.reviewId}) was taken by another call with the same arguments (one in flight, or one a stopped gateway was sending), and an approval sends once.`,
+      )
+    return {
+      allowed: true,
+      meta: { ...meta, verdict: 'go' },
+      decisionId: review.decisionId,
+      release: { digest: held.digest, reviewId: held.reviewId },
+    }
+  }
+
+  private async report(decisionId: string, status: 'sent' | 'failed'): Promise<void> {
+    try {
+      await this.o.remit.outcome(decisionId, status)
+    } catch (error) {
+      // The call has happened: its result stands; the touch stays reserved (it still counts).
+      this.o.onError?.(error)
+    }
+  }
+
+  private now(): number {
+    return (this.o.now ?? Date.now)()
+  }
+}
+
+function stopped(tool: string, answer: Answer): Admission {
+  const meta: GateMeta = { verdict: 'stop', decisionId: answer.decisionId }
+  if (answer.retryAfter) meta.retryAfter = answer.retryAfter
+  return refused(
+    meta,
+    `Remit stopped the call to ${tool}: it was not sent.`,
+    ...reasonLines(answer.reasons.filter((r) => r.sort !== 'permission')),
+    ...(answer.retryAfter ? [`It may be tried again after ${answer.retryAfter}.`] : []),
+  )
+}
+
+function pending(tool: string, held: HeldCall, review: HeldReview): Admission {
+  return refused(
+    { verdict: 'flag', decisionId: held.decisionId, reviewId: held.reviewId },
+    `Pending human approval: Remit flagged the call to ${tool} for review ${held.reviewId}; it was not sent yet.`,
+    `Call ${tool} again with the same arguments once it is approved (the review expires at ${review.expiresAt}): it is then sent, once. Changed arguments are a new request.`,
+  )
+}
+
+function refused(meta: GateMeta, ...lines: string[]): Admission {
+  return { allowed: false, meta, message: lines.join('\n') }
+}
+
+function reasonLines(reasons: readonly Reason[]): string[] {
+  return reasons.map((r) => `- ${r.message} (${r.rule})`)
+}
+
+function refusal(meta: GateMeta, message: string): CallToolResult {
+  return { content: [{ type: 'text', text: message }], isError: true, _meta: { remit: meta } }
+}
