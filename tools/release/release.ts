@@ -119,7 +119,14 @@ export async function dryRun(
     writeFileSync(join(app, '.npmrc'), npmrcFor(registry))
     writeFileSync(join(app, 'package.json'), '{ "name": "remit-user", "private": true, "type": "module" }\n')
     const wanted = ['@remit/cli', '@remit/sendgrid', '@sendgrid/mail', '@types/node', '@remit/hubspot']
-    wanted.push('@remit/salesforce', '@remit/client', '@remit/store-postgres', '@remit/server', '@remit/core', '@remit/mcp')
+    wanted.push(
+      '@remit/salesforce',
+      '@remit/client',
+      '@remit/store-postgres',
+      '@remit/server',
+      '@remit/core',
+      '@remit/mcp',
+    )
     await npmInstall(app, wanted, env)
     const steps = await quickstart(app, { adapters: true })
 
