@@ -32,7 +32,8 @@ function files(dir: URL, keep: (name: string) => boolean): URL[] {
   })
 }
 const name = (url: URL) => url.pathname.slice(root.pathname.length)
-const isPolicy = (text: string) => /^version:/m.test(text)
+/** A policy starts `version:`; an MCP gateway's mcp.yaml does too, and maps `tools:` at the top. */
+const isPolicy = (text: string) => /^version:/m.test(text) && !/^tools:/m.test(text)
 
 const examplePolicies = files(new URL('examples/', root), (n) => /\.ya?ml$/.test(n)).filter((url) =>
   isPolicy(readFileSync(url, 'utf8')),
