@@ -1,6 +1,15 @@
 import { readFileSync } from 'node:fs'
 import { closest } from '@remit/core/internal'
 import { Command, CommanderError, Option } from 'commander'
+import {
+  candidateClear,
+  candidateReportCommand,
+  candidateSet,
+  candidateShow,
+  candidateSignOff,
+  promoteCommand,
+  rollbackCommand,
+} from './commands/candidate.ts'
 import { decide } from './commands/decide.ts'
 import { explainCommand } from './commands/explain.ts'
 import { hubspotRegister } from './commands/hubspot.ts'
@@ -113,6 +122,10 @@ Examples:
     .addOption(new Option('--port <n>', 'port').default('8787'))
     .addOption(new Option('--host <addr>', 'address to listen on').default('127.0.0.1'))
     .option('--no-watch', 'do not reload the policy when its file changes')
+    .option(
+      '--candidate <file>',
+      'run this policy in shadow beside the live one, on every instance sharing the store (remit candidate report)',
+    )
     .option('--public-url <url>', 'the https:// origin HubSpot calls (its request signatures cover it)')
     .option('--hubspot-config <file>', 'hubspot.yaml: fact mapping and CRM lookups for the HubSpot action')
     .option('--salesforce-org <alias>', 'publish review outcomes as Remit_Review__e to this `sf` org')
@@ -482,6 +495,85 @@ Examples:
       code = await explainCommand(io, { ...options, store: options.store ?? ':memory:' })
     })
 
+  /** Where the candidate commands find the running server, and the key they present. */
+  const served = (command: Command) =>
+    command
+      .addOption(new Option('--server <url>', 'the running remit serve').default('http://127.0.0.1:8787'))
+      .option('--key <key>', 'an admin key (a reviewer key to sign off or read; default: $REMIT_KEY)')
+  const candidate = program
+    .command('candidate')
+    .description(
+      'a candidate policy in shadow beside the live one: set it, read what it would change, sign off',
+    )
+  served(candidate.command('set'))
+    .description(
+      'run a policy in shadow on every instance sharing the store: nothing reserved, reviewed or sent',
+    )
+    .argument('<file>', 'the candidate policy file')
+    .addHelpText('after', '\nExamples:\n  remit candidate set next.yaml --key $ADMIN_KEY')
+    .action(async (file, options) => {
+      code = await candidateSet(io, file, options)
+    })
+  served(candidate.command('clear'))
+    .description('stop running the candidate (what it recorded stays)')
+    .addHelpText('after', '\nExamples:\n  remit candidate clear --key $ADMIN_KEY')
+    .action(async (options) => {
+      code = await candidateClear(io, options)
+    })
+  served(candidate.command('show'))
+    .description('the live version, the candidate, who signed off, and the history of policy changes')
+    .option('--json', 'print it as the API returns it')
+    .addHelpText('after', '\nExamples:\n  remit candidate show --key $ADMIN_KEY')
+    .action(async (options) => {
+      code = await candidateShow(io, options)
+    })
+  served(candidate.command('sign-off'))
+    .description("a team agrees to the candidate (a reviewer's key signs for its own team)")
+    .option('--team <team>', "the team (default: the reviewer key's team; an admin names one)")
+    .option('--note <text>', 'what the team agreed to, kept in the history')
+    .option('--version <version>', 'the candidate version agreed to (refused if it changed since)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  remit candidate sign-off --team sales --note "we can take the load" --key $SALES_REVIEWER_KEY',
+    )
+    .action(async (options) => {
+      code = await candidateSignOff(io, options)
+    })
+  served(candidate.command('report'))
+    .description(
+      'what the candidate would have changed in live traffic: flips by kind, flags per team per day, top rules, examples',
+    )
+    .addOption(new Option('--since <duration|time>', 'how far back').default('24h'))
+    .option('--json', 'print the report as JSON')
+    .option('--html <file>', 'also write the report as an HTML page')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  remit candidate report --since 7d\n  remit candidate report --json > report.json',
+    )
+    .action(async (options) => {
+      code = await candidateReportCommand(io, options)
+    })
+  served(program.command('promote'))
+    .description(
+      'make the candidate the live policy on every instance sharing the store, once every team it changes things for has signed off',
+    )
+    .option('--override', 'promote without every sign-off (an admin; recorded as an override)')
+    .option('--note <text>', 'why, kept in the history')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  remit promote --key $ADMIN_KEY\n  remit promote --override --note "incident fix" --key $ADMIN_KEY',
+    )
+    .action(async (options) => {
+      code = await promoteCommand(io, options)
+    })
+  served(program.command('rollback'))
+    .description('return every instance sharing the store to the live version before the current one')
+    .option('--note <text>', 'why, kept in the history')
+    .addHelpText('after', '\nExamples:\n  remit rollback --key $ADMIN_KEY --note "review queue flooded"')
+    .action(async (options) => {
+      code = await rollbackCommand(io, options)
+    })
+
   program
     .command('replay')
     .description(
@@ -553,6 +645,11 @@ const GROUP_EXAMPLES: Record<string, string[]> = {
   ],
   keys: ['remit keys new --agent sales-agent', 'remit keys new --reviewer sales'],
   outbox: ['remit outbox list --status dead', 'remit outbox retry obx_01J…'],
+  candidate: [
+    'remit candidate set next.yaml',
+    'remit candidate report --since 24h',
+    'remit candidate sign-off --team sales',
+  ],
   hubspot: ['remit hubspot register --print'],
   salesforce: [
     'remit salesforce package --server-url https://remit.example.com',

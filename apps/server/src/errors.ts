@@ -2,6 +2,7 @@ import {
   ConflictError,
   InputError,
   NotFoundError,
+  PolicyChangeError,
   PolicyError,
   ReviewStateError,
   UnavailableError,
@@ -38,7 +39,14 @@ export interface HttpError {
   status: number
   headers?: Record<string, string>
   body: {
-    error: { code: string; message: string; path?: (string | number)[]; hint?: string; issues?: unknown[] }
+    error: {
+      code: string
+      message: string
+      path?: (string | number)[]
+      hint?: string
+      issues?: unknown[]
+      teams?: string[]
+    }
   }
 }
 
@@ -59,6 +67,13 @@ const REGISTRY: [ErrorClass, (error: never) => Omit<HttpError, 'body'> & { extra
   [NotFoundError, () => ({ status: 404 })],
   [ReviewStateError, () => ({ status: 409 })],
   [ConflictError, () => ({ status: 409 })],
+  [
+    PolicyChangeError,
+    (e: PolicyChangeError) => ({
+      status: 409,
+      extra: { ...(e.hint ? { hint: e.hint } : {}), ...(e.teams.length ? { teams: e.teams } : {}) },
+    }),
+  ],
   [PolicyError, (e: PolicyError) => ({ status: 422, extra: { issues: e.issues } })],
   [
     UnavailableError,

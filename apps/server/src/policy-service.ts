@@ -2,6 +2,7 @@ import { type FSWatcher, watch } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
 import { checkPolicy, type PolicyIssue, type Remit } from '@remit/core'
+import type { PolicySync } from '@remit/core/internal'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Metrics } from './metrics.ts'
 
@@ -22,9 +23,12 @@ export class PolicyService {
   private readonly path: string
   private readonly log: FastifyBaseLogger
   private readonly metrics: Metrics
+  /** The store's policies (a promoted live version, the candidate), shared by every instance on it. */
+  readonly sync: PolicySync | undefined
 
-  constructor(remit: Remit, path: string, log: FastifyBaseLogger, metrics: Metrics) {
+  constructor(remit: Remit, path: string, log: FastifyBaseLogger, metrics: Metrics, sync?: PolicySync) {
     this.remit = remit
+    this.sync = sync
     this.path = path
     this.log = log
     this.metrics = metrics
@@ -32,6 +36,16 @@ export class PolicyService {
   }
 
   async reload(): Promise<ReloadResult> {
+    if (this.sync?.promoted)
+      return this.refuse([
+        {
+          severity: 'error',
+          code: 'POLICY_PROMOTED',
+          message: `a promoted policy (${this.remit.policy.version}) is in service on every instance: the file is not reloaded`,
+          path: [],
+          hint: 'change it through a candidate: remit candidate set next.yaml, then remit promote',
+        },
+      ])
     let text: string
     try {
       text = await readFile(this.path, 'utf8')

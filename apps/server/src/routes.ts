@@ -1,11 +1,4 @@
-import {
-  ConflictError,
-  InputError,
-  NotFoundError,
-  type OutboxMessage,
-  PolicyError,
-  type Remit,
-} from '@remit/core'
+import { ConflictError, InputError, NotFoundError, type OutboxMessage, PolicyError } from '@remit/core'
 import { scopedExternalId } from '@remit/core/adapter'
 import {
   decisionLogQuerySchema,
@@ -35,30 +28,14 @@ import {
   touchToWire,
 } from '@remit/core/internal'
 import { z } from 'zod'
+import { candidateRoutes } from './candidate-routes.ts'
 import { ForbiddenError } from './errors.ts'
-import type { KeyRing, Principal } from './keys.ts'
-import type { Metrics } from './metrics.ts'
-import type { PolicyService } from './policy-service.ts'
+import type { Principal } from './keys.ts'
 import { type Context, defineRoute, type Route } from './route.ts'
 
-export interface RouteDeps {
-  remit: Remit
-  /** The server's clock: it, not the caller, says when a live decision is made. */
-  clock: () => Date
-  /** How far an agent's `at` may be from the server's clock, ms. */
-  clockSkewMs: number
-  policy: PolicyService
-  keys: KeyRing
-  metrics: Metrics
-  /** Creates a key and stores its hash (admin key management). */
-  createKey?: (entry: {
-    name: string
-    agent?: string
-    tool?: string
-    reviewer?: string
-    admin?: true
-  }) => Promise<string>
-}
+import type { RouteDeps } from './route-deps.ts'
+
+export type { RouteDeps }
 
 /**
  * Largest decision body, bytes: room for a preview at its bounds (an e-mail's 100,000 characters of
@@ -597,5 +574,6 @@ export function routes(d: RouteDeps): Route[] {
       response: healthResponse,
       handler: async () => ({ status: 'ok' as const, policyVersion: remit.policy.version }),
     }),
+    ...candidateRoutes(d),
   ]
 }

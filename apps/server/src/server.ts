@@ -10,7 +10,7 @@ import {
   type Store,
 } from '@remit/core'
 import { openApiDocument } from '@remit/core/adapter'
-import { inputErrorFromZod, resolveCaller } from '@remit/core/internal'
+import { inputErrorFromZod, PolicySync, resolveCaller, setCandidate } from '@remit/core/internal'
 import Fastify, {
   type FastifyInstance,
   type FastifyReply,
@@ -58,6 +58,13 @@ export interface ServerOptions {
   logger?: FastifyServerOptions['logger']
   /** Reload the policy when its file changes (default true). */
   watch?: boolean
+  /**
+   * A candidate policy file to run in shadow, loaded into the store at start (for every instance
+   * on it). Without it, the store's candidate, if any, runs.
+   */
+  candidate?: string
+  /** How often the store's policies (a promotion, the candidate) are looked for, in ms (default 2000). */
+  policySyncMs?: number
   /** How often pending reviews are checked for expiry (default 30 s). */
   expireEveryMs?: number
   /**
@@ -166,7 +173,12 @@ export async function createServer(o: ServerOptions): Promise<RemitServer> {
   const metrics = createMetrics(
     async () => (await remit.reviews.list({ status: 'pending', limit: 5000 })).length,
   )
-  const policy = new PolicyService(remit, o.policy, app.log, metrics)
+  // The store's policies: the promoted live version, if any, and the candidate in shadow.
+  const sync = new PolicySync(remit, (error) => app.log.error({ err: error }, 'policy sync failed'))
+  if (o.candidate) await setCandidate(o.store, await loadPolicyFile(o.candidate), 'serve --candidate')
+  await sync.poll()
+  sync.start(o.policySyncMs ?? 2000)
+  const policy = new PolicyService(remit, o.policy, app.log, metrics, sync)
   // Every failed line is counted; the log hears of them at most every 10 s (a full disk fails them all).
   let unlogged = 0
   let loggedAt = 0
@@ -344,6 +356,7 @@ export async function createServer(o: ServerOptions): Promise<RemitServer> {
     close() {
       closed ??= (async () => {
         clearInterval(expiry)
+        sync.stop()
         policy.close()
         keysWatcher?.close()
         // In-flight requests finish; a keep-alive connection is closed as soon as it falls idle

@@ -11,6 +11,9 @@ import { AGENTS, benchPolicy, KINDS, TEAMS } from './policy.ts'
 import { RUNS, rate, recordRows, spread } from './table.ts'
 
 const policy = loadPolicy(benchPolicy(), { file: 'bench-policy.yaml' })
+// A candidate in shadow (issue 21): the same rules under another version, so every decision is
+// evaluated twice and none differs: what shadow evaluation itself costs.
+const candidate = loadPolicy(`${benchPolicy()}\n# candidate\n`, { file: 'next-policy.yaml' })
 const NOW = new Date('2026-04-06T09:00:00Z')
 const ACCOUNTS = 2000
 const TOUCHES = 50
@@ -134,10 +137,44 @@ function evaluationRun() {
 }
 const evaluationP50s = Array.from({ length: RUNS }, evaluationRun)
 
+// 1b. The same, with the candidate evaluated in shadow beside each evaluation (what `draft` adds).
+const { shadowDecision } = await import('../src/candidate/diff.ts')
+function shadowRun() {
+  const ledgers = Array.from({ length: 100 }, (_, i) => ledger(`acct-${i}`))
+  const inputs = Array.from({ length: 1000 }, (_, i) => {
+    const r = request(i)
+    return { req: resolveRequest(policy, r.agent, r.body, () => NOW), touches: ledgers[i % 100] as Touch[] }
+  })
+  const decision = { id: 'dec_bench', at: NOW, agent: '', team: '', accountId: '', action: { kind: '' } }
+  const once = (i: number) => {
+    const { req, touches } = inputs[i % inputs.length] as (typeof inputs)[number]
+    const view = { touches, commitments: [] }
+    const e = evaluate(policy, { ...req, ...view })
+    shadowDecision(policy, candidate, req, view, decision as never, e)
+  }
+  const N = 200_000
+  for (let i = 0; i < 20_000; i++) once(i)
+  const samples = new Float64Array(N)
+  const start = process.hrtime.bigint()
+  for (let i = 0; i < N; i++) {
+    const t0 = process.hrtime.bigint()
+    once(i)
+    samples[i] = Number(process.hrtime.bigint() - t0)
+  }
+  return report(
+    'evaluation + candidate in shadow',
+    N,
+    Number(process.hrtime.bigint() - start),
+    samples,
+    'issue 21',
+  ).p50
+}
+for (let run = 0; run < RUNS; run++) shadowRun()
+
 // 2. Decide-and-reserve on SQLite: validate, then in one transaction read the ledger, evaluate,
 // log the decision and reserve the touch. Callers keep `inFlight` decisions outstanding, as a
 // server's concurrent requests do; writes that arrive together share one commit (group commit).
-async function decideRun(durability: 'normal' | 'full', inFlight: number, N: number) {
+async function decideRun(durability: 'normal' | 'full', inFlight: number, N: number, shadow = false) {
   const path = join(mkdtempSync(join(tmpdir(), 'remit-bench-')), 'remit.db')
   const store = openSqliteStore(path, { durability })
   await Promise.all(
@@ -146,6 +183,7 @@ async function decideRun(durability: 'normal' | 'full', inFlight: number, N: num
     ),
   )
   const remit = await openRemit({ policy, store })
+  if (shadow) remit.setCandidate(candidate)
   const samples = new Float64Array(N)
   let next = 0
   const caller = async () => {
@@ -161,11 +199,15 @@ async function decideRun(durability: 'normal' | 'full', inFlight: number, N: num
   const elapsed = Number(process.hrtime.bigint() - start)
   const label = durability === 'full' ? 'fsync per commit' : 'WAL, synchronous=NORMAL'
   const result = report(
-    `decide-and-reserve, ${label}, ${inFlight} in flight`,
+    `decide-and-reserve, ${label}, ${inFlight} in flight${shadow ? ', shadow' : ''}`,
     N,
     elapsed,
     samples,
-    inFlight > 1 && durability === 'normal' ? 'target ≥ 25,000/s' : 'for reference',
+    shadow
+      ? 'issue 21: candidate in shadow'
+      : inFlight > 1 && durability === 'normal'
+        ? 'target ≥ 25,000/s'
+        : 'for reference',
   )
   const last = await remit.decisions.list({ limit: 1000 })
   const count = (v: string) => last.filter((d) => d.verdict === v).length
@@ -178,6 +220,8 @@ async function decideRun(durability: 'normal' | 'full', inFlight: number, N: num
 await decideRun('normal', 1, 500 * seconds)
 const inFlightRates: number[] = []
 for (let run = 0; run < RUNS; run++) inFlightRates.push(await decideRun('normal', 64, 6_000 * seconds))
+await decideRun('normal', 1, 500 * seconds, true)
+for (let run = 0; run < RUNS; run++) await decideRun('normal', 64, 6_000 * seconds, true)
 await decideRun('full', 1, 50 * seconds)
 await decideRun('full', 64, 2_000 * seconds)
 

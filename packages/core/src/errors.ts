@@ -92,6 +92,25 @@ export class ConflictError extends Error {
 }
 
 /**
+ * A policy change that cannot be made as the store stands: no candidate to promote or sign, a
+ * sign-off for a version that is no longer the candidate, sign-offs still missing, nothing to roll
+ * back to. `hint` says what would make it possible.
+ */
+export class PolicyChangeError extends Error {
+  readonly code: 'NO_CANDIDATE' | 'CANDIDATE_CHANGED' | 'SIGN_OFF_MISSING' | 'NO_PREVIOUS_VERSION'
+  readonly hint: string | undefined
+  /** The teams whose sign-off is missing (`SIGN_OFF_MISSING`). */
+  readonly teams: string[]
+  constructor(code: PolicyChangeError['code'], message: string, hint?: string, teams: string[] = []) {
+    super(message)
+    this.name = 'PolicyChangeError'
+    this.code = code
+    this.hint = hint
+    this.teams = teams
+  }
+}
+
+/**
  * The store cannot be reached right now (a lost connection, a restart, a full pool). Nothing was
  * decided: the same request may be retried after `retryAfterSeconds`, with the same idempotency key.
  */

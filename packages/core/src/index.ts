@@ -1,6 +1,7 @@
 // The main entry: what users call. Wire schemas are in `@remit/core/api`; what adapters need in
 // `@remit/core/adapter`; the store contract's tests in `@remit/core/testing`; Remit's own plumbing
 // in `@remit/core/internal`.
+export type { CandidateDiff, CandidateDiffKind } from './candidate/diff.ts'
 export type { Decision } from './decision/decision.ts'
 export type { Caller } from './decision/request.ts'
 export type {
@@ -16,6 +17,7 @@ export {
   formatIssue,
   InputError,
   NotFoundError,
+  PolicyChangeError,
   PolicyError,
   type PolicyIssue,
   ReviewStateError,
@@ -46,6 +48,7 @@ export {
   type TouchInput,
 } from './remit.ts'
 export {
+  type BaselineDiff,
   type ReplayEvent,
   type ReplayOptions,
   type ReplayReport,
@@ -55,6 +58,7 @@ export {
 export type { Review, ReviewStatus } from './review/review.ts'
 export { openSqliteStore, type SqliteStoreOptions } from './store/sqlite.ts'
 export type {
+  CandidateDiffFilter,
   DecideRequest,
   DecisionFilter,
   DecisionWrite,

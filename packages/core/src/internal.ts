@@ -13,6 +13,24 @@ export {
   timelineToWire,
   touchToWire,
 } from './api/convert.ts'
+export { parseCandidateDiff } from './candidate/diff.ts'
+export { type CandidateReport, candidateReport } from './candidate/report.ts'
+export {
+  candidateDiffs,
+  clearCandidate,
+  missingSignOffs,
+  POLICY_STATE_KEY,
+  type PolicyHistoryEntry,
+  type PolicyState,
+  PolicySync,
+  promote,
+  readPolicyState,
+  rollback,
+  type SignOff,
+  setCandidate,
+  signOff,
+  teamsToSignOff,
+} from './candidate/state.ts'
 export { decisionToWire } from './decision/decision.ts'
 export { inputErrorFromZod, requestOf, resolveCaller, resolveRequest } from './decision/request.ts'
 export { MAX_IDENTITIES, personOf, samePerson } from './ledger/identity.ts'
@@ -20,6 +38,7 @@ export { deliveredAlready, outboxMessage, parseOutbox, retried, settle } from '.
 export { closest } from './policy/suggest.ts'
 export { newSuppression } from './remit.ts'
 export {
+  candidateDiffFilterSql,
   decisionFilterSql,
   type FilterSql,
   outboxFilterSql,

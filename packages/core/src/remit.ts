@@ -1,3 +1,4 @@
+import { shadowDecision } from './candidate/diff.ts'
 import type { Decision } from './decision/decision.ts'
 import {
   type Caller,
@@ -218,6 +219,7 @@ export type ReviewListener = (review: Review, decision: Decision) => void | Prom
 
 export class Remit {
   private current: Policy
+  private shadow: Policy | undefined
   readonly store: Store
   private readonly clock: () => Date
   private readonly listeners = new Set<ReviewListener>()
@@ -248,6 +250,21 @@ export class Remit {
   /** Swaps the policy in service; decisions already made keep the version they recorded. */
   setPolicy(policy: Policy): void {
     this.current = policy
+  }
+
+  /** The candidate policy run in shadow beside the live one, if any. */
+  get candidate(): Policy | undefined {
+    return this.shadow
+  }
+
+  /**
+   * Runs `policy` in shadow (undefined: none): every live decision is also evaluated against it, on
+   * the same ledger view in the same transaction, and where its answer differs the difference is
+   * written with the decision (`Store.listCandidateDiffs`). It reserves nothing, opens no review and
+   * sends nothing; whatever it fails on is recorded, never felt by the live decision.
+   */
+  setCandidate(policy: Policy | undefined): void {
+    this.shadow = policy
   }
 
   /**
@@ -288,6 +305,7 @@ export class Remit {
     request: DecisionRequest | (Omit<DecisionRequest, 'at'> & { at?: Date | string }),
   ): Promise<Decision> {
     const policy = this.current
+    const candidate = this.shadow
     const req = resolveRequest(policy, caller, request, this.clock)
     const since = new Date(req.now.getTime() - policy.lookbackMs)
     const person = personOf(req.customer)
@@ -305,11 +323,17 @@ export class Remit {
         now: req.now,
         ...(person ? { person } : {}),
       },
-      (ledger) => this.draft(policy, req, ledger, person),
+      (ledger) => this.draft(policy, req, ledger, person, candidate),
     )
   }
 
-  private draft(policy: Policy, req: ResolvedRequest, ledger: LedgerView, person: Person | undefined) {
+  private draft(
+    policy: Policy,
+    req: ResolvedRequest,
+    ledger: LedgerView,
+    person: Person | undefined,
+    candidate?: Policy,
+  ) {
     const { touches, commitments, suppressions, identities } = ledger
     const e = evaluate(policy, {
       ...req,
@@ -342,6 +366,10 @@ export class Remit {
       ...(e.aborted ? { aborted: e.aborted } : {}),
     }
     const write: DecisionWrite = { decision }
+    if (candidate) {
+      const diff = shadowDecision(policy, candidate, req, ledger, decision, e)
+      if (diff) write.candidateDiff = diff
+    }
     // A request naming both a contact id and an address links them, whatever its verdict.
     const link = linkOf(person)
     if (link && !identities?.some((i) => i.contactId === link.contactId && i.email === link.email))

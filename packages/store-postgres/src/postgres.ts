@@ -1,4 +1,6 @@
 import type {
+  CandidateDiff,
+  CandidateDiffFilter,
   Commitment,
   DecideRequest,
   Decision,
@@ -25,12 +27,14 @@ import type {
 } from '@remit/core'
 import { InputError, NotFoundError, UnavailableError } from '@remit/core'
 import {
+  candidateDiffFilterSql,
   checkTransition,
   commitmentFromRow,
   decisionFilterSql,
   deliveredAlready,
   MAX_IDENTITIES,
   outboxFilterSql,
+  parseCandidateDiff,
   personOf,
   type RowReader,
   replayOf,
@@ -282,6 +286,8 @@ const decisionValues = (write: DecisionWrite, requestHash: string | undefined) =
     requestHash,
   ]
 }
+const CANDIDATE_DIFF_COLUMNS = 'decision_id, at, candidate_version, body'
+const candidateDiffValues = (diff: CandidateDiff) => [diff.decisionId, diff.at, diff.candidateVersion, diff]
 const TOUCH_COLUMNS =
   'id, account_id, contact_id, email, agent, team, tool, kind, channel, outbound, at, status, decision_id, source, note, attributes'
 const touchValues = (t: Touch) => [
@@ -352,6 +358,10 @@ function insertSql(l: (v: unknown) => string, write: DecisionWrite, requestHash:
     parts.push(
       `i AS (INSERT INTO remit_identities (${IDENTITY_COLUMNS}) ${values(identityValues(write, write.identity))} ON CONFLICT DO NOTHING)`,
     )
+  if (write.candidateDiff)
+    parts.push(
+      `x AS (INSERT INTO remit_candidate_diffs (${CANDIDATE_DIFF_COLUMNS}) ${values(candidateDiffValues(write.candidateDiff))})`,
+    )
   return `WITH ${parts.join(', ')} SELECT 1`
 }
 
@@ -397,6 +407,11 @@ function insertsSql(
       writes.flatMap((w) => (w.write.review ? [reviewValues(w.write.review)] : [])),
     ),
     insert('remit_identities', IDENTITY_COLUMNS, [...identities.values()], ' ON CONFLICT DO NOTHING'),
+    insert(
+      'remit_candidate_diffs',
+      CANDIDATE_DIFF_COLUMNS,
+      writes.flatMap((w) => (w.write.candidateDiff ? [candidateDiffValues(w.write.candidateDiff)] : [])),
+    ),
   ].join('')
 }
 
@@ -861,6 +876,30 @@ class PostgresStore implements Store {
        ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
       [key, value],
     )
+  }
+
+  async updateState(key: string, change: (value: string | undefined) => string): Promise<string> {
+    return this.withClient(async (client) => {
+      // The key's own lock: a row not yet written has nothing for FOR UPDATE to hold.
+      await client.query('BEGIN')
+      await client.query("SELECT pg_advisory_xact_lock(hashtextextended('remit_state:' || $1, 0))", [key])
+      const { rows } = await client.query('SELECT value FROM remit_state WHERE key = $1', [key])
+      const value = change((rows[0] as Row | undefined)?.value as string | undefined)
+      await client.query(
+        `INSERT INTO remit_state (key, value, updated_at) VALUES ($1, $2, now())
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+        [key, value],
+      )
+      await client.query('COMMIT')
+      return value
+    })
+  }
+
+  async listCandidateDiffs(filter: CandidateDiffFilter = {}): Promise<CandidateDiff[]> {
+    const f = candidateDiffFilterSql(filter, POSTGRES)
+    const sql = `SELECT body FROM remit_candidate_diffs ${f.where} ORDER BY at DESC, decision_id DESC LIMIT ${f.limit}`
+    const { rows } = await this.query(sql, f.args)
+    return rows.map((r) => parseCandidateDiff((r as Row).body))
   }
 
   async retryOutbox(id: string, now: Date): Promise<OutboxMessage> {

@@ -95,4 +95,10 @@ INSERT INTO remit_touches (id, account_id, contact_id, agent, team, tool, kind, 
     decision_id, source, note, external_id, email, attributes FROM remit_touches_unpartitioned;
 DROP TABLE remit_touches_unpartitioned;
 `,
+  // What a candidate policy in shadow would have answered otherwise, written with the decision.
+  `
+CREATE TABLE IF NOT EXISTS remit_candidate_diffs (
+  decision_id text PRIMARY KEY, at timestamptz NOT NULL, candidate_version text NOT NULL, body jsonb NOT NULL);
+CREATE INDEX IF NOT EXISTS remit_candidate_diffs_at ON remit_candidate_diffs (candidate_version, at);
+`,
 ]

@@ -1,7 +1,7 @@
 import { createReadStream, statSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
-import { loadPolicyFile, type ReplayReport, replay } from '@remit/core'
+import { type BaselineDiff, loadPolicyFile, type ReplayReport, replay } from '@remit/core'
 import { CsvError, parse as parseCsv } from 'csv-parse'
 import { parse as parseYaml } from 'yaml'
 import { EXIT, type Io, paint, UsageError } from '../output.ts'
@@ -189,6 +189,33 @@ export async function replayCommand(io: Io, o: ReplayCommandOptions): Promise<nu
 
 const pct = (n: number, of: number) => (of ? `${((100 * n) / of).toFixed(1)}%` : '—')
 
+/**
+ * How a policy's answers differ from a baseline's, with examples: one format for `replay --baseline`
+ * (examples name history lines) and `candidate report` (they name live decisions, for `remit explain`).
+ */
+export function printBaseline(io: Io, b: BaselineDiff): void {
+  io.out('')
+  io.out(paint(io, 'bold', `Against the baseline (version ${b.policyVersion})`))
+  io.out(`  baseline: go ${b.verdicts.go}, flag ${b.verdicts.flag}, stop ${b.verdicts.stop}`)
+  io.out(
+    `  ${b.nowSent} would now go out that the baseline held back; ${b.nowHeld} the baseline let go are now held back`,
+  )
+  for (const e of b.examples.slice(0, 10)) {
+    io.out(
+      `    ${e.decisionId ? `decision ${e.decisionId}` : `line ${e.line}`} ${e.at.slice(0, 16)} ${e.agent} ${e.kind} ${e.accountId}: ${e.before} → ${e.now} (${e.rules.join(', ')})`,
+    )
+    // A live decision's request is in the log (GET /v1/decisions/<id>): its facts complete the trace.
+    if (e.decisionId)
+      io.out(
+        paint(
+          io,
+          'dim',
+          `      explain: remit explain --policy next.yaml --agent ${e.agent} --action ${e.kind} --account ${e.accountId} --at ${e.at} --fact …`,
+        ),
+      )
+  }
+}
+
 export function printReport(
   io: Io,
   r: ReplayReport,
@@ -225,19 +252,7 @@ export function printReport(
     }
   }
   if (!Object.keys(r.flagsPerDay).length) io.out('  no flags')
-  if (r.baseline) {
-    const b = r.baseline
-    io.out('')
-    io.out(paint(io, 'bold', `Against the baseline (version ${b.policyVersion})`))
-    io.out(`  baseline: go ${b.verdicts.go}, flag ${b.verdicts.flag}, stop ${b.verdicts.stop}`)
-    io.out(
-      `  ${b.nowSent} would now go out that the baseline held back; ${b.nowHeld} the baseline let go are now held back`,
-    )
-    for (const e of b.examples.slice(0, 10))
-      io.out(
-        `    line ${e.line} ${e.at.slice(0, 16)} ${e.agent} ${e.kind} ${e.accountId}: ${e.before} → ${e.now} (${e.rules.join(', ')})`,
-      )
-  }
+  if (r.baseline) printBaseline(io, r.baseline)
   if (r.errorCount) {
     io.out('')
     io.out(paint(io, 'yellow', `${r.errorCount} line(s) could not be replayed:`))

@@ -14,6 +14,8 @@ export interface ServeOptions {
   port: string
   host: string
   watch: boolean
+  /** A candidate policy file to run in shadow (for every instance on the store). */
+  candidate?: string
   logLevel: string
   /** The public https:// origin vendors call (HubSpot signs the URL it called). */
   publicUrl?: string
@@ -218,6 +220,7 @@ export async function serve(io: Io, o: ServeOptions): Promise<number> {
     store,
     keys: o.keys,
     watch: o.watch,
+    ...(o.candidate ? { candidate: o.candidate } : {}),
     clockSkewMs,
     logger: {
       level: o.logLevel,

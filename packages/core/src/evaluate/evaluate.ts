@@ -67,6 +67,8 @@ export interface Evaluation {
    * (`BUDGET_EXCEEDED`) or a pattern from data that RE2 refuses (`BAD_REGEX`). Absent when none was.
    */
   aborted?: AbortedRule[]
+  /** Rules whose condition could not be evaluated (they failed closed), each as `rule: why`. Absent when none. */
+  failed?: string[]
 }
 
 export interface AbortedRule {
@@ -296,9 +298,11 @@ function evaluateRules(
     aborted.push({ rule: rule.id, code: error.code, message })
     reasons.push({ rule: rule.id, sort: rule.sort, message })
   }
+  const unevaluated: string[] = []
   const failClosed = (rule: CompiledRule, error: unknown) => {
     if (error instanceof EvaluationAbort) return abort(rule, error)
     const why = describeEvaluationError(error)
+    unevaluated.push(`${rule.id}: ${why.message}`)
     raise('flag')
     reasons.push({
       rule: rule.id,
@@ -398,9 +402,10 @@ function evaluateRules(
     for (const rule of rules.permissions) {
       const hit = conditions.test(rule.when)
       if (hit instanceof Failure && hit.error instanceof EvaluationAbort) abort(rule, hit.error)
-      else if (hit instanceof Failure)
+      else if (hit instanceof Failure) {
         failed.push(`${rule.id}: ${describeEvaluationError(hit.error).message}`)
-      else if (hit) granted.push(rule)
+        unevaluated.push(failed.at(-1) as string)
+      } else if (hit) granted.push(rule)
     }
     for (const rule of granted) {
       reasons.push({ rule: rule.id, sort: 'permission', message: messageOf(rule) })
@@ -420,6 +425,7 @@ function evaluateRules(
   if (verdict === 'stop' && retryAfter && !lasting) evaluation.retryAfter = retryAfter
   if (owner) evaluation.owner = owner
   if (aborted.length) evaluation.aborted = aborted
+  if (unevaluated.length) evaluation.failed = unevaluated
   if (verdict === 'flag') evaluation.reviewTeam = owner ?? policy.review.defaultTeam
   // Reasons read best most-severe first; within a severity, in rule order.
   return evaluation

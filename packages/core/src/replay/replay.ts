@@ -167,7 +167,9 @@ export interface ReplayReport {
     /** The baseline let it go; now it is held back. */
     nowHeld: number
     examples: {
-      line: number
+      /** The history's line (replay), or the live decision (a candidate's report: `remit explain <id>`). */
+      line?: number
+      decisionId?: string
       ref?: string
       at: string
       agent: string
@@ -284,6 +286,9 @@ const held = (outcome: Outcome) => outcome.reasons.filter((r) => r.sort !== 'per
 
 /** No commitments in a replay: one empty list for every evaluation. */
 const NO_COMMITMENTS: readonly never[] = []
+
+/** How a policy's answers differ from a baseline's: what `replay --baseline` and a candidate's report both print. */
+export type BaselineDiff = NonNullable<ReplayReport['baseline']>
 
 export async function replay(
   policy: Policy,

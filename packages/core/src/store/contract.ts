@@ -583,6 +583,55 @@ export function storeContract(
       expect(await store.readState('other')).toBe('x')
     })
 
+    it('changes a state key atomically: concurrent updates all count, a refused one writes nothing', async () => {
+      const bump = () => store.updateState('counter', (v) => String(Number(v ?? 0) + 1))
+      await Promise.all(Array.from({ length: 20 }, bump))
+      expect(await store.readState('counter')).toBe('20')
+      await expect(
+        store.updateState('counter', () => {
+          throw new Error('refused')
+        }),
+      ).rejects.toThrow('refused')
+      expect(await store.readState('counter')).toBe('20')
+    })
+
+    it("writes a candidate's diff with its decision, and lists them by candidate version, newest first", async () => {
+      const diffOf = (write: DecisionWrite, candidateVersion: string): DecisionWrite => ({
+        ...write,
+        candidateDiff: {
+          decisionId: write.decision.id,
+          at: write.decision.at,
+          accountId: write.decision.accountId,
+          agent: write.decision.agent,
+          team: write.decision.team,
+          kind: write.decision.action.kind,
+          policyVersion: 'v1',
+          candidateVersion,
+          diff: 'flip',
+          live: write.decision.verdict,
+          candidate: 'flag',
+          candidateReviewTeam: 'sales',
+          added: ['renewal-review'],
+          removed: [],
+        },
+      })
+      const first = diffOf(goWrite('acme', hours(0)), 'v2')
+      const second = diffOf(goWrite('globex', hours(1)), 'v2')
+      const other = diffOf(goWrite('acme', hours(2)), 'v3')
+      for (const w of [first, second, other])
+        await store.decide(request(w.decision.accountId, w.decision.at), () => w)
+      await store.decide(request('acme', hours(3)), () => goWrite('acme', hours(3)))
+      expect(await store.listCandidateDiffs({ candidateVersion: 'v2' })).toEqual([
+        second.candidateDiff,
+        first.candidateDiff,
+      ])
+      expect(await store.listCandidateDiffs({ since: hours(1) })).toEqual([
+        other.candidateDiff,
+        second.candidateDiff,
+      ])
+      expect(await store.listCandidateDiffs({ limit: 1, before: hours(2) })).toEqual([second.candidateDiff])
+    })
+
     describe('the outbox', () => {
       /** A flag answered with a message owed to `channel`, written with the answer. */
       const answered = async (account: string, channel: string, payload: Record<string, unknown> = {}) => {

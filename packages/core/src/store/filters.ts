@@ -1,5 +1,5 @@
 import type { OutboxFilter } from '../outbox/outbox.ts'
-import type { DecisionFilter, ReviewFilter, SuppressionFilter } from './store.ts'
+import type { CandidateDiffFilter, DecisionFilter, ReviewFilter, SuppressionFilter } from './store.ts'
 
 // The log, review and outbox filters as both stores apply them: which conditions, in which order,
 // and how many rows at most. A store says only how its SQL spells a placeholder, a time, a field of
@@ -67,6 +67,16 @@ export function decisionFilterSql(filter: DecisionFilter, dialect: SqlDialect): 
   c.add('at < ?', filter.until && dialect.time(filter.until))
   c.add('at < ?', filter.before && dialect.time(filter.before))
   return c.done(bound(filter.limit, 100, 1000))
+}
+
+/** Candidate diffs by candidate version and time; `candidate_version` and `at` are columns. */
+export function candidateDiffFilterSql(filter: CandidateDiffFilter, dialect: SqlDialect): FilterSql {
+  const c = new Conditions(dialect)
+  c.add('candidate_version = ?', filter.candidateVersion)
+  c.add('at >= ?', filter.since && dialect.time(filter.since))
+  c.add('at < ?', filter.until && dialect.time(filter.until))
+  c.add('at < ?', filter.before && dialect.time(filter.before))
+  return c.done(bound(filter.limit, 1000, 10000))
 }
 
 export function reviewFilterSql(filter: ReviewFilter, dialect: SqlDialect): FilterSql {

@@ -1,5 +1,6 @@
 import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite'
 import { Worker } from 'node:worker_threads'
+import { type CandidateDiff, parseCandidateDiff } from '../candidate/diff.ts'
 import type { Decision } from '../decision/decision.ts'
 import { NotFoundError } from '../errors.ts'
 import { MAX_IDENTITIES, type Person, personOf } from '../ledger/identity.ts'
@@ -22,6 +23,7 @@ import {
 } from '../outbox/outbox.ts'
 import type { Review } from '../review/review.ts'
 import {
+  candidateDiffFilterSql,
   decisionFilterSql,
   outboxFilterSql,
   reviewFilterSql,
@@ -34,6 +36,7 @@ import { PRUNE_CHUNK, PRUNED, pruneChunk, pruneCount } from './prune-sqlite.ts'
 import { commitmentFromRow, type RowReader, touchFromRow } from './rows.ts'
 import { checkTransition, replayOf, timelineLimit } from './rules.ts'
 import type {
+  CandidateDiffFilter,
   DecideRequest,
   DecisionFilter,
   DecisionWrite,
@@ -111,6 +114,9 @@ CREATE TABLE IF NOT EXISTS identities (
   account_id TEXT NOT NULL, contact_id TEXT NOT NULL, email TEXT NOT NULL, at INTEGER NOT NULL,
   PRIMARY KEY (account_id, contact_id, email)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS identities_email ON identities(account_id, email);
+CREATE TABLE IF NOT EXISTS candidate_diffs (
+  decision_id TEXT PRIMARY KEY, at INTEGER NOT NULL, candidate_version TEXT NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS candidate_diffs_at ON candidate_diffs(candidate_version, at);
 `
 
 type Row = Record<string, string | number | null>
@@ -307,6 +313,14 @@ class SqliteStore implements Store {
       if (write.commitment) this.insertCommitment(write.commitment)
       if (write.review) this.upsertReview(write.review)
       if (write.identity) this.link(d.accountId, write.identity, d.at)
+      const diff = write.candidateDiff
+      if (diff)
+        this.q.insertCandidateDiff.run(
+          diff.decisionId,
+          diff.at.getTime(),
+          diff.candidateVersion,
+          JSON.stringify(diff),
+        )
       return d
     })
   }
@@ -515,6 +529,20 @@ class SqliteStore implements Store {
     await this.write(() => this.q.writeState.run(key, value, Date.now()))
   }
 
+  async updateState(key: string, change: (value: string | undefined) => string): Promise<string> {
+    return this.write(() => {
+      const value = change((this.q.readState.get(key) as Row | undefined)?.value as string | undefined)
+      this.q.writeState.run(key, value, Date.now())
+      return value
+    })
+  }
+
+  async listCandidateDiffs(filter: CandidateDiffFilter = {}): Promise<CandidateDiff[]> {
+    const f = candidateDiffFilterSql(filter, SQLITE)
+    const sql = `SELECT body FROM candidate_diffs ${f.where} ORDER BY at DESC, decision_id DESC LIMIT ${f.limit}`
+    return this.all(sql, f.args).map((r) => parseCandidateDiff(r.body as string))
+  }
+
   async retryOutbox(id: string, now: Date): Promise<OutboxMessage> {
     return this.write(() => {
       const again = retried(this.outboxMessage(id), now)
@@ -688,6 +716,9 @@ function statements(db: DatabaseSync) {
       'INSERT INTO suppressions (id, account_id, at, external_id, body) VALUES (?, ?, ?, ?, ?)',
     ),
     readState: p('SELECT value FROM state WHERE key = ?'),
+    insertCandidateDiff: p(
+      'INSERT INTO candidate_diffs (decision_id, at, candidate_version, body) VALUES (?, ?, ?, ?)',
+    ),
     writeState: p(
       `INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?)
        ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,

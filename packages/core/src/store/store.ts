@@ -1,3 +1,4 @@
+import type { CandidateDiff } from '../candidate/diff.ts'
 import type { Decision } from '../decision/decision.ts'
 import type { Verdict } from '../decision/schema.ts'
 import type { Person } from '../ledger/identity.ts'
@@ -20,6 +21,8 @@ export interface DecisionWrite {
    * account, the ledger view read for either one holds it. Keeping a link that is there writes nothing.
    */
   identity?: Identity
+  /** What a candidate policy, run in shadow on the same ledger view, would have answered otherwise. */
+  candidateDiff?: CandidateDiff
 }
 
 /**
@@ -66,6 +69,17 @@ export interface DecisionFilter {
   /** Newest first; at most this many (default 100, max 1000). */
   limit?: number
   /** Only decisions older than this one's time (for paging). */
+  before?: Date
+}
+
+export interface CandidateDiffFilter {
+  /** Only the diffs of this candidate version. */
+  candidateVersion?: string
+  since?: Date
+  until?: Date
+  /** Newest first; at most this many (default 1000, max 10000). */
+  limit?: number
+  /** Only diffs older than this time (for paging). */
   before?: Date
 }
 
@@ -208,6 +222,17 @@ export interface Store {
   readState(key: string): Promise<string | undefined>
   /** Writes (or replaces) the value at `key`. */
   writeState(key: string, value: string): Promise<void>
+  /**
+   * Reads the value at `key` and writes what `change` returns, atomically: no other `updateState` or
+   * `writeState` of the key, from any instance, comes in between. `change` may throw to refuse
+   * (nothing is written). Returns the value written.
+   */
+  updateState(key: string, change: (value: string | undefined) => string): Promise<string>
+  /**
+   * The candidate diffs written with decisions (`DecisionWrite.candidateDiff`), newest first: what a
+   * policy in shadow would have answered otherwise.
+   */
+  listCandidateDiffs(filter?: CandidateDiffFilter): Promise<CandidateDiff[]>
   /** Removes what no rule reads and the audit no longer keeps (see `PruneRequest`). */
   prune(request: PruneRequest): Promise<PruneReport>
   close(): Promise<void>

@@ -1,0 +1,263 @@
+import { checkPolicy, InputError, PolicyError, parseDuration, type Remit } from '@remit/core'
+import {
+  candidateReport,
+  clearCandidate,
+  missingSignOffs,
+  type PolicyState,
+  promote,
+  readPolicyState,
+  rollback,
+  setCandidate,
+  signOff,
+} from '@remit/core/internal'
+import { z } from 'zod'
+import { ForbiddenError } from './errors.ts'
+import { defineRoute, type Route } from './route.ts'
+import type { RouteDeps } from './route-deps.ts'
+
+// The candidate policy in shadow, sign-off, promote and rollback (docs/candidates.md). The state is
+// the store's, shared by every instance on it; after a change this instance applies it at once, the
+// others at their next sync.
+
+const signOffSchema = z.object({
+  team: z.string(),
+  by: z.string(),
+  at: z.string(),
+  note: z.string().optional(),
+})
+const historySchema = z.object({
+  event: z.enum(['candidate', 'clear', 'sign-off', 'promote', 'rollback']),
+  version: z.string(),
+  at: z.string(),
+  by: z.string(),
+  note: z.string().optional(),
+  team: z.string().optional(),
+  from: z.string().optional(),
+  required: z.array(z.string()).optional(),
+  signOffs: z.array(signOffSchema).optional(),
+  override: z.boolean().optional(),
+})
+const candidateStateSchema = z.object({
+  /** The live version this instance serves. */
+  live: z.object({
+    version: z.string(),
+    promoted: z.boolean(),
+    at: z.string().optional(),
+    by: z.string().optional(),
+  }),
+  candidate: z
+    .object({
+      version: z.string(),
+      file: z.string(),
+      at: z.string(),
+      by: z.string(),
+      signOffs: z.array(signOffSchema),
+      /** The teams whose sign-off promotion needs, and those still missing. */
+      required: z.array(z.string()),
+      missing: z.array(z.string()),
+    })
+    .optional(),
+  /** Live versions rollback can return to, newest last. */
+  previous: z.array(z.string()),
+  history: z.array(historySchema),
+})
+
+const setRequest = z.object({
+  source: z.string().min(1).max(1_000_000).describe('The candidate policy file, as text'),
+  file: z.string().max(500).optional().describe('Its name, for messages (default candidate.yaml)'),
+})
+const signOffRequest = z.object({
+  team: z.string().optional().describe("The team agreeing (a reviewer's key: its own team, the default)"),
+  note: z.string().max(2000).optional(),
+  version: z
+    .string()
+    .optional()
+    .describe('The candidate version agreed to (refused if the candidate changed since)'),
+})
+const promoteRequest = z.object({
+  override: z.boolean().optional().describe('Promote without every sign-off (recorded as an override)'),
+  note: z.string().max(2000).optional(),
+})
+const rollbackRequest = z.object({ note: z.string().max(2000).optional() })
+const reportQuery = z.object({
+  since: z.string().optional().describe('How far back: a duration (24h, 7d) or an ISO time; default 24h'),
+})
+
+async function stateOf(remit: Remit, state: PolicyState): Promise<z.output<typeof candidateStateSchema>> {
+  const c = state.candidate
+  const signed = c ? await missingSignOffs(remit.store, remit.policy) : undefined
+  return {
+    live: {
+      version: remit.policy.version,
+      promoted: state.live?.version === remit.policy.version,
+      ...(state.live ? { at: state.live.at, by: state.live.by } : {}),
+    },
+    ...(c && signed
+      ? {
+          candidate: {
+            version: c.version,
+            file: c.file,
+            at: c.at,
+            by: c.by,
+            signOffs: c.signOffs,
+            required: signed.required,
+            missing: signed.missing,
+          },
+        }
+      : {}),
+    previous: state.previous.map((p) => p.version),
+    history: state.history,
+  }
+}
+
+export function candidateRoutes(d: RouteDeps): Route[] {
+  const { remit } = d
+  /** Applies the store's state on this instance now, then answers with it. */
+  const applied = async () =>
+    stateOf(remit, (await d.policy.sync?.poll()) ?? (await readPolicyState(remit.store)))
+  return [
+    defineRoute({
+      method: 'GET',
+      url: '/v1/admin/candidate',
+      operationId: 'getCandidate',
+      summary: 'The candidate policy in shadow, its sign-offs, and the history of policy changes',
+      tag: 'admin',
+      roles: ['admin', 'reviewer'],
+      response: candidateStateSchema,
+      handler: async () => stateOf(remit, await readPolicyState(remit.store)),
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/v1/admin/candidate',
+      operationId: 'setCandidate',
+      summary: 'Run a policy in shadow beside the live one, on every instance sharing the store',
+      description:
+        'Every live decision is also evaluated against the candidate, on the same ledger view: nothing is reserved, reviewed or sent for it, and each difference is recorded with the decision. A policy that does not load is refused (422) with every issue.',
+      tag: 'admin',
+      roles: ['admin'],
+      body: setRequest,
+      response: candidateStateSchema,
+      handler: async (c) => {
+        const file = c.body.file ?? 'candidate.yaml'
+        let checked: ReturnType<typeof checkPolicy>
+        try {
+          checked = checkPolicy(c.body.source, { file })
+        } catch (error) {
+          // YAML the parser itself gives up on (an alias to no anchor) is a policy that does not load.
+          const message = error instanceof Error ? error.message : String(error)
+          throw new PolicyError([{ severity: 'error', code: 'POLICY_UNREADABLE', message, path: [] }])
+        }
+        if (!checked.policy) throw new PolicyError(checked.issues)
+        await setCandidate(remit.store, checked.policy, c.principal.name)
+        return applied()
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/v1/admin/candidate/clear',
+      operationId: 'clearCandidate',
+      summary: 'Stop running the candidate in shadow (its recorded differences stay)',
+      tag: 'admin',
+      roles: ['admin'],
+      response: candidateStateSchema,
+      handler: async (c) => {
+        await clearCandidate(remit.store, c.principal.name)
+        return applied()
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/v1/admin/candidate/sign-offs',
+      operationId: 'signOffCandidate',
+      summary: 'A team agrees to the candidate: a reviewer for its own team, an admin naming one',
+      tag: 'admin',
+      roles: ['reviewer', 'admin'],
+      body: signOffRequest,
+      response: candidateStateSchema,
+      handler: async (c) => {
+        const p = c.principal
+        const team = p.kind === 'reviewer' ? p.team : c.body.team
+        if (!team) throw new InputError('MISSING_FIELD', 'name the team signing off', ['team'])
+        if (p.kind === 'reviewer' && c.body.team && c.body.team !== p.team)
+          throw new ForbiddenError(`key ${p.name} reviews for ${p.team}: it signs off for ${p.team} only`)
+        if (!remit.policy.teams.has(team) && !remit.candidate?.teams.has(team))
+          throw new InputError('UNKNOWN_TEAM', `unknown team "${team}"`, ['team'])
+        await signOff(remit.store, {
+          team,
+          by: p.name,
+          ...(c.body.note ? { note: c.body.note } : {}),
+          ...(c.body.version ? { version: c.body.version } : {}),
+        })
+        return applied()
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/admin/candidate/report',
+      operationId: 'getCandidateReport',
+      summary: 'What the candidate would have changed in live traffic: flips, review load, rules, examples',
+      tag: 'admin',
+      roles: ['admin', 'reviewer'],
+      query: reportQuery,
+      response: z.record(z.string(), z.unknown()),
+      handler: async (c) => {
+        const candidate = remit.candidate
+        if (!candidate)
+          throw new InputError(
+            'NO_CANDIDATE',
+            'no candidate policy is loaded',
+            [],
+            'remit candidate set next.yaml',
+          )
+        const since = sinceOf(c.query.since ?? '24h', d.clock())
+        return { ...(await candidateReport(remit.store, candidate, { since })) }
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/v1/admin/policy/promote',
+      operationId: 'promotePolicy',
+      summary: 'Make the candidate the live policy on every instance sharing the store',
+      description:
+        'Refused (409 SIGN_OFF_MISSING, naming the teams) until a reviewer of every team whose decisions the candidate flips, or whose rules it changes, has signed off; an admin may override, recorded as such.',
+      tag: 'admin',
+      roles: ['admin'],
+      body: promoteRequest,
+      response: candidateStateSchema,
+      handler: async (c) => {
+        await promote(remit.store, {
+          live: remit.policy,
+          by: c.principal.name,
+          ...(c.body.override ? { override: true } : {}),
+          ...(c.body.note ? { note: c.body.note } : {}),
+        })
+        return applied()
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      url: '/v1/admin/policy/rollback',
+      operationId: 'rollbackPolicy',
+      summary: 'Return every instance to the live version before the current one',
+      tag: 'admin',
+      roles: ['admin'],
+      body: rollbackRequest,
+      response: candidateStateSchema,
+      handler: async (c) => {
+        await rollback(remit.store, { by: c.principal.name, ...(c.body.note ? { note: c.body.note } : {}) })
+        return applied()
+      },
+    }),
+  ]
+}
+
+function sinceOf(text: string, now: Date): Date {
+  const ms = parseDuration(text)
+  if (ms !== undefined) return new Date(now.getTime() - ms)
+  const at = new Date(text)
+  if (Number.isNaN(at.getTime()))
+    throw new InputError('BAD_SINCE', `since: expected a duration (24h, 7d) or an ISO time, got "${text}"`, [
+      'since',
+    ])
+  return at
+}

@@ -1,0 +1,107 @@
+import { readFileSync } from 'node:fs'
+import { afterEach, describe, expect, it } from 'vitest'
+import { globex, type Harness, harness, seedPolicy } from './helpers.ts'
+
+// The candidate policy over the API: set by an admin, run in shadow, reported, signed off by the
+// teams it changes things for, promoted and rolled back.
+const live = readFileSync(seedPolicy, 'utf8')
+/** The seed policy plus a trigger that flags marketing's positioning e-mails to smb customers (reviewed by sales, the default team). */
+const next = live.replace(
+  'triggers:\n',
+  `triggers:\n  - { id: smb-positioning-review, team: marketing, action: email.positioning, when: "customer.tier == 'smb'", then: flag }\n`,
+)
+
+describe('a candidate policy over the API', () => {
+  let h: Harness
+  afterEach(async () => h?.server.close())
+
+  // Each on an account of its own: the 72-hour limit holds one account's second e-mail.
+  let accounts = 0
+  const decideGlobex = () =>
+    h.call('POST', '/v1/decisions', h.key.marketing, {
+      action: { kind: 'email.positioning' },
+      customer: { ...globex, accountId: `globex-${++accounts}` },
+    })
+
+  it('is set by an admin only, and then every decision is evaluated against it in shadow', async () => {
+    h = await harness()
+    expect((await h.call('POST', '/v1/admin/candidate', h.key.salesReviewer, { source: next })).status).toBe(
+      403,
+    )
+    const set = await h.call('POST', '/v1/admin/candidate', h.key.admin, { source: next, file: 'next.yaml' })
+    expect(set.status).toBe(200)
+    expect(set.body.candidate).toMatchObject({ file: 'next.yaml', by: 'ops', signOffs: [] })
+    const decision = await decideGlobex()
+    expect(decision.body.verdict).toBe('go')
+    const report = await h.call('GET', '/v1/admin/candidate/report?since=1h', h.key.admin)
+    expect(report.status).toBe(200)
+    expect(report.body).toMatchObject({
+      decisions: 1,
+      flips: { 'go→flag': 1 },
+      topRules: [{ rule: 'smb-positioning-review', flips: 1 }],
+      baseline: { nowHeld: 1, examples: [{ decisionId: decision.body.id, before: 'go', now: 'flag' }] },
+    })
+    expect((await h.call('GET', '/v1/reviews', h.key.admin)).body.reviews).toEqual([])
+  })
+
+  it('refuses a candidate that does not load, with every issue', async () => {
+    h = await harness()
+    const bad = await h.call('POST', '/v1/admin/candidate', h.key.admin, { source: 'version: 2' })
+    expect(bad.status).toBe(422)
+    expect((await h.call('GET', '/v1/admin/candidate', h.key.admin)).body.candidate).toBeUndefined()
+  })
+
+  it('is promoted only once every team it changes things for has signed off, or an admin overrides', async () => {
+    h = await harness()
+    await h.call('POST', '/v1/admin/candidate', h.key.admin, { source: next })
+    await decideGlobex()
+    const state = (await h.call('GET', '/v1/admin/candidate', h.key.salesReviewer)).body
+    // Marketing's rule changed (and its decision flipped); the flag would go to sales, the default team.
+    expect(state.candidate).toMatchObject({
+      required: ['marketing', 'sales'],
+      missing: ['marketing', 'sales'],
+    })
+    const refused = await h.call('POST', '/v1/admin/policy/promote', h.key.admin, {})
+    expect(refused.status).toBe(409)
+    expect(refused.body.error).toMatchObject({ code: 'SIGN_OFF_MISSING', teams: ['marketing', 'sales'] })
+    const signed = await h.call('POST', '/v1/admin/candidate/sign-offs', h.key.salesReviewer, {
+      note: 'we can take the load',
+    })
+    expect(signed.body.candidate.missing).toEqual(['marketing'])
+    // A reviewer signs for its own team only.
+    const other = await h.call('POST', '/v1/admin/candidate/sign-offs', h.key.salesReviewer, {
+      team: 'marketing',
+    })
+    expect(other.status).toBe(403)
+    expect((await h.call('POST', '/v1/admin/policy/promote', h.key.admin, {})).status).toBe(409)
+    const overridden = await h.call('POST', '/v1/admin/policy/promote', h.key.admin, {
+      override: true,
+      note: 'launch',
+    })
+    expect(overridden.status).toBe(200)
+    expect(overridden.body.live).toMatchObject({ promoted: true, by: 'ops' })
+    expect(overridden.body.history.at(-1)).toMatchObject({
+      event: 'promote',
+      by: 'ops',
+      override: true,
+      required: ['marketing', 'sales'],
+      signOffs: [{ team: 'sales', by: 'sales-reviewers', note: 'we can take the load' }],
+    })
+    expect((await decideGlobex()).body.verdict).toBe('flag')
+    const back = await h.call('POST', '/v1/admin/policy/rollback', h.key.admin, {})
+    expect(back.body.history.at(-1)).toMatchObject({ event: 'rollback', by: 'ops' })
+    expect((await decideGlobex()).body.verdict).toBe('go')
+  })
+
+  it('promotes with every sign-off given, no override recorded', async () => {
+    h = await harness()
+    await h.call('POST', '/v1/admin/candidate', h.key.admin, { source: next })
+    await decideGlobex()
+    await h.call('POST', '/v1/admin/candidate/sign-offs', h.key.salesReviewer, {})
+    await h.call('POST', '/v1/admin/candidate/sign-offs', h.key.admin, { team: 'marketing', note: 'ok' })
+    const promoted = await h.call('POST', '/v1/admin/policy/promote', h.key.admin, {})
+    expect(promoted.status).toBe(200)
+    expect(promoted.body.history.at(-1).override).toBeUndefined()
+    expect(promoted.body.candidate).toBeUndefined()
+  })
+})
