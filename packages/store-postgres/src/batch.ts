@@ -15,7 +15,12 @@ import { replayOf } from '@remit/core/internal'
 /** The most decisions in one transaction (its SQL is ~1 kB a decision). */
 export const MAX_BATCH = 64
 
+/** The most decisions waiting for a batch; more are refused at once (503), not queued without end. */
+export const MAX_PENDING = 10_000
+
 export interface Pending {
+  /** When it was asked for (ms): one that waits too long for a batch is refused (`PostgresStore`). */
+  queuedAt: number
   request: DecideRequest
   plan: (ledger: LedgerView) => DecisionWrite
   resolve: (decision: Decision) => void

@@ -45,7 +45,7 @@ import {
   touchFromRow,
 } from '@remit/core/internal'
 import pg from 'pg'
-import { keyOf, MAX_BATCH, type Outcome, type Pending, planBatch } from './batch.ts'
+import { keyOf, MAX_BATCH, MAX_PENDING, type Outcome, type Pending, planBatch } from './batch.ts'
 import { isConnectionError, storeError } from './errors.ts'
 import { ensureMonths, monthsBefore } from './partitions.ts'
 import { MIGRATIONS } from './schema.ts'
@@ -423,6 +423,9 @@ class PostgresStore implements Store {
   private batches = 0
   private scheduled = false
   private readonly maxBatches: number
+  /** How long a decision may wait for a batch: the pool's connection timeout. */
+  private readonly queueWaitMs: number
+  private sweeper: NodeJS.Timeout | undefined
   /** Called when the last batch is written and none waits (close() waits for that). */
   private readonly idle: Array<() => void> = []
   private readonly months: NodeJS.Timeout
@@ -431,6 +434,7 @@ class PostgresStore implements Store {
     this.pool = pool
     // Half the pool: the rest stays free for reviews, outcomes, the outbox and the console's reads.
     this.maxBatches = Math.max(1, Math.floor(maxConnections / 2))
+    this.queueWaitMs = (pool as unknown as { options: pg.PoolConfig }).options.connectionTimeoutMillis || 5000
     // Months of touches ahead of time (./partitions.ts), for a store open longer than they last. A
     // failed attempt is tried again at the next; until the months run out nothing depends on it.
     this.months = setInterval(() => {
@@ -504,9 +508,47 @@ class PostgresStore implements Store {
   decide(request: DecideRequest, plan: (ledger: LedgerView) => DecisionWrite): Promise<Decision> {
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(new UnavailableError('the store is closed'))
-      this.pending.push({ request, plan, resolve, reject })
+      if (this.pending.length >= MAX_PENDING)
+        return reject(
+          new UnavailableError(`PostgreSQL is not keeping up: ${MAX_PENDING} decisions are already waiting`),
+        )
+      this.pending.push({ queuedAt: Date.now(), request, plan, resolve, reject })
+      this.sweepLater()
       this.schedule()
     })
+  }
+
+  /**
+   * No decision waits for a batch longer than the pool's connection timeout: batches stuck behind a
+   * lock or a slow server must not hold every later request with them. Each one waiting that long is
+   * refused (503, Retry-After; nothing was written), as a wait for a connection would be.
+   */
+  private sweepLater(): void {
+    if (this.sweeper) return
+    const wait = this.queueWaitMs
+    this.sweeper = setInterval(
+      () => {
+        const now = Date.now()
+        let kept = 0
+        for (const p of this.pending) {
+          if (now - p.queuedAt > wait)
+            p.reject(
+              new UnavailableError(
+                `PostgreSQL did not take this decision within ${wait} ms (${this.batches} batches being written)`,
+              ),
+            )
+          else this.pending[kept++] = p
+        }
+        this.pending.length = kept
+        if (!kept) {
+          clearInterval(this.sweeper)
+          this.sweeper = undefined
+          if (!this.batches) for (const idle of this.idle.splice(0)) idle()
+        }
+      },
+      Math.max(50, wait / 4),
+    )
+    this.sweeper.unref()
   }
 
   private schedule(): void {

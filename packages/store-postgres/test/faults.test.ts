@@ -204,6 +204,26 @@ describe('PostgreSQL faults', () => {
     await silent.stop()
   })
 
+  it("batches stuck behind a held account lock do not hold other accounts' decisions: they are refused after the connection timeout", async () => {
+    // Two connections: one batch at a time. Acme's batch waits on acme's lock; globex's decision
+    // waits for a batch, and is refused after the connection timeout rather than waiting for acme.
+    const { store, name } = await open({ maxConnections: 2, pool: { connectionTimeoutMillis: 300 } })
+    let deciding: Promise<Decision> | undefined
+    await holdingAccount('acme', async () => {
+      deciding = store.decide(request('acme'), () => goWrite('acme'))
+      await until(async () => (await waitingOnLocks(name)) === 1)
+      const started = Date.now()
+      const error = await store.decide(request('globex'), () => goWrite('globex')).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(UnavailableError)
+      expect((error as Error).message).toMatch(/did not take this decision within 300 ms/)
+      expect(Date.now() - started).toBeLessThan(2000)
+    })
+    expect((await deciding)?.verdict).toBe('go')
+    expect((await store.listDecisions()).map((d) => d.accountId)).toEqual(['acme'])
+    // And the store goes on: the next decision for globex is made.
+    expect((await store.decide(request('globex'), () => goWrite('globex'))).verdict).toBe('go')
+  })
+
   it('a full pool is UnavailableError once the connection timeout has passed, not a wait without end', async () => {
     const { store, name } = await open({ maxConnections: 1, pool: { connectionTimeoutMillis: 300 } })
     let deciding: Promise<Decision> | undefined
