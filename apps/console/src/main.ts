@@ -1,5 +1,6 @@
 import './style.css'
 import { ApiError, type Principal, session, signOut } from './api.ts'
+import { candidatePage } from './pages/candidate.ts'
 import { logPage } from './pages/log.ts'
 import { policyPage } from './pages/policy.ts'
 import { queueKeys, queuePage } from './pages/queue.ts'
@@ -22,6 +23,7 @@ async function route(): Promise<void> {
       await timelinePage(decodeURIComponent(path.split('/')[2] ?? '') || undefined)
     else if (path === '/log') await logPage(params)
     else if (path === '/policy') await policyPage(who)
+    else if (path === '/candidate') await candidatePage(who, params)
     else await queuePage()
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {

@@ -1,68 +1,33 @@
 import { mkdirSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type ConsoleDemo, startConsoleDemo } from '@remit/example-seed-week/console-demo'
-import { type Browser, chromium, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { accessible, launchChromium, signInWith } from './browser.ts'
 
 // End to end in Debian's Chromium (playwright-core, never a downloaded browser), against a server
 // started here with the seed's week loaded and its flags open.
 const artifacts = fileURLToPath(new URL('../artifacts/', import.meta.url))
-const axeSource = createRequire(import.meta.url).resolve('axe-core/axe.min.js')
 let demo: ConsoleDemo
 let browser: Browser
 
 beforeAll(async () => {
   mkdirSync(artifacts, { recursive: true })
   demo = await startConsoleDemo({ consoleDir: fileURLToPath(new URL('../dist', import.meta.url)) })
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  })
+  browser = await launchChromium()
 })
 afterAll(async () => {
   await browser?.close()
   await demo?.close()
 })
 
-async function signedIn(
+function signedIn(
   key: string,
-  viewport = { width: 1280, height: 900 },
+  viewport?: { width: number; height: number },
   init?: () => void,
 ): Promise<Page> {
-  const page = await browser.newPage({ viewport })
-  if (init) await page.addInitScript(init)
-  await page.goto(`${demo.url}/console/`)
-  await page.getByLabel('Reviewer or admin key').fill(key)
-  await page.getByRole('button', { name: 'Sign in' }).click()
-  await page.getByRole('heading', { name: 'Review queue' }).waitFor()
-  return page
-}
-
-/** axe-core in the page: no serious or critical accessibility violations. */
-async function accessible(page: Page, name: string): Promise<void> {
-  await page.addScriptTag({ path: axeSource })
-  const result = await page.evaluate(async () =>
-    (
-      window as unknown as {
-        axe: { run: () => Promise<{ violations: { id: string; impact: string; nodes: unknown[] }[] }> }
-      }
-    ).axe.run(),
-  )
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-  expect(
-    bad.map((v) => `${v.id} (${v.nodes.length})`),
-    name,
-  ).toEqual([])
+  return signInWith(browser, demo.url, key, viewport, init)
 }
 
 describe('the console', () => {

@@ -1058,6 +1058,14 @@ class PostgresStore implements Store {
     report.touches += await chunks('remit_touches', 'id, at', where.touches[0], where.touches[1])
     await this.query('DELETE FROM remit_touch_external WHERE at < $1', [touchesBefore])
     report.decisions += await chunks('remit_decisions', 'id', where.decisions[0], where.decisions[1])
+    // A candidate's diffs go with their decisions (a decision kept, its review pending, keeps its diff).
+    const orphan = 'NOT EXISTS (SELECT 1 FROM remit_decisions d WHERE d.id = c.decision_id)'
+    await chunks(
+      'remit_candidate_diffs',
+      'decision_id',
+      `remit_candidate_diffs c WHERE c.at < $1 AND ${orphan}`,
+      [decisionsBefore],
+    )
     report.reviews += await chunks('remit_reviews', 'id', where.reviews[0], where.reviews[1])
     report.commitments += await chunks('remit_commitments', 'id', where.commitments[0], where.commitments[1])
     return report

@@ -14,7 +14,10 @@ interface Row {
 
 const FIELDS = ['verdict', 'team', 'agent', 'rule', 'since', 'until'] as const
 
-/** The decision log: filters, one decision's explanation, NDJSON export of the filtered set. */
+/**
+ * The decision log: filters, one decision's explanation, NDJSON export of the filtered set.
+ * `#/log?decision=<id>` opens with that decision explained (the candidate page's examples link here).
+ */
 export async function logPage(params: URLSearchParams): Promise<void> {
   const query = new URLSearchParams(
     [...params].filter(([k, v]) => (FIELDS as readonly string[]).includes(k) && v),
@@ -111,6 +114,11 @@ export async function logPage(params: URLSearchParams): Promise<void> {
     table,
     detail,
   )
+  const decision = params.get('decision')
+  if (decision) {
+    await showExplanation(decision, detail)
+    detail.scrollIntoView()
+  }
 }
 
 interface Explained {

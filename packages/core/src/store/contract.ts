@@ -632,6 +632,39 @@ export function storeContract(
       expect(await store.listCandidateDiffs({ limit: 1, before: hours(2) })).toEqual([second.candidateDiff])
     })
 
+    it("prunes a candidate's diffs with the decisions they were written with, keeping a kept decision's", async () => {
+      const day = 24
+      const diffOf = (write: DecisionWrite): DecisionWrite => ({
+        ...write,
+        candidateDiff: {
+          decisionId: write.decision.id,
+          at: write.decision.at,
+          accountId: write.decision.accountId,
+          agent: write.decision.agent,
+          team: write.decision.team,
+          kind: write.decision.action.kind,
+          policyVersion: 'v1',
+          candidateVersion: 'v2',
+          diff: 'flip',
+          live: write.decision.verdict,
+          candidate: 'stop',
+          added: ['no-discount'],
+          removed: [],
+        },
+      })
+      // Past retention: a go (its diff goes) and a flag still pending (kept, with its diff). New: a go.
+      const old = diffOf(goWrite('acme', hours(-90 * day)))
+      const pending = diffOf(flagWrite('globex', hours(-80 * day), 'sales', 200 * 24))
+      const fresh = diffOf(goWrite('initech', hours(-1)))
+      for (const w of [old, pending, fresh])
+        await store.decide(request(w.decision.accountId, w.decision.at), () => w)
+      const cut = { touchesBefore: hours(-30 * day), decisionsBefore: hours(-60 * day), now: hours(0) }
+      await store.prune({ ...cut, dryRun: true })
+      expect(await store.listCandidateDiffs({})).toHaveLength(3)
+      await store.prune(cut)
+      expect(await store.listCandidateDiffs({})).toEqual([fresh.candidateDiff, pending.candidateDiff])
+    })
+
     describe('the outbox', () => {
       /** A flag answered with a message owed to `channel`, written with the answer. */
       const answered = async (account: string, channel: string, payload: Record<string, unknown> = {}) => {

@@ -23,6 +23,13 @@ function args(request: PruneRequest, kind: keyof typeof WHERE): number[] {
 
 export const PRUNED = Object.keys(WHERE) as Array<keyof typeof WHERE>
 
+/**
+ * A candidate's diffs go with the decisions they were written with: those before the decisions'
+ * cut-off whose decision is gone (a decision kept, its review pending, keeps its diff).
+ */
+const ORPHAN_DIFFS =
+  'DELETE FROM candidate_diffs WHERE at < ? AND NOT EXISTS (SELECT 1 FROM decisions d WHERE d.id = candidate_diffs.decision_id)'
+
 /** How many rows of `kind` the request would remove. */
 export function pruneCount(db: DatabaseSync, request: PruneRequest, kind: keyof typeof WHERE): number {
   const row = db.prepare(`SELECT count(*) AS n FROM ${WHERE[kind]}`).get(...args(request, kind)) as {
@@ -39,7 +46,9 @@ export function pruneChunk(db: DatabaseSync, request: PruneRequest, kind: keyof 
   const where = WHERE[kind]
   const table = where.split(' ')[0] as string
   const remove = db.prepare(`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${where} LIMIT ${CHUNK})`)
-  return Number(remove.run(...args(request, kind)).changes)
+  const removed = Number(remove.run(...args(request, kind)).changes)
+  if (kind === 'decisions') db.prepare(ORPHAN_DIFFS).run(request.decisionsBefore.getTime())
+  return removed
 }
 
 export const PRUNE_CHUNK = CHUNK
