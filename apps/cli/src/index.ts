@@ -62,10 +62,11 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
       collect,
       [],
     )
+    .option('--map <file>', "an MCP gateway's mcp.yaml: also check it against the policy")
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
-      '\nAlso checks for conflicts: ownership rules that can both hold with different owners, permissions a stop always overrides, limits that can never be reached, comparisons with values a fact never has, and (with --facts/--supplied-by) facts no provider supplies.\n\nExamples:\n  remit validate\n  remit validate policies/remit.yaml --strict --supplied-by hubspot.yaml --facts renewalValue',
+      '\nAlso checks for conflicts: ownership rules that can both hold with different owners, permissions a stop always overrides, limits that can never be reached, comparisons with values a fact never has, and (with --facts/--supplied-by) facts no provider supplies.\n\nExamples:\n  remit validate\n  remit validate policies/remit.yaml --strict --supplied-by hubspot.yaml --facts renewalValue\n  remit validate remit.yaml --map mcp.yaml',
     )
     .action(async (policy: string, options) => {
       code = await validate(io, policy, options)
@@ -429,9 +430,20 @@ Examples:
     )
     .option('--wait <duration>', 'hold a flagged call open this long for a quick approval, e.g. 30s')
     .option('--no-describe-gates', "do not note each tool's gate in its description")
+    .option(
+      '--listen <port>',
+      'serve Streamable HTTP to remote agents on this port (at /mcp), each by its agent key as a bearer token',
+    )
+    .addOption(new Option('--host <address>', 'the address --listen binds').default('127.0.0.1'))
+    .addOption(
+      new Option(
+        '--keys <file>',
+        "keys.yaml for --listen without --remit-url: a client's key names its agent",
+      ).default('keys.yaml'),
+    )
     .addHelpText(
       'after',
-      '\nMCP goes over stdin/stdout; everything the gateway says goes to stderr.\n\nExamples:\n  remit mcp-gateway --policy remit.yaml --map mcp.yaml --agent crm-agent --store remit.db -- node crm-server.js\n  REMIT_KEY=rk_… remit mcp-gateway --map mcp.yaml --remit-url http://127.0.0.1:8787 --upstream-url http://127.0.0.1:3000/mcp',
+      '\nMCP goes over stdin/stdout (with --listen, over HTTP); everything the gateway says goes to stderr.\n\nExamples:\n  remit mcp-gateway --policy remit.yaml --map mcp.yaml --agent crm-agent --store remit.db -- node crm-server.js\n  REMIT_KEY=rk_… remit mcp-gateway --map mcp.yaml --remit-url http://127.0.0.1:8787 --upstream-url http://127.0.0.1:3000/mcp\n  remit mcp-gateway --listen 8788 --keys keys.yaml --store remit.db -- node crm-server.js',
     )
     .action(async (upstream: string[], options) => {
       code = await mcpGateway(io, upstream, options)

@@ -35,6 +35,7 @@ export { decisionToWire } from './decision/decision.ts'
 export { inputErrorFromZod, requestOf, resolveCaller, resolveRequest } from './decision/request.ts'
 export { MAX_IDENTITIES, personOf, samePerson } from './ledger/identity.ts'
 export { deliveredAlready, outboxMessage, parseOutbox, retried, settle } from './outbox/outbox.ts'
+export { PolicySource } from './policy/source.ts'
 export { closest } from './policy/suggest.ts'
 export { newSuppression } from './remit.ts'
 export {
@@ -46,5 +47,6 @@ export {
   type SqlDialect,
   suppressionFilterSql,
 } from './store/filters.ts'
+export { nodeSqlite } from './store/node-sqlite.ts'
 export { commitmentFromRow, type Row, type RowReader, touchFromRow } from './store/rows.ts'
 export { checkTransition, replayOf, timelineLimit } from './store/rules.ts'

@@ -2,12 +2,15 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
 import type { Reason } from '@remit/client'
 import type { CallHold, HeldCall } from './hold.ts'
 import type { GatedTool, ToolMap } from './map/load.ts'
-import { CallMappingError, callDigest, callRequest } from './map/request.ts'
+import { CallMappingError, type CallRequest, callDigest, callRequest } from './map/request.ts'
 import { type Answer, type HeldReview, type RemitSeam, RemitUnavailable } from './remit.ts'
 
 // What happens to one tools/call: the gate decides whether the upstream server sees it. Every path
 // that is not a go (or a spent-once approval, or a passthrough tool) answers the agent with a tool
 // result that says why and is never forwarded.
+
+/** How often a call waits on an identical one that is asking Remit (ms). */
+const DECIDING_POLL_MS = 20
 
 /** Forwards the call to the upstream server and returns its result. */
 export type Forward = () => Promise<CallToolResult>
@@ -119,32 +122,54 @@ export class Gate {
 
   private async gated(route: GatedTool, args: Record<string, unknown>): Promise<Admission> {
     const request = callRequest(route, args)
-    const digest = callDigest(route.tool, args, request.customer)
-    const held = this.o.hold.get(digest)
-    if (held && held.status !== 'forwarded') return this.release(held)
+    const digest = callDigest(route.tool, args, request.customer, this.o.remit.caller)
+    // Identical calls racing: one asks Remit, the others wait for it and then join its review.
+    for (;;) {
+      const begun = this.o.hold.begin(digest, this.now())
+      if ('held' in begun) return this.release(begun.held)
+      if ('deciding' in begun) return this.decide(route, args, request, digest, begun.deciding)
+      await new Promise((resolve) => setTimeout(resolve, DECIDING_POLL_MS))
+    }
+  }
 
-    const answer = await this.o.remit.decide({
-      ...request,
-      preview: {
-        subject: `MCP tool call: ${route.tool}`,
-        text: JSON.stringify(args, null, 2).slice(0, 20_000),
-      },
-    })
-    if (answer.verdict === 'go')
+  /** Asks Remit about a call this caller claimed; a flag holds it for its review, in the claim's place. */
+  private async decide(
+    route: GatedTool,
+    args: Record<string, unknown>,
+    request: CallRequest,
+    digest: string,
+    owner: string,
+  ): Promise<Admission> {
+    let answer: Answer
+    try {
+      answer = await this.o.remit.decide({
+        ...request,
+        preview: {
+          subject: `MCP tool call: ${route.tool}`,
+          text: JSON.stringify(args, null, 2).slice(0, 20_000),
+        },
+      })
+    } catch (error) {
+      this.o.hold.decided(digest, owner)
+      throw error
+    }
+    if (answer.verdict !== 'flag') {
+      this.o.hold.decided(digest, owner)
+      if (answer.verdict === 'stop') return stopped(route.tool, answer)
       return {
         allowed: true,
         meta: { verdict: 'go', decisionId: answer.decisionId },
         decisionId: answer.decisionId,
       }
-    if (answer.verdict === 'stop') return stopped(route.tool, answer)
+    }
     const now = this.now()
-    const holding = this.o.hold.hold({
+    const holding = this.o.hold.decided(digest, owner, {
       digest,
       tool: route.tool,
       reviewId: answer.reviewId as string,
       decisionId: answer.decisionId,
       heldAt: now,
-    })
+    }) as HeldCall
     if (this.o.waitMs) return this.release(holding, now + this.o.waitMs)
     return pending(route.tool, holding, await this.o.remit.review(holding.reviewId))
   }

@@ -44,14 +44,21 @@ export interface Gateway {
  * of it. tools/list is the upstream's; tools/call goes through the gate.
  */
 export async function openGateway(o: GatewayOptions): Promise<Gateway> {
+  const front = await openFront(o)
+  return { server: front.serverFor(o.remit), upstream: front.upstream, close: front.close }
+}
+
+/** One upstream and one hold file, and an MCP server in front of them for each agent. */
+export interface GatewayFront {
+  upstream: Client
+  /** A new MCP server whose calls are decided through `remit` (one per agent's session). */
+  serverFor(remit: RemitTarget): Server
+  /** Closes every server made, then the upstream and the hold file. */
+  close(): Promise<void>
+}
+
+export async function openFront(o: Omit<GatewayOptions, 'remit'>): Promise<GatewayFront> {
   const hold = new CallHold(o.holdPath ?? 'remit-mcp.db')
-  const gate = new Gate({
-    map: o.map,
-    remit: remitSeam(o.remit),
-    hold,
-    ...(o.waitMs ? { waitMs: o.waitMs } : {}),
-    ...(o.onError ? { onError: o.onError } : {}),
-  })
   const upstream = new Client({ name: 'remit-mcp-gateway', version: VERSION })
   try {
     await upstream.connect(o.upstream)
@@ -59,31 +66,48 @@ export async function openGateway(o: GatewayOptions): Promise<Gateway> {
     hold.close()
     throw error
   }
-  const server = new Server(
-    { name: 'remit-mcp-gateway', version: VERSION },
-    {
-      capabilities: { tools: { listChanged: true } },
-      instructions:
-        'Every tool call goes through Remit first: a call may be stopped, or flagged for human approval (then call it again, with the same arguments, once approved).',
-    },
-  )
-  server.setRequestHandler(ListToolsRequestSchema, async (request) => {
-    const listed = await upstream.listTools(request.params)
-    return o.describeGates === false ? listed : { ...listed, tools: listed.tools.map((t) => noted(o.map, t)) }
+  const servers = new Set<Server>()
+  upstream.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+    for (const server of servers) await server.sendToolListChanged().catch(() => {})
   })
-  server.setRequestHandler(CallToolRequestSchema, async (request) => {
-    const { name, arguments: args = {} } = request.params
-    // The upstream's result goes back as it is: the gateway forwards, it does not validate.
-    return gate.call(name, args, () =>
-      upstream.request({ method: 'tools/call', params: { name, arguments: args } }, CallToolResultSchema),
+  const serverFor = (remit: RemitTarget): Server => {
+    const gate = new Gate({
+      map: o.map,
+      remit: remitSeam(remit),
+      hold,
+      ...(o.waitMs ? { waitMs: o.waitMs } : {}),
+      ...(o.onError ? { onError: o.onError } : {}),
+    })
+    const server = new Server(
+      { name: 'remit-mcp-gateway', version: VERSION },
+      {
+        capabilities: { tools: { listChanged: true } },
+        instructions:
+          'Every tool call goes through Remit first: a call may be stopped, or flagged for human approval (then call it again, with the same arguments, once approved).',
+      },
     )
-  })
-  upstream.setNotificationHandler(ToolListChangedNotificationSchema, () => server.sendToolListChanged())
+    server.setRequestHandler(ListToolsRequestSchema, async (request) => {
+      const listed = await upstream.listTools(request.params)
+      return o.describeGates === false
+        ? listed
+        : { ...listed, tools: listed.tools.map((t) => noted(o.map, t)) }
+    })
+    server.setRequestHandler(CallToolRequestSchema, async (request) => {
+      const { name, arguments: args = {} } = request.params
+      // The upstream's result goes back as it is: the gateway forwards, it does not validate.
+      return gate.call(name, args, () =>
+        upstream.request({ method: 'tools/call', params: { name, arguments: args } }, CallToolResultSchema),
+      )
+    })
+    servers.add(server)
+    server.onclose = () => servers.delete(server)
+    return server
+  }
   return {
-    server,
     upstream,
+    serverFor,
     close: async () => {
-      await server.close()
+      for (const server of [...servers]) await server.close()
       await upstream.close()
       hold.close()
     },

@@ -1,10 +1,15 @@
+import { randomUUID } from 'node:crypto'
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
-import { nodeSqlite } from './node-sqlite.ts'
+import { nodeSqlite } from '@remit/core/internal'
 
 // The gateway's record of flagged calls, in its own SQLite file: which review a call (its digest)
 // waits for, and whether its approval has been spent. An approved call is forwarded once: the row is
 // claimed with one conditional UPDATE (held → forwarding), which only one caller can win, whether
 // the repeats race in this process or in several gateways sharing the file.
+//
+// A call asked about for the first time is claimed first (`deciding_calls`), so that identical
+// calls racing each other ask Remit once: the others wait for the claim to go, then find the call
+// held for the review the first one got (or, after a go or a stop, ask for themselves).
 
 export type HeldStatus = 'held' | 'forwarding' | 'forwarded'
 
@@ -18,9 +23,18 @@ export interface HeldCall {
   forwardedAt?: number
 }
 
+/** What `begin` found: the call is held already, this caller decides it, or another caller is deciding it. */
+export type Begun = { held: HeldCall } | { deciding: string } | { busy: true }
+
+/** How long a claim to decide a call stands before another caller may take it over (a gateway that died). */
+const DECIDING_STALE_MS = 60_000
+
 export class CallHold {
   private readonly db: DatabaseSync
-  private readonly q: Record<'get' | 'hold' | 'claim' | 'forwarded', StatementSync>
+  private readonly q: Record<
+    'get' | 'hold' | 'claim' | 'forwarded' | 'decide' | 'decided' | 'begin' | 'commit' | 'rollback',
+    StatementSync
+  >
 
   /** `path`: the SQLite file (created if missing), or ':memory:' for one process's life. */
   constructor(path: string) {
@@ -35,6 +49,11 @@ export class CallHold {
       status TEXT NOT NULL,
       held_at INTEGER NOT NULL,
       forwarded_at INTEGER
+    )`)
+    this.db.exec(`CREATE TABLE IF NOT EXISTS deciding_calls (
+      digest TEXT PRIMARY KEY,
+      owner TEXT NOT NULL,
+      claimed_at INTEGER NOT NULL
     )`)
     this.q = {
       get: this.db.prepare('SELECT * FROM held_calls WHERE digest = ?'),
@@ -51,6 +70,16 @@ export class CallHold {
       forwarded: this.db.prepare(
         `UPDATE held_calls SET status = 'forwarded' WHERE digest = ? AND review_id = ? AND status = 'forwarding'`,
       ),
+      // Taken when free, or when its claimer has been silent too long to be alive.
+      decide: this.db.prepare(
+        `INSERT INTO deciding_calls (digest, owner, claimed_at) VALUES (?, ?, ?)
+         ON CONFLICT (digest) DO UPDATE SET owner = excluded.owner, claimed_at = excluded.claimed_at
+         WHERE deciding_calls.claimed_at < ?`,
+      ),
+      decided: this.db.prepare('DELETE FROM deciding_calls WHERE digest = ? AND owner = ?'),
+      begin: this.db.prepare('BEGIN IMMEDIATE'),
+      commit: this.db.prepare('COMMIT'),
+      rollback: this.db.prepare('ROLLBACK'),
     }
   }
 
@@ -68,10 +97,50 @@ export class CallHold {
     }
   }
 
-  /** Records that the call `digest` waits for `reviewId`; returns the row as it stands (a racing flag's, if it won). */
-  hold(call: Omit<HeldCall, 'status' | 'forwardedAt'>): HeldCall {
-    this.q.hold.run(call.digest, call.tool, call.reviewId, call.decisionId, call.heldAt)
-    return this.get(call.digest) as HeldCall
+  /**
+   * Before asking Remit about a call: the call as held (its review decides it), or a claim to decide
+   * it (this caller asks Remit, then `decided`), or busy (another caller is asking: wait, then begin
+   * again). One transaction, so of identical calls racing, in this process or several, one decides.
+   */
+  begin(digest: string, at: number): Begun {
+    this.q.begin.run()
+    try {
+      const held = this.get(digest)
+      let begun: Begun
+      if (held && held.status !== 'forwarded') begun = { held }
+      else {
+        const owner = randomUUID()
+        const claimed = Number(this.q.decide.run(digest, owner, at, at - DECIDING_STALE_MS).changes) === 1
+        begun = claimed ? { deciding: owner } : { busy: true }
+      }
+      this.q.commit.run()
+      return begun
+    } catch (error) {
+      this.rollback()
+      throw error
+    }
+  }
+
+  /**
+   * The claim `owner` took ends: with `call`, the call is held for its review (in the same
+   * transaction, so no racing caller finds neither); without, it went or was stopped. Returns the row
+   * as it stands.
+   */
+  decided(
+    digest: string,
+    owner: string,
+    call?: Omit<HeldCall, 'status' | 'forwardedAt'>,
+  ): HeldCall | undefined {
+    this.q.begin.run()
+    try {
+      if (call) this.q.hold.run(call.digest, call.tool, call.reviewId, call.decisionId, call.heldAt)
+      this.q.decided.run(digest, owner)
+      this.q.commit.run()
+    } catch (error) {
+      this.rollback()
+      throw error
+    }
+    return call ? this.get(digest) : undefined
   }
 
   /** Takes the approval of `reviewId` for this call: true for exactly one caller, ever. */
@@ -82,6 +151,14 @@ export class CallHold {
   /** The claimed call was forwarded (whatever the upstream answered): its approval is spent. */
   forwarded(digest: string, reviewId: string): void {
     this.q.forwarded.run(digest, reviewId)
+  }
+
+  private rollback(): void {
+    try {
+      this.q.rollback.run()
+    } catch {
+      // No transaction was open: BEGIN itself failed.
+    }
   }
 
   close(): void {

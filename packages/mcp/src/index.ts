@@ -1,6 +1,7 @@
 export { type Forward, Gate, type GateMeta, type GateOptions } from './gate.ts'
 export { type Gateway, type GatewayOptions, openGateway } from './gateway.ts'
-export { CallHold, type HeldCall, type HeldStatus } from './hold.ts'
+export { type Begun, CallHold, type HeldCall, type HeldStatus } from './hold.ts'
+export { type ListeningGateway, type ListenOptions, listenGateway, remitServerKeys } from './listen.ts'
 export {
   checkToolMap,
   type FactSource,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { type ClientOptions, type Reason, RemitClient, RemitError } from '@remit/client'
 import { ConflictError, InputError, NotFoundError, type Remit, ReviewStateError } from '@remit/core'
 import type { CallRequest } from './map/request.ts'
@@ -27,6 +28,11 @@ export interface HeldReview {
 }
 
 export interface RemitSeam {
+  /**
+   * Who the calls are made as (`agent:<id>`, or `key:<its hash>` for a server's key), so that one
+   * agent's approval never releases another's identical call. Unknown for a RemitClient passed in.
+   */
+  caller?: string
   decide(request: CallRequest & { preview?: { subject?: string; text?: string } }): Promise<Answer>
   outcome(decisionId: string, status: 'sent' | 'failed'): Promise<void>
   review(id: string): Promise<HeldReview>
@@ -46,11 +52,13 @@ export type RemitTarget = { remit: Remit; agent: string } | RemitClient | Client
 export function remitSeam(target: RemitTarget): RemitSeam {
   if (target instanceof RemitClient) return clientSeam(target)
   if ('remit' in target) return engineSeam(target.remit, target.agent)
-  return clientSeam(new RemitClient(target))
+  const keyHash = createHash('sha256').update(target.key).digest('hex').slice(0, 32)
+  return { ...clientSeam(new RemitClient(target)), caller: `key:${keyHash}` }
 }
 
 function engineSeam(remit: Remit, agent: string): RemitSeam {
   return {
+    caller: `agent:${agent}`,
     decide: (request) =>
       asked(async () => {
         const d = await remit.decide({ agent }, request)

@@ -10,7 +10,7 @@ import { loadToolMap } from '../src/index.ts'
 const readme = new URL('../README.md', import.meta.url)
 
 it("the README's examples type-check against the package and the real SDKs' types, imported by their names", async () => {
-  expect(await typecheckReadme(readme)).toBe(3)
+  expect(await typecheckReadme(readme)).toBe(4)
 }, 60_000)
 
 it("the README's mcp.yaml is valid against @remit/core's README policy", () => {

@@ -9,6 +9,7 @@ import {
   parseDuration,
   type Remit,
 } from '@remit/core'
+import { hashKey, KeyRing } from '@remit/server'
 import { optional } from '../optional.ts'
 import { EXIT, type Io, UsageError } from '../output.ts'
 import { openStore } from './serve.ts'
@@ -26,6 +27,11 @@ export interface McpGatewayOptions {
   hold: string
   wait?: string
   describeGates: boolean
+  /** Serve Streamable HTTP on this port to remote agents, each by its key, instead of stdio. */
+  listen?: string
+  host: string
+  /** keys.yaml, for --listen with an embedded Remit: a client's key names its agent. */
+  keys: string
 }
 
 const loadMcp = () => optional('@remit/mcp', 'remit mcp-gateway and remit mcp', () => import('@remit/mcp'))
@@ -50,6 +56,20 @@ export async function mcpGateway(io: Io, upstream: string[], o: McpGatewayOption
       'name the upstream MCP server: its command after --, or --upstream-url',
       'remit mcp-gateway --map mcp.yaml --agent crm-agent -- node crm-server.js',
     )
+  const upstreamTransport = () =>
+    o.upstreamUrl
+      ? mcp.httpUpstream(o.upstreamUrl)
+      : mcp.stdioUpstream(upstream[0] as string, upstream.slice(1))
+  const shared = {
+    map,
+    holdPath: o.hold,
+    waitMs,
+    describeGates: o.describeGates,
+    onError: (error: unknown) =>
+      io.err(`remit mcp-gateway: an outcome was not recorded: ${(error as Error).message}`),
+  }
+  if (o.listen !== undefined) return listen(io, mcp, policy, o, { ...shared, upstream: upstreamTransport() })
+
   let remit: Remit | undefined
   let target: Parameters<typeof mcp.openGateway>[0]['remit']
   if (o.remitUrl) {
@@ -66,21 +86,66 @@ export async function mcpGateway(io: Io, upstream: string[], o: McpGatewayOption
     target = { remit, agent }
   }
   try {
-    const gateway = await mcp.openGateway({
-      map,
-      remit: target,
-      upstream: o.upstreamUrl
-        ? mcp.httpUpstream(o.upstreamUrl)
-        : mcp.stdioUpstream(upstream[0] as string, upstream.slice(1)),
-      holdPath: o.hold,
-      waitMs,
-      describeGates: o.describeGates,
-      onError: (error) =>
-        io.err(`remit mcp-gateway: an outcome was not recorded: ${(error as Error).message}`),
-    })
+    const gateway = await mcp.openGateway({ ...shared, remit: target, upstream: upstreamTransport() })
     io.err(`remit mcp-gateway: ${map.tools.size} tools mapped from ${o.map}; serving MCP on stdio`)
     await mcp.serveStdio(gateway.server)
     await gateway.close()
+    return EXIT.ok
+  } finally {
+    await remit?.close()
+  }
+}
+
+type Mcp = Awaited<ReturnType<typeof loadMcp>>
+
+/**
+ * `--listen`: Streamable HTTP for remote agents, each by its Remit agent key as a bearer token.
+ * With --remit-url the key is the one the gateway asks Remit with; embedded, keys.yaml says which
+ * agent it is. Serves until SIGINT or SIGTERM.
+ */
+async function listen(
+  io: Io,
+  mcp: Mcp,
+  policy: Policy,
+  o: McpGatewayOptions,
+  gateway: Omit<Parameters<Mcp['listenGateway']>[0], 'port' | 'host' | 'authenticate'>,
+): Promise<number> {
+  const port = Number(o.listen)
+  if (!/^\d+$/.test(o.listen ?? '') || port > 65535)
+    throw new UsageError(`--listen wants a TCP port, 0 to 65535; got "${o.listen}"`)
+  if (o.agent)
+    throw new UsageError(
+      "--agent does not go with --listen: each client's key says which agent it is",
+      o.remitUrl
+        ? 'remit keys new --agent <id> gives each agent its key'
+        : `give each agent a key in ${o.keys}`,
+    )
+  let remit: Remit | undefined
+  let authenticate: Parameters<Mcp['listenGateway']>[0]['authenticate']
+  if (o.remitUrl) authenticate = mcp.remitServerKeys(o.remitUrl)
+  else {
+    const keys = await KeyRing.fromFile(o.keys)
+    const engine = await openRemit({ policy, store: await openStore(o.store) })
+    remit = engine
+    // Only an agent key the policy knows decides; a reviewer's or an admin's key is not an agent.
+    authenticate = (key) => {
+      const principal = keys.byHash(hashKey(key))
+      return principal?.kind === 'agent' && policy.agents.has(principal.agent)
+        ? { remit: engine, agent: principal.agent }
+        : undefined
+    }
+  }
+  try {
+    const listening = await mcp.listenGateway({ ...gateway, port, host: o.host, authenticate })
+    const by = o.remitUrl ? `keys checked by ${o.remitUrl}` : `keys from ${o.keys}`
+    io.err(
+      `remit mcp-gateway: ${gateway.map.tools.size} tools mapped; serving MCP on ${listening.url} (${by})`,
+    )
+    await new Promise((resolve) => {
+      process.once('SIGINT', resolve)
+      process.once('SIGTERM', resolve)
+    })
+    await listening.close()
     return EXIT.ok
   } finally {
     await remit?.close()

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
-import { analyzePolicy, checkPolicy } from '@remit/core'
+import { analyzePolicy, checkPolicy, type PolicyIssue } from '@remit/core'
 import { parse } from 'yaml'
+import { optional } from '../optional.ts'
 import { type Io, paint, printIssue } from '../output.ts'
 
 export interface ValidateOptions {
@@ -10,6 +11,18 @@ export interface ValidateOptions {
   facts?: string
   /** Provider configurations (hubspot.yaml …) whose facts count as supplied. */
   suppliedBy?: string[]
+  /** An mcp.yaml to check against the policy (its action kinds, attributes and facts). */
+  map?: string
+}
+
+/** mcp.yaml's issues, checked against the policy when it loaded (else its shape only). */
+async function mapIssues(
+  file: string,
+  policy: Parameters<typeof analyzePolicy>[0] | undefined,
+): Promise<{ issues: PolicyIssue[]; tools?: number }> {
+  const mcp = await optional('@remit/mcp', 'remit validate --map', () => import('@remit/mcp'))
+  const result = mcp.checkToolMap(await readFile(file, 'utf8'), { file, ...(policy ? { policy } : {}) })
+  return result.map ? { issues: result.issues, tools: result.map.tools.size } : { issues: result.issues }
 }
 
 /** The facts a provider configuration fills: hubspot.yaml's mappings, or a plain `facts: [..]` list. */
@@ -48,18 +61,33 @@ export async function validate(io: Io, path: string, options: ValidateOptions): 
     result.issues.push(...analyzePolicy(result.policy, supplied ? { suppliedFacts: supplied } : {}))
     result.issues.sort((a, b) => (a.position?.line ?? 0) - (b.position?.line ?? 0))
   }
-  const errors = result.issues.filter((i) => i.severity === 'error').length
-  const warnings = result.issues.length - errors
+  const map = options.map ? await mapIssues(options.map, result.policy) : undefined
+  const issues = [...result.issues, ...(map?.issues ?? [])]
+  const errors = issues.filter((i) => i.severity === 'error').length
+  const warnings = issues.length - errors
+  const mapValid = map ? !map.issues.some((i) => i.severity === 'error') : undefined
   if (options.json) {
     io.out(
       JSON.stringify(
-        { file: path, valid: errors === 0, version: result.policy?.version, issues: result.issues },
+        {
+          file: path,
+          valid: errors === 0,
+          version: result.policy?.version,
+          issues,
+          ...(options.map ? { map: { file: options.map, valid: mapValid } } : {}),
+        },
         null,
         2,
       ),
     )
   } else {
-    for (const issue of result.issues) printIssue(io, issue)
+    for (const issue of issues) printIssue(io, issue)
+    if (map && options.map)
+      io.out(
+        mapValid
+          ? `${paint(io, ['bold', 'green'], `${options.map}: valid`)} (${map.tools} tools, checked against ${path})`
+          : paint(io, ['bold', 'red'], `${options.map}: has errors`),
+      )
     if (errors) io.out(paint(io, ['bold', 'red'], `${path}: ${errors} error(s), ${warnings} warning(s)`))
     else {
       const p = result.policy

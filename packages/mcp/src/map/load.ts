@@ -1,10 +1,15 @@
 import { readFile } from 'node:fs/promises'
 import { formatIssue, type Policy, type PolicyIssue } from '@remit/core'
-import { closest } from '@remit/core/internal'
+import { closest, PolicySource } from '@remit/core/internal'
 import type { z } from 'zod'
 import { type ArgumentPath, parseArgumentPath } from './path.ts'
 import { KNOWN_KEYS, type ToolMappingDocument, toolMapSchema } from './schema.ts'
-import { type YamlPath, YamlSource } from './source.ts'
+
+// mcp.yaml is read as the policy is (core's PolicySource: a YAML document that can say where any
+// path in it is). Its shape errors are worded here, not by core's schemaIssues: that one's "did you
+// mean" knows the policy's keys, and mcp.yaml has its own.
+
+type YamlPath = readonly (string | number)[]
 
 /** A fact's source: an argument of the call, or a value every call carries. */
 export type FactSource = { path: ArgumentPath } | { value: unknown }
@@ -59,17 +64,9 @@ export interface ToolMapCheck {
  * kind, attribute and fact it names is declared there (the checks `loadToolMap` throws for).
  */
 export function checkToolMap(text: string, o: { file?: string; policy?: Policy } = {}): ToolMapCheck {
-  const src = new YamlSource(text, o.file ?? '<mcp map>')
-  const syntax = [...src.doc.errors, ...src.doc.warnings].map(
-    (e): PolicyIssue => ({
-      severity: e.name === 'YAMLWarning' ? 'warning' : 'error',
-      code: e.name === 'YAMLWarning' ? 'YAML_WARNING' : 'YAML_SYNTAX',
-      message: e.message.split('\n')[0] as string,
-      path: [],
-      position: src.positionAt(e.pos[0]),
-      hint: 'check indentation and quoting',
-    }),
-  )
+  const src = new PolicySource(text, o.file ?? '<mcp map>')
+  // The policy's hint speaks of CEL expressions, which mcp.yaml has none of.
+  const syntax = src.syntaxIssues().map((i): PolicyIssue => ({ ...i, hint: 'check indentation and quoting' }))
   if (syntax.some((i) => i.severity === 'error')) return { issues: syntax }
   const parsed = toolMapSchema.safeParse(src.doc.toJS())
   if (!parsed.success) return { issues: sorted([...syntax, ...shapeIssues(src, parsed.error)]) }
@@ -96,7 +93,7 @@ export async function loadToolMapFile(path: string, policy?: Policy): Promise<To
 }
 
 function toolRoute(
-  src: YamlSource,
+  src: PolicySource,
   tool: string,
   doc: ToolMappingDocument,
   policy: Policy | undefined,
@@ -213,7 +210,7 @@ function toolRoute(
 }
 
 /** Zod's complaints about the file's shape, positioned, with the keys each place knows. */
-function shapeIssues(src: YamlSource, error: z.ZodError): PolicyIssue[] {
+function shapeIssues(src: PolicySource, error: z.ZodError): PolicyIssue[] {
   return error.issues.flatMap((zi): PolicyIssue[] => {
     const path = zi.path.map((p) => (typeof p === 'symbol' ? String(p) : p))
     if (zi.code === 'unrecognized_keys') {

@@ -46,18 +46,19 @@ function describe(path: readonly (string | number)[]): string {
 }
 
 /**
- * What binds an approval to one call: SHA-256 of the tool, its arguments and the customer, as
- * canonical JSON (object keys sorted), so the same call in another key order is the same call and
- * any changed argument is another.
+ * What binds an approval to one call: SHA-256 of the tool, its arguments, the customer and who calls
+ * (`caller`: an agent, or a key's hash), as canonical JSON (object keys sorted), so the same call in
+ * another key order is the same call and any changed argument, or another agent, is another.
  */
 export function callDigest(
   tool: string,
   args: Record<string, unknown>,
   customer: CallRequest['customer'],
+  caller?: string,
 ): string {
   const { facts: _facts, ...ids } = customer
   return createHash('sha256')
-    .update(canonical({ tool, arguments: args, customer: ids }))
+    .update(canonical({ caller, tool, arguments: args, customer: ids }))
     .digest('hex')
 }
 
