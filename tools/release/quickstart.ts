@@ -161,6 +161,7 @@ export async function quickstart(dir: string, o: QuickstartOptions = {}): Promis
         '@remit/store-postgres',
         '@remit/server',
         '@remit/mcp',
+        '@remit/slack',
       ]
       const code = `for (const n of ${JSON.stringify(names)}) { const m = await import(n); console.log(n, Object.keys(m).length) }`
       return (await run(process.execPath, ['--input-type=module', '-e', code], { cwd: dir, env })).stdout

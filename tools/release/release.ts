@@ -126,6 +126,7 @@ export async function dryRun(
       '@remit/server',
       '@remit/core',
       '@remit/mcp',
+      '@remit/slack',
     )
     await npmInstall(app, wanted, env)
     const steps = await quickstart(app, { adapters: true })

@@ -131,6 +131,14 @@ Examples:
     .option('--hubspot-config <file>', 'hubspot.yaml: fact mapping and CRM lookups for the HubSpot action')
     .option('--salesforce-org <alias>', 'publish review outcomes as Remit_Review__e to this `sf` org')
     .option(
+      '--slack-config <file>',
+      "slack.yaml: each team's channel and members (Slack is served when REMIT_SLACK_BOT_TOKEN is set)",
+    )
+    .option(
+      '--webhooks <file>',
+      'POST each review event, signed, to the URLs this file names (through the outbox)',
+    )
+    .option(
       '--console <dir>',
       "serve the console from this build (default: the one inside @remit/server, or this repository's apps/console/dist)",
     )
@@ -160,7 +168,10 @@ Examples:
 
 HubSpot: with REMIT_HUBSPOT_CLIENT_ID, REMIT_HUBSPOT_CLIENT_SECRET and REMIT_SECRET_KEY set, the
 "Check with Remit" action is served (/hubspot/action, /hubspot/options, /hubspot/install); see
---hubspot-config and --public-url.`,
+--hubspot-config and --public-url.
+
+Slack: with REMIT_SLACK_BOT_TOKEN and REMIT_SLACK_SIGNING_SECRET set and --slack-config slack.yaml,
+each flag is posted to its team's channel with Approve / Reject (interactivity: /slack/interactivity).`,
     )
     .action(async (options) => {
       code = await serve(io, options)

@@ -20,8 +20,10 @@ it('the README works as written: its server answers the curl with a go, and stop
       'sh ran',
       'ts served',
       'sh ran',
+      'yaml sketch', // a webhooks file (its reading is tested in webhooks.test.ts)
+      'ts sketch', // a receiver's check, as verifyWebhook does it (tested there)
     ])
-    const curl = session.done.at(-1)?.line ?? 0
+    const curl = session.done.findLast((b) => b.as === 'ran')?.line ?? 0
     expect(JSON.parse(session.output.get(curl) ?? '')).toMatchObject({ verdict: 'go' })
   } finally {
     await session.close()

@@ -225,6 +225,8 @@ export class Remit {
   private readonly listeners = new Set<ReviewListener>()
   /** channel → what a resolved review owes it (registered by adapters). */
   private readonly owed = new Map<string, OwedWork>()
+  /** channel → what a new flag's pending review owes it (a post to Slack, a webhook). */
+  private readonly owedOnFlag = new Map<string, OwedWork>()
   /** channel → start a delivery pass now (while a deliverer runs in this process). */
   private readonly kicks = new Map<string, () => Promise<void>>()
   private readonly decisionLog: DecisionLogSink | undefined
@@ -278,6 +280,9 @@ export class Remit {
     return traced('remit.decide', async (span) => {
       const decision = await this.decideNow(caller, request)
       if (span.isRecording()) span.setAttributes(decisionAttributes(decision))
+      // A new flag's owed work is committed with it: try it now, without holding the answer.
+      if (decision.verdict === 'flag' && !decision.dryRun && !decision.replayed)
+        for (const channel of this.owedOnFlag.keys()) void this.kicks.get(channel)?.()
       if (this.decisionLog && !decision.dryRun && !decision.replayed) this.logDecision(decision)
       return decision
     })
@@ -391,6 +396,8 @@ export class Remit {
       }
       decision.reviewId = review.id
       write.review = review
+      const outbox = this.owedMessages(this.owedOnFlag, review, decision, this.clock())
+      if (outbox.length) write.outbox = outbox
     }
     return write
   }
@@ -525,6 +532,14 @@ export class Remit {
     route: (channel: string, owed: OwedWork): (() => void) => {
       this.owed.set(channel, owed)
       return () => this.owed.delete(channel)
+    },
+    /**
+     * Declares the work a new flag owes `channel` (its review pending): written in the same
+     * transaction as the decision, so a flag is never kept without it. Returns the function that stops it.
+     */
+    routeFlags: (channel: string, owed: OwedWork): (() => void) => {
+      this.owedOnFlag.set(channel, owed)
+      return () => this.owedOnFlag.delete(channel)
     },
     /**
      * Delivers `channel`'s messages with `send`, at least once: each is claimed under a lease (so
@@ -695,19 +710,29 @@ export class Remit {
 
   /** The outbox messages a resolved review owes each channel, added to what resolving it writes. */
   private withOwedWork(write: ReviewWrite, decision: Decision, now: Date): ReviewWrite {
+    const outbox = this.owedMessages(this.owed, write.review, decision, now)
+    return outbox.length ? { ...write, outbox } : write
+  }
+
+  /** The outbox messages `review` owes each channel of `routes`. */
+  private owedMessages(
+    routes: Map<string, OwedWork>,
+    review: Review,
+    decision: Decision,
+    now: Date,
+  ): OutboxMessage[] {
     const outbox: OutboxMessage[] = []
-    for (const [channel, owed] of this.owed) {
-      const payload = owed(write.review, decision)
-      if (payload) {
+    for (const [channel, owed] of routes) {
+      const payload = owed(review, decision)
+      if (payload)
         outbox.push(
           outboxMessage(newId('obx'), channel, payload, now, {
-            reviewId: write.review.id,
+            reviewId: review.id,
             decisionId: decision.id,
           }),
         )
-      }
     }
-    return outbox.length ? { ...write, outbox } : write
+    return outbox
   }
 
   /** Every touch, decision, review and commitment of one account, across all agents and tools. */

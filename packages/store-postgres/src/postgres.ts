@@ -340,6 +340,10 @@ const identityValues = (write: DecisionWrite, i: Identity) => [
   write.decision.at,
 ]
 
+// A flag's owed work (a Slack post, a webhook), written with it.
+const OUTBOX_COLUMNS = 'id, channel, status, next_at, created_at, attempts, body'
+const outboxValues = (m: OutboxMessage) => [m.id, m.channel, m.status, m.nextAt, m.createdAt, m.attempts, m]
+
 /** One statement writing a decision and whatever it reserved, flagged or promised. */
 function insertSql(l: (v: unknown) => string, write: DecisionWrite, requestHash: string | undefined): string {
   const values = (xs: unknown[]) => `VALUES (${xs.map(l).join(', ')})`
@@ -362,6 +366,8 @@ function insertSql(l: (v: unknown) => string, write: DecisionWrite, requestHash:
     parts.push(
       `x AS (INSERT INTO remit_candidate_diffs (${CANDIDATE_DIFF_COLUMNS}) ${values(candidateDiffValues(write.candidateDiff))})`,
     )
+  for (const [i, m] of (write.outbox ?? []).entries())
+    parts.push(`o${i} AS (INSERT INTO remit_outbox (${OUTBOX_COLUMNS}) ${values(outboxValues(m))})`)
   return `WITH ${parts.join(', ')} SELECT 1`
 }
 
@@ -411,6 +417,11 @@ function insertsSql(
       'remit_candidate_diffs',
       CANDIDATE_DIFF_COLUMNS,
       writes.flatMap((w) => (w.write.candidateDiff ? [candidateDiffValues(w.write.candidateDiff)] : [])),
+    ),
+    insert(
+      'remit_outbox',
+      OUTBOX_COLUMNS,
+      writes.flatMap((w) => (w.write.outbox ?? []).map(outboxValues)),
     ),
   ].join('')
 }

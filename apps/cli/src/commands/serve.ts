@@ -6,6 +6,7 @@ import { openDecisionLog, openSqliteStore, parseDuration } from '@remit/core'
 import { ifInstalled, optional } from '../optional.ts'
 import { type Io, UsageError } from '../output.ts'
 import { readHubSpotYaml } from './hubspot.ts'
+import { notifications } from './notify.ts'
 
 export interface ServeOptions {
   policy: string
@@ -29,6 +30,10 @@ export interface ServeOptions {
   clockSkew?: string
   /** Every decision as one JSON line, appended to this file, or `-` for stdout (logs then go to stderr). */
   decisionLog?: string
+  /** slack.yaml: each team's channel and members (Slack is served when REMIT_SLACK_BOT_TOKEN is set). */
+  slackConfig?: string
+  /** A webhooks file: where review events are POSTed, signed (secrets from the environment). */
+  webhooks?: string
 }
 
 /**
@@ -213,6 +218,8 @@ export async function serve(io: Io, o: ServeOptions): Promise<number> {
   // The Salesforce login before anything is opened: without one, serve stops with NO_ORG and how to
   // log in (a SalesforceError, printed with its hint), not a half-started server.
   const salesforce = await salesforceOrg(o.salesforceOrg)
+  // Slack and webhooks read and checked before anything is opened, like HubSpot's config.
+  const notify = await notifications(o)
   const decisionLog = decisionLogFor(o.decisionLog)
   const store = await openStore(o.store)
   const server = await createServer({
@@ -229,7 +236,7 @@ export async function serve(io: Io, o: ServeOptions): Promise<number> {
       ...(o.decisionLog === '-' ? { stream: process.stderr } : {}),
     },
     ...(decisionLog ? { decisionLog } : {}),
-    rawRoutes: hubspot.routes,
+    rawRoutes: [...hubspot.routes, ...notify.routes],
     ...(consoleFiles ? { consoleDir: consoleFiles } : {}),
     // Salesforce flows call the flow-shaped decision operation with their agent's key (when
     // @remit/salesforce is installed: serving them needs nothing else).
@@ -242,9 +249,11 @@ export async function serve(io: Io, o: ServeOptions): Promise<number> {
   })
   try {
     hubspot.attach(server)
+    notify.attach(server)
   } catch (error) {
     // hubspot.yaml read well but does not fit the policy (e.g. an owner's team it lacks).
     await server.close()
+    if (error instanceof UsageError) throw error
     if ((error as { code?: string }).code === 'HUBSPOT_CONFIG_INVALID')
       throw new UsageError((error as Error).message, "make hubspot.yaml name the policy's teams and agents")
     throw error

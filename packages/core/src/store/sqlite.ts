@@ -313,6 +313,7 @@ class SqliteStore implements Store {
       if (write.commitment) this.insertCommitment(write.commitment)
       if (write.review) this.upsertReview(write.review)
       if (write.identity) this.link(d.accountId, write.identity, d.at)
+      for (const m of write.outbox ?? []) this.putOutbox(m)
       const diff = write.candidateDiff
       if (diff)
         this.q.insertCandidateDiff.run(

@@ -23,6 +23,8 @@ export interface DecisionWrite {
   identity?: Identity
   /** What a candidate policy, run in shadow on the same ledger view, would have answered otherwise. */
   candidateDiff?: CandidateDiff
+  /** The work a flag owes vendors (post it to a team's Slack channel, a webhook), in the same transaction. */
+  outbox?: OutboxMessage[]
 }
 
 /**
