@@ -47,3 +47,34 @@ it('replay says what is wrong with each line it cannot replay, not "line: Invali
   ])
   expect(out.join('\n')).not.toContain('Invalid input')
 })
+
+it('replay reads a decision log with promotions and rollbacks in it: those lines are skipped and counted, not errors', async () => {
+  const attempt = (at: string) => ({
+    at,
+    agent: 'sales-agent',
+    action: { kind: 'offer.discount', discountPct: 10 },
+    customer: { accountId: 'initech', facts: { lifecycle: 'prospect' } },
+  })
+  const change = { type: 'policy', version: 'v2', previousVersion: 'v1', by: 'ops' }
+  const lines = [
+    attempt('2026-04-06T09:00:00Z'),
+    { at: '2026-04-06T10:00:00.000Z', ...change, event: 'promoted', override: true },
+    { at: '2026-04-06T11:00:00.000Z', ...change, event: 'rolled-back', version: 'v1', previousVersion: 'v2' },
+    attempt('2026-04-07T09:00:00Z'),
+  ]
+  const history = join(mkdtempSync(join(tmpdir(), 'remit-replay-')), 'decisions.ndjson')
+  writeFileSync(history, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`)
+  const out: string[] = []
+  const io = { out: (l: string) => out.push(l), err: () => {}, color: false }
+  expect(await run(['replay', '--policy', seed, '--touches', history, '--json'], io)).toBe(0)
+  expect(JSON.parse(out.join('\n'))).toMatchObject({
+    events: 2,
+    attempts: 2,
+    policyChanges: 2,
+    errorCount: 0,
+  })
+  out.length = 0
+  expect(await run(['replay', '--policy', seed, '--touches', history], io)).toBe(0)
+  expect(out.join('\n')).toContain('2 policy change(s) seen in the log (promote, rollback): skipped')
+  expect(out.join('\n')).not.toContain('could not be replayed')
+})

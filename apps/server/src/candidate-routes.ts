@@ -83,6 +83,25 @@ const reportQuery = z.object({
   since: z.string().optional().describe('How far back: a duration (24h, 7d) or an ISO time; default 24h'),
 })
 
+/**
+ * The decision log's line for the promotion or rollback this instance just made (the state's newest
+ * history entry): written here only, since the other instances pick the change up from the store.
+ */
+function logPolicyChange(remit: Remit, state: PolicyState): void {
+  const entry = state.history.at(-1)
+  if (entry?.event !== 'promote' && entry?.event !== 'rollback') return
+  remit.logPolicyChange({
+    at: entry.at,
+    event: entry.event === 'promote' ? 'promoted' : 'rolled-back',
+    version: entry.version,
+    previousVersion: entry.from ?? '',
+    by: entry.by,
+    override: entry.override,
+    note: entry.note,
+    signOffs: entry.signOffs,
+  })
+}
+
 async function stateOf(remit: Remit, state: PolicyState): Promise<z.output<typeof candidateStateSchema>> {
   const c = state.candidate
   const signed = c ? await missingSignOffs(remit.store, remit.policy) : undefined
@@ -225,12 +244,13 @@ export function candidateRoutes(d: RouteDeps): Route[] {
       body: promoteRequest,
       response: candidateStateSchema,
       handler: async (c) => {
-        await promote(remit.store, {
+        const state = await promote(remit.store, {
           live: remit.policy,
           by: c.principal.name,
           ...(c.body.override ? { override: true } : {}),
           ...(c.body.note ? { note: c.body.note } : {}),
         })
+        logPolicyChange(remit, state)
         return applied()
       },
     }),
@@ -244,7 +264,11 @@ export function candidateRoutes(d: RouteDeps): Route[] {
       body: rollbackRequest,
       response: candidateStateSchema,
       handler: async (c) => {
-        await rollback(remit.store, { by: c.principal.name, ...(c.body.note ? { note: c.body.note } : {}) })
+        const state = await rollback(remit.store, {
+          by: c.principal.name,
+          ...(c.body.note ? { note: c.body.note } : {}),
+        })
+        logPolicyChange(remit, state)
         return applied()
       },
     }),

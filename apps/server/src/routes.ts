@@ -7,6 +7,7 @@ import {
   decisionSchema,
   label,
   outcomeRequestSchema,
+  recheckSchema,
   resolveRequestSchema,
   reviewQuerySchema,
   reviewSchema,
@@ -171,6 +172,17 @@ export function routes(d: RouteDeps): Route[] {
     if (!decision || (p.kind === 'agent' && decision.agent !== p.agent))
       throw new NotFoundError('decision', id)
     return decision
+  }
+  // A reviewer sees its team's reviews, an agent the reviews of its own flags: others do not exist.
+  const visibleReview = async (p: Principal, id: string) => {
+    const review = await remit.reviews.get(id)
+    const visible =
+      review &&
+      (p.kind === 'admin' ||
+        (p.kind === 'reviewer' && review.team === p.team) ||
+        (p.kind === 'agent' && review.agent === p.agent))
+    if (!visible) throw new NotFoundError('review', id)
+    return review
   }
   // Shared by approve and reject; defineRoute checks this context is one their routes give.
   const resolve =
@@ -391,17 +403,22 @@ export function routes(d: RouteDeps): Route[] {
       roles: ['agent', 'reviewer', 'admin'],
       params: { id: 'The review id' },
       response: reviewSchema,
+      handler: async (c) => reviewToWire(await visibleReview(c.principal, c.params.id)),
+    }),
+    defineRoute({
+      method: 'GET',
+      url: '/v1/reviews/:id/recheck',
+      operationId: 'recheckReview',
+      summary: "Re-check an approved review's stops now, before its action is released",
+      description:
+        "For an approved action sent later than its approval (a gateway repeating a held call): every stop approval checks — suppressions, pauses, windows, hard limits — evaluated again against the ledger as it is now, without the review's own reserved touch. Writes nothing. `ok: false`: do not send, and report the decision's touch `cancelled`. 409 REVIEW_NOT_APPROVED when the review is not approved with outcome go.",
+      tag: 'reviews',
+      roles: ['agent', 'reviewer', 'admin'],
+      params: { id: 'The review id' },
+      response: recheckSchema,
       handler: async (c) => {
-        const review = await remit.reviews.get(c.params.id)
-        const p = c.principal
-        // A reviewer sees its team's reviews, an agent the reviews of its own flags: others do not exist.
-        const visible =
-          review &&
-          (p.kind === 'admin' ||
-            (p.kind === 'reviewer' && review.team === p.team) ||
-            (p.kind === 'agent' && review.agent === p.agent))
-        if (!visible) throw new NotFoundError('review', c.params.id)
-        return reviewToWire(review)
+        await visibleReview(c.principal, c.params.id)
+        return remit.reviews.recheck(c.params.id)
       },
     }),
     defineRoute({

@@ -104,4 +104,53 @@ describe('a candidate policy over the API', () => {
     expect(promoted.body.history.at(-1).override).toBeUndefined()
     expect(promoted.body.candidate).toBeUndefined()
   })
+
+  it('records a promotion and a rollback in the decision log, with who did it and whether it was an override', async () => {
+    const lines: string[] = []
+    h = await harness({ decisionLog: { write: (line) => void lines.push(line) } })
+    const policyLines = () => lines.map((line) => JSON.parse(line)).filter((entry) => entry.type === 'policy')
+    const before = (await h.call('GET', '/v1/admin/candidate', h.key.admin)).body.live.version
+    const set = await h.call('POST', '/v1/admin/candidate', h.key.admin, { source: next })
+    const candidate = set.body.candidate.version
+    await decideGlobex()
+    await h.call('POST', '/v1/admin/candidate/sign-offs', h.key.salesReviewer, {
+      note: 'we can take the load',
+    })
+    // A refused promotion changes nothing, and records nothing.
+    expect((await h.call('POST', '/v1/admin/policy/promote', h.key.admin, {})).status).toBe(409)
+    expect(policyLines()).toEqual([])
+    const promoted = await h.call('POST', '/v1/admin/policy/promote', h.key.admin, {
+      override: true,
+      note: 'launch',
+    })
+    expect(promoted.status).toBe(200)
+    expect(policyLines()).toEqual([
+      {
+        at: promoted.body.history.at(-1).at,
+        type: 'policy',
+        event: 'promoted',
+        version: candidate,
+        previousVersion: before,
+        by: 'ops',
+        override: true,
+        note: 'launch',
+        signOffs: [
+          { team: 'sales', by: 'sales-reviewers', at: expect.any(String), note: 'we can take the load' },
+        ],
+      },
+    ])
+    const back = await h.call('POST', '/v1/admin/policy/rollback', h.key.admin, {})
+    expect(back.status).toBe(200)
+    expect(policyLines()).toHaveLength(2)
+    expect(policyLines()[1]).toEqual({
+      at: back.body.history.at(-1).at,
+      type: 'policy',
+      event: 'rolled-back',
+      version: before,
+      previousVersion: candidate,
+      by: 'ops',
+    })
+    // The decisions' lines are there too, each without a type.
+    expect(lines.map((line) => JSON.parse(line)).filter((entry) => !entry.type)).toHaveLength(1)
+  })
 })

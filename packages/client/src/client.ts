@@ -5,6 +5,7 @@ import type {
   DecisionWire,
   OutcomeRequest,
   Reason,
+  RecheckWire,
   ReviewQuery,
   ReviewWire,
   SuppressionRequest,
@@ -151,6 +152,14 @@ export class RemitClient {
 
   getReview(reviewId: string): Promise<ReviewWire> {
     return this.call('GET', `/v1/reviews/${encodeURIComponent(reviewId)}`)
+  }
+
+  /**
+   * Re-checks an approved review's stops now, before sending an action approved earlier (writes
+   * nothing). `ok: false`: don't send, and report the decision's touch `cancelled` (`outcome`).
+   */
+  recheckReview(reviewId: string): Promise<RecheckWire> {
+    return this.call('GET', `/v1/reviews/${encodeURIComponent(reviewId)}/recheck`)
   }
 
   approve(reviewId: string, note?: string): Promise<ReviewWire> {

@@ -12,6 +12,7 @@ export type {
   DecisionWire,
   Preview,
   Reason,
+  RecheckWire,
   ReviewWire,
   TimelineWire,
   TouchRequest,

@@ -164,6 +164,14 @@ export interface ReviewWire {
   touchId?: string | undefined
 }
 
+/** An approved review's stops, re-checked now: whether its action may still go. */
+export interface RecheckWire {
+  /** true: no stop holds now, the approved action may go; false: it must not be sent. */
+  ok: boolean
+  /** The stops that hold now (empty when ok): don't send, and report the touch cancelled. */
+  reasons: Reason[]
+}
+
 /** A decision as the log keeps it: who asked what, for whom, and the answer. */
 export interface DecisionRecordWire {
   id: string

@@ -60,6 +60,16 @@ describe('@remit/client', () => {
     expect((await reviewer.timeline('globex')).touches).toHaveLength(1)
   })
 
+  it("re-checks an approved flag's stops before it is sent", async () => {
+    const client = createClient({ url, key })
+    const reviewer = createClient({ url, key: reviewerKey })
+    const renewal = { accountId: 'acme', facts: { lifecycle: 'renewal', tier: 'enterprise' } }
+    const d = await client.decide({ action: { kind: 'email.positioning' }, customer: renewal })
+    expect(d.verdict).toBe('flag')
+    await reviewer.approve(d.reviewId as string)
+    expect(await client.recheckReview(d.reviewId as string)).toEqual({ ok: true, reasons: [] })
+  })
+
   it('throws RemitError naming the field for a request Remit refuses', async () => {
     const client = createClient({ url, key })
     const error = await client

@@ -64,9 +64,12 @@ export class NotFoundError extends Error {
   }
 }
 
-/** A review that cannot take the asked-for resolution (already resolved, or expired). */
+/**
+ * A review that cannot take the asked-for resolution (already resolved, or expired), or has no
+ * approval to re-check (not approved, or stopped at approval).
+ */
 export class ReviewStateError extends Error {
-  readonly code: 'REVIEW_RESOLVED' | 'REVIEW_EXPIRED'
+  readonly code: 'REVIEW_RESOLVED' | 'REVIEW_EXPIRED' | 'REVIEW_NOT_APPROVED'
   constructor(code: ReviewStateError['code'], message: string) {
     super(message)
     this.name = 'ReviewStateError'

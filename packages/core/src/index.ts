@@ -55,6 +55,7 @@ export {
   replay,
   replayEventSchema,
 } from './replay/replay.ts'
+export type { Recheck } from './review/recheck.ts'
 export type { Review, ReviewStatus } from './review/review.ts'
 export { openSqliteStore, type SqliteStoreOptions } from './store/sqlite.ts'
 export type {
@@ -77,5 +78,6 @@ export {
   type DecisionLogFileOptions,
   type DecisionLogSink,
   openDecisionLog,
+  type PolicyChangeLogEntry,
 } from './telemetry/decision-log.ts'
 export { formatDuration, parseDuration } from './time/duration.ts'

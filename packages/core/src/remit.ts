@@ -24,6 +24,7 @@ import {
 import { loadPolicyFile } from './policy/load.ts'
 import type { Policy } from './policy/model.ts'
 import { answerReview } from './review/answer.ts'
+import { type Recheck, recheckApproved } from './review/recheck.ts'
 import type { Review } from './review/review.ts'
 import type {
   DecisionFilter,
@@ -33,7 +34,12 @@ import type {
   Store,
   Timeline,
 } from './store/store.ts'
-import { type DecisionLogSink, decisionLogEntry } from './telemetry/decision-log.ts'
+import {
+  type DecisionLogEntry,
+  type DecisionLogSink,
+  decisionLogEntry,
+  type PolicyChangeLogEntry,
+} from './telemetry/decision-log.ts'
 import {
   ATTR,
   decisionAttributes,
@@ -283,13 +289,25 @@ export class Remit {
       // A new flag's owed work is committed with it: try it now, without holding the answer.
       if (decision.verdict === 'flag' && !decision.dryRun && !decision.replayed)
         for (const channel of this.owedOnFlag.keys()) void this.kicks.get(channel)?.()
-      if (this.decisionLog && !decision.dryRun && !decision.replayed) this.logDecision(decision)
+      if (this.decisionLog && !decision.dryRun && !decision.replayed)
+        this.writeLogLine(decisionLogEntry(decision))
       return decision
     })
   }
 
-  /** Hands a recorded decision's line to the decision log; whatever the sink does, the decision stands. */
-  private logDecision(decision: Decision): void {
+  /**
+   * Records a change of the live policy (a promotion, a rollback) in the decision log, with who made
+   * it, when one is configured. The caller that made the change writes it, on its instance only; like
+   * a decision's line, a failing sink is reported to `onDecisionLogError` and never throws here.
+   */
+  logPolicyChange(entry: Omit<PolicyChangeLogEntry, 'type'>): void {
+    if (!this.decisionLog) return
+    const { at, ...rest } = entry
+    this.writeLogLine({ at, type: 'policy', ...rest })
+  }
+
+  /** Hands a line to the decision log; whatever the sink does, the decision (or change) stands. */
+  private writeLogLine(entry: DecisionLogEntry | PolicyChangeLogEntry): void {
     const report = (error: unknown) => {
       try {
         this.onDecisionLogError(error)
@@ -298,7 +316,7 @@ export class Remit {
       }
     }
     try {
-      const written = this.decisionLog?.write(`${JSON.stringify(decisionLogEntry(decision))}\n`)
+      const written = this.decisionLog?.write(`${JSON.stringify(entry)}\n`)
       if (written && typeof written.then === 'function') written.then(undefined, report)
     } catch (error) {
       report(error)
@@ -499,6 +517,15 @@ export class Remit {
     approve: (id: string, input: ResolveInput = {}): Promise<Review> => this.resolve(id, 'approved', input),
     /** Rejects a flag: the action is stopped for good. */
     reject: (id: string, input: ResolveInput = {}): Promise<Review> => this.resolve(id, 'rejected', input),
+    /**
+     * Re-checks an approved review's stops against the ledger as it is now (or at `at`), as approval
+     * checked them, for an action released later than it was approved (a gateway's held call). Writes
+     * nothing: a caller that acts on `ok: false` does not send, and reports the reserved touch
+     * `cancelled` (`outcome`). Unknown reviews throw NotFoundError; one that is not approved with
+     * outcome go, ReviewStateError (REVIEW_NOT_APPROVED).
+     */
+    recheck: (id: string, input: { at?: Date | string } = {}): Promise<Recheck> =>
+      this.recheckReview(id, input),
     /** Expires every pending review whose time is up (`review.onExpiry`: stop). Returns them. */
     expire: async (at?: Date | string): Promise<Review[]> => {
       const now = at ? toDate(at, ['at']) : this.clock()
@@ -645,6 +672,18 @@ export class Remit {
       clearInterval(timer)
       if (this.kicks.get(channel) === kick) this.kicks.delete(channel)
     }
+  }
+
+  private async recheckReview(id: string, input: { at?: Date | string }): Promise<Recheck> {
+    const policy = this.current
+    const now = input.at ? toDate(input.at, ['at']) : this.clock()
+    const review = await this.store.getReview(id)
+    if (!review) throw new NotFoundError('review', id)
+    const decision = await this.store.getDecision(review.decisionId)
+    if (!decision) throw new NotFoundError('decision', review.decisionId)
+    const since = new Date(now.getTime() - policy.lookbackMs)
+    const ledger = await this.store.ledger(decision.accountId, since, now, personOf(decision))
+    return recheckApproved(policy, review, decision, now, ledger)
   }
 
   private resolve(

@@ -170,6 +170,78 @@ describe('the decision log', () => {
     expect(report.attempts).toBe(3)
     expect(report.verdicts).toEqual({ go: 1, flag: 1, stop: 1 })
   })
+
+  it('records a change of the live policy as a line of type "policy", with who made it, and only with a log', async () => {
+    const log = collecting()
+    const remit = await engine({ decisionLog: log.sink })
+    remit.logPolicyChange({
+      at: at(1),
+      event: 'promoted',
+      version: 'v2',
+      previousVersion: 'v1',
+      by: 'ops-admin',
+      override: true,
+    })
+    expect(log.lines).toHaveLength(1)
+    expect(log.lines[0]?.startsWith(`{"at":"${at(1)}","type":"policy",`)).toBe(true)
+    expect(JSON.parse(log.lines[0] ?? '')).toEqual({
+      at: at(1),
+      type: 'policy',
+      event: 'promoted',
+      version: 'v2',
+      previousVersion: 'v1',
+      by: 'ops-admin',
+      override: true,
+    })
+    const silent = await engine({})
+    expect(() =>
+      silent.logPolicyChange({
+        at: at(1),
+        event: 'rolled-back',
+        version: 'v1',
+        previousVersion: 'v2',
+        by: 'x',
+      }),
+    ).not.toThrow()
+  })
+
+  it('replays a log with policy changes in it: those lines are skipped, neither events nor errors', async () => {
+    const log = collecting()
+    const remit = await engine({ decisionLog: log.sink })
+    await remit.decide('sales-agent', {
+      action: { kind: 'offer.discount', discountPct: 10 },
+      customer: initech,
+      at: at(0),
+    })
+    remit.logPolicyChange({
+      at: at(1),
+      event: 'promoted',
+      version: 'v2',
+      previousVersion: 'v1',
+      by: 'ops-admin',
+    })
+    remit.logPolicyChange({
+      at: at(2),
+      event: 'rolled-back',
+      version: 'v1',
+      previousVersion: 'v2',
+      by: 'ops-admin',
+    })
+    await remit.decide('marketing-agent', {
+      action: { kind: 'email.positioning' },
+      customer: acme,
+      at: at(3),
+    })
+    async function* history() {
+      for (const [i, line] of log.lines.entries()) yield { line: i + 1, event: JSON.parse(line) }
+    }
+    const report = await replay(seedPolicy, history())
+    expect(report.errors).toEqual([])
+    expect(report.errorCount).toBe(0)
+    expect(report.events).toBe(2)
+    expect(report.attempts).toBe(2)
+    expect(report.policyChanges).toBe(2)
+  })
 })
 
 describe('openDecisionLog', () => {

@@ -192,11 +192,15 @@ export class Gate {
         ...reasonLines(review.outcomeReasons ?? []),
         'Calling it again with the same arguments gets the same answer; changed arguments are a new request.',
       )
+    // Approval may be hours old: the stops it checked are checked again now, before the approval is
+    // taken. Remit unreachable here throws RemitUnavailable: denied, the approval left unspent.
+    const check = await this.o.remit.recheck(held.reviewId)
     if (!this.o.hold.claim(held.digest, held.reviewId, this.now()))
       return refused(
         { ...meta, verdict: 'denied' },
         `Remit did not send this call to ${held.tool} again: its approval (review ${held.reviewId}) was taken by another call with the same arguments (one in flight, or one a stopped gateway was sending), and an approval sends once.`,
       )
+    if (!check.ok) return this.stoppedAtRelease(held, review.decisionId, check.reasons)
     return {
       allowed: true,
       meta: { ...meta, verdict: 'go' },
@@ -205,11 +209,28 @@ export class Gate {
     }
   }
 
-  private async report(decisionId: string, status: 'sent' | 'failed'): Promise<void> {
+  /**
+   * A claimed approval whose stops no longer pass: never sent, its reserved touch cancelled (so it
+   * stops counting), and the approval spent — the same call again is a new decision, which meets the
+   * stop as it then stands (or, once it is lifted, a new review).
+   */
+  private async stoppedAtRelease(held: HeldCall, decisionId: string, reasons: Reason[]): Promise<Admission> {
+    await this.report(decisionId, 'cancelled')
+    this.o.hold.forwarded(held.digest, held.reviewId)
+    return refused(
+      { verdict: 'stop', decisionId: held.decisionId, reviewId: held.reviewId },
+      `Remit stopped the call to ${held.tool}: its review ${held.reviewId} was approved, but a stop holds now. It was not sent, and its reserved touch was cancelled.`,
+      ...reasonLines(reasons),
+      'The approval is spent: calling it again with the same arguments is a new request, decided as things then stand.',
+    )
+  }
+
+  private async report(decisionId: string, status: 'sent' | 'failed' | 'cancelled'): Promise<void> {
     try {
       await this.o.remit.outcome(decisionId, status)
     } catch (error) {
-      // The call has happened: its result stands; the touch stays reserved (it still counts).
+      // The call has happened (or, cancelled, never will): the answer stands; the touch stays
+      // reserved (it still counts).
       this.o.onError?.(error)
     }
   }

@@ -148,7 +148,10 @@ export class CallHold {
     return Number(this.q.claim.run(at, digest, reviewId).changes) === 1
   }
 
-  /** The claimed call was forwarded (whatever the upstream answered): its approval is spent. */
+  /**
+   * The claimed call was forwarded (whatever the upstream answered), or stopped by the re-check at
+   * release: its approval is spent.
+   */
   forwarded(digest: string, reviewId: string): void {
     this.q.forwarded.run(digest, reviewId)
   }

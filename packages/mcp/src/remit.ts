@@ -4,7 +4,7 @@ import { ConflictError, InputError, NotFoundError, type Remit, ReviewStateError 
 import type { CallRequest } from './map/request.ts'
 
 // The one seam between the gateway and Remit: an embedded engine (openRemit on a store) or a Remit
-// server over HTTP (@remit/client). The gateway asks the same three things of either.
+// server over HTTP (@remit/client). The gateway asks the same four things of either.
 
 /** What Remit answered a call. */
 export interface Answer {
@@ -27,6 +27,12 @@ export interface HeldReview {
   outcomeReasons?: Reason[]
 }
 
+/** An approved review's stops, re-checked as the call is released: `ok`, or the stops that hold now. */
+export interface Recheck {
+  ok: boolean
+  reasons: Reason[]
+}
+
 export interface RemitSeam {
   /**
    * Who the calls are made as (`agent:<id>`, or `key:<its hash>` for a server's key), so that one
@@ -34,8 +40,11 @@ export interface RemitSeam {
    */
   caller?: string
   decide(request: CallRequest & { preview?: { subject?: string; text?: string } }): Promise<Answer>
-  outcome(decisionId: string, status: 'sent' | 'failed'): Promise<void>
+  /** `cancelled`: an approved call that was never sent (a stop held when it was released). */
+  outcome(decisionId: string, status: 'sent' | 'failed' | 'cancelled'): Promise<void>
   review(id: string): Promise<HeldReview>
+  /** Re-checks approved review `id`'s stops now, as approval checked them (writes nothing). */
+  recheck(id: string): Promise<Recheck>
 }
 
 /**
@@ -78,6 +87,7 @@ function engineSeam(remit: Remit, agent: string): RemitSeam {
           ...(r.outcomeReasons ? { outcomeReasons: r.outcomeReasons } : {}),
         }
       }),
+    recheck: (id) => asked(() => remit.reviews.recheck(id)),
   }
 }
 
@@ -103,6 +113,7 @@ function clientSeam(client: RemitClient): RemitSeam {
           ...(r.outcomeReasons ? { outcomeReasons: r.outcomeReasons } : {}),
         }
       }),
+    recheck: (id) => asked(() => client.recheckReview(id)),
   }
 }
 

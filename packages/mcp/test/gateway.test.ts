@@ -1,3 +1,4 @@
+import type { Remit } from '@remit/core'
 import { afterEach, describe, expect, it } from 'vitest'
 import { gatewayUnderTest, metaOf, textOf, type UnderTest } from './harness.ts'
 
@@ -65,6 +66,68 @@ describe('the gateway, over stdio to a real upstream MCP server', () => {
     const third = await t.call('create_offer', offer(20))
     expect(metaOf(third).verdict).toBe('flag')
     expect(metaOf(third).reviewId).not.toBe(reviewId)
+    expect(t.calls()).toHaveLength(1)
+  })
+
+  it('re-checks stops when an approved call is repeated: a suppression recorded since stops it', async () => {
+    t = await gatewayUnderTest()
+    const { reviewId, decisionId } = metaOf(await t.call('create_offer', offer(20)))
+    const approved = await t.remit.reviews.approve(reviewId as string, { by: 'sam' })
+    expect(approved.outcome).toBe('go')
+    // Between approval and the repeat, the customer unsubscribes.
+    await t.remit.recordSuppression({ accountId: 'acme', reason: 'unsubscribe', source: 'esp' })
+
+    const released = await t.call('create_offer', offer(20))
+    expect(released.isError).toBe(true)
+    expect(metaOf(released)).toMatchObject({ verdict: 'stop', reviewId, decisionId })
+    expect(textOf(released)).toContain(
+      `Remit stopped the call to create_offer: its review ${reviewId} was approved, but a stop holds now. It was not sent, and its reserved touch was cancelled.`,
+    )
+    expect(textOf(released)).toMatch(
+      /- approved, but a stop now holds: .*suppressed.*unsubscribe.* \(suppression\)/,
+    )
+    expect(t.calls()).toEqual([])
+    const touch = (await t.remit.timeline('acme')).touches.find((x) => x.id === approved.touchId)
+    expect(touch?.status).toBe('cancelled')
+
+    // The approval is spent: the same call again is a new decision, which meets the suppression.
+    const again = await t.call('create_offer', offer(20))
+    expect(metaOf(again).verdict).toBe('stop')
+    expect(metaOf(again).decisionId).not.toBe(decisionId)
+    expect(textOf(again)).toContain('Remit stopped the call to create_offer: it was not sent.')
+    expect(t.calls()).toEqual([])
+  })
+
+  it('denies a repeat it cannot re-check (Remit unreachable), and keeps the approval for later', async () => {
+    let down = false
+    t = await gatewayUnderTest({
+      // The engine, but its re-check fails while `down`, as a Remit that cannot be reached.
+      target: (remit) => {
+        const flaky = Object.create(remit) as Remit
+        Object.defineProperty(flaky, 'reviews', {
+          value: {
+            ...remit.reviews,
+            recheck: async (id: string) => {
+              if (down) throw new Error('connect ECONNREFUSED 127.0.0.1:8787')
+              return remit.reviews.recheck(id)
+            },
+          },
+        })
+        return { remit: flaky, agent: 'crm-agent' }
+      },
+    })
+    const { reviewId } = metaOf(await t.call('create_offer', offer(20)))
+    await t.remit.reviews.approve(reviewId as string)
+    down = true
+    const denied = await t.call('create_offer', offer(20))
+    expect(denied.isError).toBe(true)
+    expect(metaOf(denied).verdict).toBe('denied')
+    expect(textOf(denied)).toContain('so it was not sent (the gateway fails closed)')
+    expect(t.calls()).toEqual([])
+
+    down = false
+    const released = await t.call('create_offer', offer(20))
+    expect(metaOf(released)).toMatchObject({ verdict: 'go', reviewId })
     expect(t.calls()).toHaveLength(1)
   })
 

@@ -68,6 +68,28 @@ describe('the gateway asking a Remit server over HTTP (--remit-url)', () => {
     expect(t.calls()).toHaveLength(1)
   })
 
+  it('re-checks the approval over HTTP when the call is repeated: a suppression since stops it', async () => {
+    const server: TestServer = await startTestServer({
+      policy: fixture('remit.yaml'),
+      keys: { agent: { agent: 'crm-agent' }, sales: { reviewer: 'sales' } },
+    })
+    cleanups.push(() => server.close())
+    const t = await gatewayAsking({ url: server.url, key: server.keys.agent as string })
+    const { reviewId, decisionId } = metaOf(await t.call('create_offer', offer))
+    await new RemitClient({ url: server.url, key: server.keys.sales as string }).approve(reviewId as string)
+    await server.server.remit.recordSuppression({
+      accountId: 'initech',
+      reason: 'unsubscribe',
+      source: 'esp',
+    })
+    const released = await t.call('create_offer', offer)
+    expect(metaOf(released)).toMatchObject({ verdict: 'stop', reviewId })
+    expect(textOf(released)).toContain('was approved, but a stop holds now')
+    expect(t.calls()).toEqual([])
+    const { touches } = await server.server.remit.timeline('initech')
+    expect(touches.find((x) => x.decisionId === decisionId)?.status).toBe('cancelled')
+  })
+
   it('denies every gated call when the Remit server cannot be reached', async () => {
     const t = await gatewayAsking({
       url: 'http://127.0.0.1:9',

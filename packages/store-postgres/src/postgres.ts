@@ -1036,14 +1036,29 @@ class PostgresStore implements Store {
       reviews: [`remit_reviews WHERE created_at < $1 AND status <> 'pending'`, [decisionsBefore]],
       commitments: [`remit_commitments WHERE at < $1 AND ${spent}`, [decisionsBefore, now]],
     } as const
+    // A candidate's diffs go with their decisions (a decision kept, its review pending, keeps its diff).
+    const orphan = 'NOT EXISTS (SELECT 1 FROM remit_decisions d WHERE d.id = c.decision_id)'
+    const empty = (): PruneReport => ({
+      touches: 0,
+      decisions: 0,
+      reviews: 0,
+      commitments: 0,
+      candidateDiffs: 0,
+      months: [],
+    })
     if (request.dryRun) {
-      const report: PruneReport = { touches: 0, decisions: 0, reviews: 0, commitments: 0, months: [] }
+      const report = empty()
       for (const [k, [sql, args]] of Object.entries(where))
         report[k as keyof typeof where] = await count(sql, [...args])
+      // The diffs whose decision is gone, or goes in this prune.
+      const going = `NOT EXISTS (SELECT 1 FROM remit_decisions d WHERE d.id = c.decision_id AND (d.at >= $1 OR NOT ${keep}))`
+      report.candidateDiffs = await count(`remit_candidate_diffs c WHERE c.at < $1 AND ${going}`, [
+        decisionsBefore,
+      ])
       report.months = await this.withClient((client) => monthsBefore(client, touchesBefore))
       return report
     }
-    const report: PruneReport = { touches: 0, decisions: 0, reviews: 0, commitments: 0, months: [] }
+    const report = empty()
     // Whole months first: counted (they are gone after), then dropped, each in a short transaction.
     for (const month of await this.withClient((client) => monthsBefore(client, touchesBefore))) {
       report.touches += await count(month, [])
@@ -1069,9 +1084,7 @@ class PostgresStore implements Store {
     report.touches += await chunks('remit_touches', 'id, at', where.touches[0], where.touches[1])
     await this.query('DELETE FROM remit_touch_external WHERE at < $1', [touchesBefore])
     report.decisions += await chunks('remit_decisions', 'id', where.decisions[0], where.decisions[1])
-    // A candidate's diffs go with their decisions (a decision kept, its review pending, keeps its diff).
-    const orphan = 'NOT EXISTS (SELECT 1 FROM remit_decisions d WHERE d.id = c.decision_id)'
-    await chunks(
+    report.candidateDiffs += await chunks(
       'remit_candidate_diffs',
       'decision_id',
       `remit_candidate_diffs c WHERE c.at < $1 AND ${orphan}`,

@@ -44,7 +44,7 @@ export async function pruneCommand(io: Io, o: PruneOptions): Promise<number> {
     `${paint(io, 'bold', verb)}: ${report.touches} touches before ${request.touchesBefore.toISOString()} (the policy's longest window, ${formatDuration(policy.lookbackMs)})`,
   )
   io.out(
-    `${' '.repeat(verb.length + 2)}${report.decisions} decisions, ${report.reviews} answered reviews, ${report.commitments} spent commitments before ${request.decisionsBefore.toISOString()}`,
+    `${' '.repeat(verb.length + 2)}${report.decisions} decisions (with ${report.candidateDiffs} candidate diffs), ${report.reviews} answered reviews, ${report.commitments} spent commitments before ${request.decisionsBefore.toISOString()}`,
   )
   if (report.months.length)
     io.out(`${' '.repeat(verb.length + 2)}months dropped whole: ${report.months.join(', ')}`)

@@ -253,6 +253,9 @@ export function printReport(
   }
   if (!Object.keys(r.flagsPerDay).length) io.out('  no flags')
   if (r.baseline) printBaseline(io, r.baseline)
+  // A decision log read as history also records promotions and rollbacks: not attempts, not errors.
+  if (r.policyChanges)
+    io.out(`\n${r.policyChanges} policy change(s) seen in the log (promote, rollback): skipped`)
   if (r.errorCount) {
     io.out('')
     io.out(paint(io, 'yellow', `${r.errorCount} line(s) could not be replayed:`))

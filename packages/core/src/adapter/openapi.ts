@@ -10,7 +10,7 @@ const ERRORS: Record<string, string> = {
   '403': 'The key may not do this',
   '404': 'Not found',
   '409':
-    'Conflicts with what is recorded: a review no longer pending, an idempotency key sent with another request, an outcome after a final one',
+    'Conflicts with what is recorded: a review no longer pending (or, to re-check, not approved), an idempotency key sent with another request, an outcome after a final one',
   '503': 'The store is away for a moment: retry after Retry-After, with the same idempotency key',
 }
 
@@ -60,7 +60,11 @@ export function openApiDocument(routes: Route[], info: OpenApiOptions): Json {
     }
     const codes = r.roles.length ? ['400', '401', '403'] : []
     if (r.params) codes.push('404')
-    if (['approveReview', 'rejectReview', 'createDecision', 'reportOutcome'].includes(r.operationId))
+    if (
+      ['approveReview', 'rejectReview', 'recheckReview', 'createDecision', 'reportOutcome'].includes(
+        r.operationId,
+      )
+    )
       codes.push('409')
     if (r.roles.length) codes.push('503')
     for (const code of codes) {

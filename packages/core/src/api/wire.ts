@@ -123,6 +123,14 @@ export const reviewSchema = z.object({
   touchId: z.string().optional(),
 })
 
+/** An approved review's stops, re-checked now: whether its action may still go. */
+export const recheckSchema = z.object({
+  ok: z.boolean().describe('true: no stop holds now, the approved action may go; false: it must not be sent'),
+  reasons: z
+    .array(reasonSchema)
+    .describe("The stops that hold now (empty when ok): don't send, and report the touch cancelled"),
+})
+
 /** A decision as the log keeps it: who asked what, for whom, and the answer. */
 export const decisionRecordSchema = z.object({
   id: z.string(),
@@ -202,6 +210,7 @@ export type ResolveRequest = z.infer<typeof resolveRequestSchema>
 export type TouchWire = z.infer<typeof touchSchema>
 export type CommitmentWire = z.infer<typeof commitmentSchema>
 export type ReviewWire = z.infer<typeof reviewSchema>
+export type RecheckWire = z.infer<typeof recheckSchema>
 export type DecisionRecordWire = z.infer<typeof decisionRecordSchema>
 export type TimelineWire = z.infer<typeof timelineSchema>
 export type DecisionLogQuery = z.infer<typeof decisionLogQuerySchema>

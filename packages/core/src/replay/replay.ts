@@ -180,6 +180,11 @@ export interface ReplayReport {
       rules: string[]
     }[]
   }
+  /**
+   * Lines of a decision log that record a change of the live policy (`"type": "policy"`): skipped, not
+   * events and not errors.
+   */
+  policyChanges: number
   /** Lines that could not be replayed (bad JSON, unknown agent…), first 100. */
   errors: { line: number; message: string }[]
   errorCount: number
@@ -307,6 +312,7 @@ export async function replay(
     flagsPerDay: {},
     capacity: Object.fromEntries([...policy.teams.values()].map((t) => [t.id, t.reviewCapacityPerDay])),
     overCapacity: [],
+    policyChanges: 0,
     errors: [],
     errorCount: 0,
   }
@@ -338,6 +344,10 @@ export async function replay(
   let last = Number.NEGATIVE_INFINITY
   let n = 0
   for await (const { line, event: raw, error } of events) {
+    if (isRecord(raw) && raw.type === 'policy') {
+      report.policyChanges++
+      continue
+    }
     report.events++
     if (o.progress && ++n % (o.every ?? 10_000) === 0) o.progress(n)
     if (error !== undefined) {

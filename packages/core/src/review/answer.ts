@@ -60,7 +60,7 @@ export function answerReview(
     ]
     return { review: resolved }
   }
-  const check = recheck(policy, decision, now, ledger)
+  const check = recheckStops(policy, decision, now, ledger)
   if (check.verdict === 'stop') {
     resolved.outcome = 'stop'
     resolved.outcomeReasons = check.reasons.map((r) => ({
@@ -83,8 +83,11 @@ export function answerReview(
   return { review: resolved, touch, ...(commitment ? { commitment } : {}) }
 }
 
-/** Stop-producing rules only, at approval time, for the decision as it was asked. */
-function recheck(policy: Policy, decision: Decision, now: Date, ledger: LedgerView) {
+/**
+ * Stop-producing rules only, at `now`, for the decision as it was asked: what approval checks, and
+ * what releasing an approved action checks again (`./recheck.ts`).
+ */
+export function recheckStops(policy: Policy, decision: Decision, now: Date, ledger: LedgerView) {
   const { touches, commitments, suppressions, identities } = ledger
   const action = policy.actions.get(decision.action.kind)
   const agent = policy.agents.get(decision.agent)

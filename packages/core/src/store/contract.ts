@@ -659,10 +659,11 @@ export function storeContract(
       for (const w of [old, pending, fresh])
         await store.decide(request(w.decision.accountId, w.decision.at), () => w)
       const cut = { touchesBefore: hours(-30 * day), decisionsBefore: hours(-60 * day), now: hours(0) }
-      await store.prune({ ...cut, dryRun: true })
+      expect(await store.prune({ ...cut, dryRun: true })).toMatchObject({ decisions: 1, candidateDiffs: 1 })
       expect(await store.listCandidateDiffs({})).toHaveLength(3)
-      await store.prune(cut)
+      expect(await store.prune(cut)).toMatchObject({ decisions: 1, candidateDiffs: 1 })
       expect(await store.listCandidateDiffs({})).toEqual([fresh.candidateDiff, pending.candidateDiff])
+      expect(await store.prune(cut)).toMatchObject({ decisions: 0, candidateDiffs: 0 })
     })
 
     describe('the outbox', () => {

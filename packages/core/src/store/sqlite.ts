@@ -32,7 +32,7 @@ import {
 } from './filters.ts'
 import { addTouch, type Entry, LedgerCache } from './ledger-cache.ts'
 import { nodeSqlite, WORKER_SQLITE } from './node-sqlite.ts'
-import { PRUNE_CHUNK, PRUNED, pruneChunk, pruneCount } from './prune-sqlite.ts'
+import { PRUNE_CHUNK, PRUNED, pruneChunk, pruneCount, pruneCountCandidateDiffs } from './prune-sqlite.ts'
 import { commitmentFromRow, type RowReader, touchFromRow } from './rows.ts'
 import { checkTransition, replayOf, timelineLimit } from './rules.ts'
 import type {
@@ -508,14 +508,26 @@ class SqliteStore implements Store {
   }
 
   async prune(request: PruneRequest): Promise<PruneReport> {
-    const report: PruneReport = { touches: 0, decisions: 0, reviews: 0, commitments: 0, months: [] }
+    const report: PruneReport = {
+      touches: 0,
+      decisions: 0,
+      reviews: 0,
+      commitments: 0,
+      candidateDiffs: 0,
+      months: [],
+    }
+    if (request.dryRun)
+      report.candidateDiffs = await this.write(() => pruneCountCandidateDiffs(this.db, request))
     for (const kind of PRUNED) {
       if (request.dryRun) {
         report[kind] = await this.write(() => pruneCount(this.db, request, kind))
         continue
       }
-      for (let removed = PRUNE_CHUNK; removed === PRUNE_CHUNK; report[kind] += removed)
-        removed = await this.write(() => pruneChunk(this.db, request, kind))
+      for (let removed = PRUNE_CHUNK; removed === PRUNE_CHUNK; report[kind] += removed) {
+        const chunk = await this.write(() => pruneChunk(this.db, request, kind))
+        removed = chunk.removed
+        report.candidateDiffs += chunk.candidateDiffs
+      }
     }
     // Cached ledgers may hold what was removed.
     this.cache.clear()

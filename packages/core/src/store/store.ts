@@ -139,6 +139,8 @@ export interface PruneReport {
   decisions: number
   reviews: number
   commitments: number
+  /** A candidate policy's diffs, removed with the decisions they were written with. */
+  candidateDiffs: number
   /** Whole months of touches dropped at once, where the store keeps touches by month (PostgreSQL). */
   months: string[]
 }

@@ -41,6 +41,30 @@ export interface DecisionLogEntry {
 }
 
 /**
+ * A line of the decision log that is not a decision: the live policy changed (`remit promote`,
+ * `remit rollback`), by whom. `type: "policy"` tells it apart (a decision's line has no `type`);
+ * `remit replay` skips it. `at` comes first here too, so the log still sorts by time. Written by the
+ * instance that served the change only: the others pick the new version up from the store.
+ */
+export interface PolicyChangeLogEntry {
+  /** When the change was made (ISO 8601, UTC, milliseconds). */
+  at: string
+  type: 'policy'
+  event: 'promoted' | 'rolled-back'
+  /** The live version from now on. */
+  version: string
+  /** The live version it replaced. */
+  previousVersion: string
+  /** Who made the change: the name of the admin's key or session. */
+  by: string
+  /** Promoted without every team's sign-off. */
+  override?: boolean
+  note?: string
+  /** On a promotion: the sign-offs it had. */
+  signOffs?: { team: string; by: string; at: string; note?: string }[]
+}
+
+/**
  * Where the decision log goes. `write` is given each line (JSON and '\n') after its decision is
  * stored, and is never awaited by it: a throw or a rejected promise is reported (`onDecisionLogError`
  * of `openRemit`) and the decision stands.
