@@ -40,3 +40,11 @@ export function page(title: string, ...children: (Node | string | undefined | fa
   document.title = `${title} · Remit console`
   return main
 }
+
+/** A span of minutes as a person says it: 45 min, 5 h 20 min, 10 d 23 h (never "263 h"). */
+export function span(minutes: number): string {
+  if (minutes < 60) return `${minutes} min`
+  const hours = Math.floor(minutes / 60)
+  if (hours < 48) return minutes % 60 ? `${hours} h ${minutes % 60} min` : `${hours} h`
+  return hours % 24 ? `${Math.floor(hours / 24)} d ${hours % 24} h` : `${Math.floor(hours / 24)} d`
+}

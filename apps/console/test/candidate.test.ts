@@ -162,7 +162,8 @@ describe('the candidate page', () => {
     await page.getByRole('button', { name: `Roll back to ${live}` }).click()
     await page.locator('#status', { hasText: `Rolled back to ${live}` }).waitFor()
     expect(demo.server.remit.policy.version).toBe(live)
-    await expect(page.locator('#history tbody tr').first().textContent()).resolves.toContain('rolled back')
+    // The history is redrawn a moment after the status line: wait for it, bounded.
+    await expect.poll(() => page.locator('#history tbody tr').first().textContent()).toContain('rolled back')
     await page.close()
   })
 })

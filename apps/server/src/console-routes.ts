@@ -106,6 +106,10 @@ export function consoleRoutes(d: {
             decision: decision ? decisionRecordToWire(decision) : undefined,
             recentTouches: recent.get(r.accountId),
             expiresInMinutes: Math.max(0, Math.round((r.expiresAt.getTime() - now) / 60_000)),
+            // By the server's clock, as the expiry is: the browser's may differ.
+            askedMinutesAgo: Math.max(0, Math.round((now - r.createdAt.getTime()) / 60_000)),
+            // The channels an approval would owe work (a workflow resumed, a message updated).
+            owes: decision ? remit.outbox.owedOnApproval(r, decision) : [],
           })
         }
         const teams = t ? [t] : [...remit.policy.teams.keys()]

@@ -9,6 +9,8 @@ export interface Reason {
   rule: string
   sort: 'stop' | 'trigger' | 'limit' | 'window' | 'ownership' | 'permission' | 'default'
   message: string
+  /** true: this rule caused the verdict (why it was flagged or stopped); absent: it only matched. */
+  cause?: true | undefined
 }
 
 /** What the customer would see, for a flag's reviewer: subject, sender, body or link. */

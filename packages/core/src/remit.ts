@@ -569,6 +569,14 @@ export class Remit {
       return () => this.owedOnFlag.delete(channel)
     },
     /**
+     * The channels approving this pending review would owe work (what an approval that goes sets in
+     * motion beyond the decision itself: a workflow resumed, a Slack message updated), for its reviewer.
+     */
+    owedOnApproval: (review: Review, decision: Decision): string[] => {
+      const approved: Review = { ...review, status: 'approved', outcome: 'go' }
+      return [...this.owed].filter(([, owed]) => owed(approved, decision) !== undefined).map(([c]) => c)
+    },
+    /**
      * Delivers `channel`'s messages with `send`, at least once: each is claimed under a lease (so
      * another instance does not send it meanwhile), retried with exponential backoff and jitter when
      * `send` throws, and set aside as dead after `maxAttempts`. Runs a pass every `everyMs` and right

@@ -135,6 +135,7 @@ describe('patterns RE2 refuses', () => {
       sort: 'trigger',
       message:
         'invalid regular expression "(a)\\\\1": invalid escape sequence at `\\1`; stopped (fail closed)',
+      cause: true,
     })
     expect(d.retryAfter).toBeUndefined()
   })
@@ -170,6 +171,7 @@ describe('each evaluation of a condition has a budget', () => {
       rule: 'tag-pairs',
       sort: 'trigger',
       message: 'evaluation exceeded its budget; stopped (fail closed)',
+      cause: true,
     })
     expect(d.retryAfter).toBeUndefined()
   })

@@ -105,6 +105,7 @@ describe('verdicts: the most severe result wins, every matched rule is a reason'
       rule: 'one-touch-per-72h',
       sort: 'limit',
       message: 'at most 1 outbound touch per account per 72h: 1 already in the window',
+      cause: true,
     })
     expect(second.retryAfter?.toISOString()).toBe(at(72))
     const third = await remit.decide('sales-agent', {
@@ -211,6 +212,7 @@ describe('verdicts: the most severe result wins, every matched rule is a reason'
         sort: 'default',
         message:
           'no permission lets sales-agent (sales) take offer.discount here on its own: a human decides',
+        cause: true,
       },
     ])
     expect(d.reviewTeam).toBe('sales')

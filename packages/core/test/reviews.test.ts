@@ -140,6 +140,17 @@ describe('the outbox: work an answer owes a vendor', () => {
     return { remit, reviewId: d.reviewId as string, advance: (ms: number) => (now += ms) }
   }
 
+  it('names, before the answer, the channels an approval would owe work, and writes nothing', async () => {
+    const { remit, reviewId } = await setup()
+    remit.outbox.route('rejections', (review) => (review.status === 'rejected' ? {} : undefined))
+    const review = await remit.reviews.get(reviewId)
+    const decision = review && (await remit.decisions.get(review.decisionId))
+    if (!review || !decision) throw new Error('the flag was not written')
+    expect(remit.outbox.owedOnApproval(review, decision)).toEqual(['vendor'])
+    expect(await remit.outbox.list({ channel: 'vendor' })).toEqual([])
+    expect((await remit.reviews.get(reviewId))?.status).toBe('pending')
+  })
+
   it('is delivered at least once, retried with backoff while the vendor is down, then never again', async () => {
     const { remit, reviewId, advance } = await setup()
     let up = false

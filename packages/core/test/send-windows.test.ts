@@ -36,6 +36,7 @@ describe('send windows', () => {
       sort: 'window',
       message:
         'outside window email-hours (mon-fri 08:00-20:00, Europe/Paris): it is Sat 12:00 there; opens Mon 08:00 (2026-04-13T06:00:00.000Z)',
+      cause: true,
     })
   })
 

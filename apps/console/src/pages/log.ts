@@ -61,7 +61,8 @@ export async function logPage(params: URLSearchParams): Promise<void> {
     field('until', 'Until', 'date'),
     h('button', { type: 'submit' }, 'Filter'),
   )
-  const detail = h('section', { id: 'explanation', 'aria-live': 'polite' })
+  // Focusable, so opening an explanation takes the reader (and a screen reader) to it.
+  const detail = h('section', { id: 'explanation', 'aria-live': 'polite', tabindex: '-1' })
   const table = h(
     'table',
     { id: 'log' },

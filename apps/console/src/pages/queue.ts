@@ -1,39 +1,25 @@
 import { api } from '../api.ts'
-import { type Preview, previewBlock } from '../preview.ts'
-import { h, page, say, when } from '../ui.ts'
+import { h, page, say } from '../ui.ts'
+import { type Item, reviewCard } from './review-card.ts'
 
-interface Reason {
-  rule: string
-  sort: string
-  message: string
-}
-interface Item {
-  review: { id: string; team: string; accountId: string; agent: string; createdAt: string; expiresAt: string }
-  decision?: {
-    tool?: string
-    agent: string
-    email?: string
-    contactId?: string
-    action: { kind: string; attributes: Record<string, unknown> }
-    facts: Record<string, unknown>
-    /** What the customer would see: subject, sender, text, HTML, link. */
-    preview?: Preview
-    reasons: Reason[]
-  }
-  recentTouches: {
-    kind: string
-    team?: string
-    agent?: string
-    at: string
-    status: string
-    channel?: string
-  }[]
-  expiresInMinutes: number
-}
 interface Queue {
   items: Item[]
   capacity: { team: string; perDay?: number; today: number; pending: number }[]
 }
+
+/** How long an answer waits, undoable, before it is sent. */
+export const UNDO_MS = 5000
+
+/** The one answer waiting to be sent: a second `a` meanwhile answers nothing. */
+interface Waiting {
+  id: string
+  action: 'approve' | 'reject'
+  note: string
+  /** The card's label: who wants what, for whom. */
+  what: string
+  timer: number
+}
+let waiting: Waiting | undefined
 
 let timer: number | undefined
 let selected = 0
@@ -82,10 +68,11 @@ function render(q: Queue): void {
   page(
     'Review queue',
     capacity,
+    undoBar(),
     h(
       'p',
       { class: 'help' },
-      'Keys: j / k move, a approve, r reject, x select; the note field applies to the next answer.',
+      'Keys: j / k move, a approve, r reject (each can be undone with u for 5 s), x select; Escape leaves the note field.',
     ),
     q.items.length ? bulk : h('p', { id: 'empty' }, 'Nothing waits for you.'),
     list,
@@ -94,97 +81,80 @@ function render(q: Queue): void {
 }
 
 function card(item: Item, i: number): HTMLElement {
-  const d = item.decision
-  const attrs = Object.entries(d?.action.attributes ?? {})
-    .map(([k, v]) => `${k} ${v}`)
-    .join(', ')
   const note = h('input', {
     type: 'text',
     class: 'note',
     'aria-label': 'Note for this answer',
     placeholder: 'note (optional)',
   })
-  const li = h(
-    'li',
-    {
-      class: 'card',
-      tabindex: '-1',
-      'data-review': item.review.id,
-      'aria-label': `${d?.agent} wants ${d?.action.kind} for ${item.review.accountId}`,
-    },
-    h(
-      'label',
-      { class: 'select' },
-      h('input', {
-        type: 'checkbox',
-        class: 'pick',
-        'aria-label': `Select the flag for ${item.review.accountId}`,
-      }),
-      ' select',
-    ),
-    h('h2', {}, `${item.review.accountId}${d?.email ? ` · ${d.email}` : ''}`),
-    h(
-      'p',
-      { class: 'what' },
-      h('strong', {}, d?.agent ?? item.review.agent),
-      ` (${d?.tool ?? 'API'}) wants `,
-      h('strong', {}, d?.action.kind ?? ''),
-      attrs ? ` — ${attrs}` : '',
-    ),
-    h(
-      'ul',
-      { class: 'reasons', 'aria-label': 'Reasons' },
-      ...(d?.reasons ?? []).map((r) => h('li', {}, h('code', {}, r.rule), ` (${r.sort}): ${r.message}`)),
-    ),
-    previewBlock(d?.preview),
-    h(
-      'p',
-      { class: 'facts' },
-      `Facts: ${
-        Object.entries(d?.facts ?? {})
-          .map(([k, v]) => `${k} ${v}`)
-          .join(', ') || 'none'
-      }`,
-    ),
-    h(
-      'details',
-      {},
-      h('summary', {}, `Recent touches on this account (${item.recentTouches.length})`),
-      h(
-        'ul',
-        {},
-        ...item.recentTouches.map((t) =>
-          h('li', {}, `${when(t.at)} · ${t.team ?? t.agent ?? ''} · ${t.kind} (${t.status})`),
-        ),
-      ),
-    ),
-    h(
-      'p',
-      { class: 'expiry' },
-      `Expires in ${Math.floor(item.expiresInMinutes / 60)} h ${item.expiresInMinutes % 60} min`,
-    ),
-    note,
-    h(
-      'div',
-      { class: 'actions' },
-      h(
-        'button',
-        { type: 'button', onclick: () => resolve(item.review.id, 'approve', note.value) },
-        'Approve (a)',
-      ),
-      h(
-        'button',
-        { type: 'button', class: 'danger', onclick: () => resolve(item.review.id, 'reject', note.value) },
-        'Reject (r)',
-      ),
-    ),
-  )
+  const li = reviewCard(item, note, { answer: (action) => answer(item.review.id, action, note.value) })
+  // Escape leaves the note for the card, where the keys act again.
+  note.addEventListener('keydown', (e) => {
+    if (e.key !== 'Escape') return
+    e.preventDefault()
+    li.focus()
+  })
+  if (waiting?.id === item.review.id) li.classList.add('answering')
   // Focus anywhere in a card (its text block, a button) makes it the one the keys act on.
   li.addEventListener('focusin', () => {
     selected = i
     for (const [j, el] of cards().entries()) el.classList.toggle('current', j === i)
   })
   return li
+}
+
+/** The bar that says which answer waits to be sent, with its Undo. */
+function undoBar(): HTMLElement {
+  const bar = h('div', { id: 'undo', class: 'undo', role: 'status' })
+  if (waiting) showWaiting(bar, waiting)
+  return bar
+}
+
+function showWaiting(bar: HTMLElement, w: Waiting): void {
+  bar.replaceChildren(
+    `${w.action === 'approve' ? 'Approving' : 'Rejecting'}: ${w.what}, in ${UNDO_MS / 1000} s. `,
+    h('button', { type: 'button', onclick: () => undo() }, 'Undo (u)'),
+  )
+}
+
+/** Holds an answer for UNDO_MS, then sends it; one at a time. */
+function answer(id: string, action: 'approve' | 'reject', note: string): void {
+  if (waiting) {
+    say(
+      `One answer at a time: ${waiting.action === 'approve' ? 'approving' : 'rejecting'} is waiting (u undoes it).`,
+    )
+    return
+  }
+  waiting = {
+    id,
+    action,
+    note,
+    what:
+      cards()
+        .find((c) => c.dataset.review === id)
+        ?.getAttribute('aria-label') ?? id,
+    timer: window.setTimeout(() => {
+      waiting = undefined
+      document.getElementById('undo')?.replaceChildren()
+      void resolve(id, action, note)
+    }, UNDO_MS),
+  }
+  for (const c of cards()) c.classList.toggle('answering', c.dataset.review === id)
+  const bar = document.getElementById('undo')
+  if (bar) showWaiting(bar, waiting)
+}
+
+function undo(): void {
+  if (!waiting) return
+  window.clearTimeout(waiting.timer)
+  const { id, action } = waiting
+  waiting = undefined
+  document.getElementById('undo')?.replaceChildren()
+  for (const c of cards()) c.classList.remove('answering')
+  say(`${action === 'approve' ? 'Approval' : 'Rejection'} undone: nothing was sent.`)
+  cards()
+    .find((c) => c.dataset.review === id)
+    ?.focus()
 }
 
 function cards(): HTMLElement[] {
@@ -241,9 +211,10 @@ export function queueKeys(e: KeyboardEvent): void {
   } else if (e.key === 'a' || e.key === 'r') {
     const id = current?.dataset.review
     const note = current?.querySelector<HTMLInputElement>('input.note')?.value ?? ''
-    if (id) void resolve(id, e.key === 'a' ? 'approve' : 'reject', note)
+    if (id) answer(id, e.key === 'a' ? 'approve' : 'reject', note)
     return
-  } else return
+  } else if (e.key === 'u') undo()
+  else return
   e.preventDefault()
   focusCard()
 }

@@ -118,6 +118,12 @@ export const reasonSchema = z.object({
   rule: z.string(),
   sort: reasonSortSchema,
   message: z.string(),
+  cause: z
+    .literal(true)
+    .optional()
+    .describe(
+      'true: this rule caused the verdict (why it was flagged or stopped); absent: it only matched, as a permission does, or a flag a stop outweighed. Decisions logged before this field have none',
+    ),
 })
 
 const isoTime = z.iso.datetime({ offset: true })

@@ -277,6 +277,12 @@ function evaluateRules(
   const mine = () => (matcher ??= mineOf(input))
   const conditions = engine(policy, input, rules, mine)
   const reasons: Reason[] = []
+  // What each reason raised the verdict to: those that raised it to the final verdict caused it.
+  const raised = new Map<Reason, Verdict>()
+  const matched = (reason: Reason, v: Verdict) => {
+    raised.set(reason, v)
+    reasons.push(reason)
+  }
   // Most decisions notify no one.
   let notify: Set<string> | undefined
   let verdict = 'go' as Verdict
@@ -296,7 +302,7 @@ function evaluateRules(
     lasting = true
     const message = `${abortMessage(error)}; stopped (fail closed)`
     aborted.push({ rule: rule.id, code: error.code, message })
-    reasons.push({ rule: rule.id, sort: rule.sort, message })
+    matched({ rule: rule.id, sort: rule.sort, message }, 'stop')
   }
   const unevaluated: string[] = []
   const failClosed = (rule: CompiledRule, error: unknown) => {
@@ -304,18 +310,21 @@ function evaluateRules(
     const why = describeEvaluationError(error)
     unevaluated.push(`${rule.id}: ${why.message}`)
     raise('flag')
-    reasons.push({
-      rule: rule.id,
-      sort: rule.sort,
-      message: `could not evaluate (${why.message}), so a human decides: ${messageOf(rule)}`,
-    })
+    matched(
+      {
+        rule: rule.id,
+        sort: rule.sort,
+        message: `could not evaluate (${why.message}), so a human decides: ${messageOf(rule)}`,
+      },
+      'flag',
+    )
   }
 
   // Before any rule, and in every mode (an approval cannot send to someone who unsubscribed since).
   for (const s of suppressing(input, mine)) {
     raise('stop')
     lasting = true
-    reasons.push({ rule: 'suppression', sort: 'stop', message: suppressionMessage(s, input) })
+    matched({ rule: 'suppression', sort: 'stop', message: suppressionMessage(s, input) }, 'stop')
   }
   for (const rule of rules.stops) {
     const hit = conditions.test(rule.when)
@@ -323,7 +332,7 @@ function evaluateRules(
     else if (hit) {
       raise('stop')
       lasting = true
-      reasons.push({ rule: rule.id, sort: 'stop', message: messageOf(rule) })
+      matched({ rule: rule.id, sort: 'stop', message: messageOf(rule) }, 'stop')
     }
   }
   // Send windows hold an action back until they open, in every mode: an approval sends now.
@@ -334,7 +343,7 @@ function evaluateRules(
       raise('stop')
       if (shut.retryAfter) pause(shut.retryAfter)
       else lasting = true
-      reasons.push({ rule: rule.id, sort: 'window', message: shut.message })
+      matched({ rule: rule.id, sort: 'window', message: shut.message }, 'stop')
     }
   }
   for (const rule of rules.triggers) {
@@ -356,7 +365,7 @@ function evaluateRules(
           message += ` (paused until ${until.toISOString()})`
         } else lasting = true
       }
-      reasons.push({ rule: rule.id, sort: 'trigger', message })
+      matched({ rule: rule.id, sort: 'trigger', message }, rule.then)
     }
   }
   for (const rule of rules.limits) {
@@ -374,7 +383,7 @@ function evaluateRules(
         if (hit.retryAfter) pause(hit.retryAfter)
         else lasting = true
       }
-      reasons.push({ rule: rule.id, sort: 'limit', message: hit.message })
+      matched({ rule: rule.id, sort: 'limit', message: hit.message }, rule.then)
     }
   }
   for (const rule of rules.ownership) {
@@ -388,13 +397,16 @@ function evaluateRules(
     if (rule.owner === input.agent.team || (mode === 'approve' && rule.then === 'flag')) continue
     raise(rule.then)
     if (rule.then === 'stop') lasting = true
-    reasons.push({
-      rule: rule.id,
-      sort: 'ownership',
-      message:
-        rule.message ??
-        `${rule.owner} owns this customer's decisions; ${input.agent.team}'s ${input.agent.id} needs ${rule.owner}'s approval`,
-    })
+    matched(
+      {
+        rule: rule.id,
+        sort: 'ownership',
+        message:
+          rule.message ??
+          `${rule.owner} owns this customer's decisions; ${input.agent.team}'s ${input.agent.id} needs ${rule.owner}'s approval`,
+      },
+      rule.then,
+    )
   }
   if (mode === 'decide') {
     const failed: string[] = []
@@ -413,14 +425,19 @@ function evaluateRules(
     if (granted.length === 0) {
       raise('flag')
       const tried = failed.length ? ` (could not evaluate ${failed.join('; ')})` : ''
-      reasons.push({
-        rule: 'no-permission',
-        sort: 'default',
-        message: `no permission lets ${input.agent.id} (${input.agent.team}) take ${input.action.kind} here on its own${tried}: a human decides`,
-      })
+      matched(
+        {
+          rule: 'no-permission',
+          sort: 'default',
+          message: `no permission lets ${input.agent.id} (${input.agent.team}) take ${input.action.kind} here on its own${tried}: a human decides`,
+        },
+        'flag',
+      )
     }
   }
 
+  // A permission only matched; a flag under a stop did not decide it either.
+  if (verdict !== 'go') for (const reason of reasons) if (raised.get(reason) === verdict) reason.cause = true
   const evaluation: Evaluation = { verdict, reasons, notify: notify ? [...notify] : [] }
   if (verdict === 'stop' && retryAfter && !lasting) evaluation.retryAfter = retryAfter
   if (owner) evaluation.owner = owner
