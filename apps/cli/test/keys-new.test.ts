@@ -92,7 +92,10 @@ describe('remit keys new', () => {
     expect(keysNew(dir, '--agent', 'sales-agent', '--name', 'sales-agent-key-2').code).toBe(0)
   })
 
-  it('checks the agent, its tool and the team against the policy, with a "did you mean"; nothing is written', () => {
+  // Six CLI processes, one after another: on a busy two-core machine that took over the default 20 s.
+  it('checks the agent, its tool and the team against the policy, with a "did you mean"; nothing is written', {
+    timeout: 60_000,
+  }, () => {
     const dir = folder()
     const agent = keysNew(dir, '--agent', 'sales-agnt')
     expect(agent.code).toBe(2)

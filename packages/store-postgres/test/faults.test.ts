@@ -186,10 +186,17 @@ describe('PostgreSQL faults', () => {
     // Once the pool has seen its idle connection close, the next call must open a new one.
     await new Promise((resolve) => setTimeout(resolve, 50))
     await server.start({ blackhole: true })
-    const started = Date.now()
-    const error = await store.decide(request('acme'), () => goWrite('acme')).catch((e: unknown) => e)
+    const decide = () => store.decide(request('acme'), () => goWrite('acme')).catch((e: unknown) => e)
+    let started = Date.now()
+    let error = await decide()
+    // On a busy machine the pool may not have seen its idle connection close yet: that call fails on
+    // the dead connection (also UnavailableError), and the next one must wait for a new one.
+    if (/Connection terminated/.test((error as Error).message)) {
+      started = Date.now()
+      error = await decide()
+    }
     expect(error).toBeInstanceOf(UnavailableError)
-    expect((error as Error).message).toMatch(/timeout/)
+    expect((error as Error).message).toMatch(/timeout|did not take this decision within 300 ms/)
     expect(Date.now() - started).toBeLessThan(2000)
     await server.stop()
   })
