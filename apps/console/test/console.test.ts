@@ -51,7 +51,12 @@ describe('the console', () => {
       .evaluateAll((cards) => cards.map((c) => (c as HTMLElement).dataset.review))
     const target = await monday.getAttribute('data-review')
     for (let i = 0; i < ids.indexOf(target as string); i++) await page.keyboard.press('j')
+    // The approval names the digest of the request the card showed: it approves that and nothing else.
+    const digest = await monday.getAttribute('data-digest')
+    expect(digest).toMatch(/^[0-9a-f]{64}$/)
+    const approval = page.waitForRequest((r) => r.url().endsWith(`/v1/reviews/${target}/approve`))
     await page.keyboard.press('a')
+    expect((await approval).postDataJSON()).toMatchObject({ digest })
     await page.locator('#status', { hasText: 'Approved' }).waitFor()
     // The card leaves when the queue is redrawn, which may come a moment after the status line: wait
     // for what the user sees, not a fixed time (a bounded wait; it fails if the card stays).

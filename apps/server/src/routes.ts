@@ -192,6 +192,7 @@ export function routes(d: RouteDeps): Route[] {
       const review = await remit.reviews[action](c.params.id, {
         by: c.principal.name,
         ...(c.body.note ? { note: c.body.note } : {}),
+        ...(c.body.digest ? { digest: c.body.digest } : {}),
         ...(team ? { team } : {}),
       })
       return reviewToWire(review)
@@ -426,6 +427,8 @@ export function routes(d: RouteDeps): Route[] {
       url: '/v1/reviews/:id/approve',
       operationId: 'approveReview',
       summary: 'Approve a flag: the action goes, unless a stop now holds',
+      description:
+        "Send the review's `digest` as shown to the reviewer to bind the approval to that request: another digest is refused (409 REVIEW_DIGEST_MISMATCH) and the review stays pending.",
       tag: 'reviews',
       roles: ['reviewer', 'admin'],
       params: { id: 'The review id' },

@@ -140,6 +140,30 @@ describe('decisions over HTTP', () => {
     expect(again.body.error.code).toBe('REVIEW_RESOLVED')
   })
 
+  it("an approval naming another request's digest is a 409 and the review stays pending; its own digest approves", async () => {
+    h = await harness()
+    const d = await h.call('POST', '/v1/decisions', h.key.marketing, {
+      action: { kind: 'email.positioning' },
+      customer: acme,
+    })
+    const review = await h.call('GET', `/v1/reviews/${d.body.reviewId}`, h.key.salesReviewer)
+    const digest: string = review.body.digest
+    expect(digest).toMatch(/^[0-9a-f]{64}$/)
+    expect((await h.call('GET', `/v1/decisions/${d.body.id}`, h.key.admin)).body.digest).toBe(digest)
+    const refused = await h.call('POST', `/v1/reviews/${d.body.reviewId}/approve`, h.key.salesReviewer, {
+      digest: '0'.repeat(64),
+    })
+    expect(refused.status).toBe(409)
+    expect(refused.body.error.code).toBe('REVIEW_DIGEST_MISMATCH')
+    expect((await h.call('GET', `/v1/reviews/${d.body.reviewId}`, h.key.salesReviewer)).body.status).toBe(
+      'pending',
+    )
+    const approved = await h.call('POST', `/v1/reviews/${d.body.reviewId}/approve`, h.key.salesReviewer, {
+      digest,
+    })
+    expect(approved.body).toMatchObject({ status: 'approved', outcome: 'go', digest })
+  })
+
   it("records touches from elsewhere as the key's agent", async () => {
     h = await harness()
     const t = await h.call('POST', '/v1/touches', h.key.sales, {

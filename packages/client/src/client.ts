@@ -162,8 +162,15 @@ export class RemitClient {
     return this.call('GET', `/v1/reviews/${encodeURIComponent(reviewId)}/recheck`)
   }
 
-  approve(reviewId: string, note?: string): Promise<ReviewWire> {
-    return this.call('POST', `/v1/reviews/${encodeURIComponent(reviewId)}/approve`, note ? { note } : {})
+  /**
+   * Approves a flag. With `digest` (the review's, as shown to the reviewer) the approval is bound to
+   * that request: another digest is refused with 409 REVIEW_DIGEST_MISMATCH and nothing changes.
+   */
+  approve(reviewId: string, note?: string, options: { digest?: string } = {}): Promise<ReviewWire> {
+    return this.call('POST', `/v1/reviews/${encodeURIComponent(reviewId)}/approve`, {
+      ...(note ? { note } : {}),
+      ...(options.digest ? { digest: options.digest } : {}),
+    })
   }
 
   reject(reviewId: string, note?: string): Promise<ReviewWire> {

@@ -155,6 +155,8 @@ export interface ReviewWire {
   accountId: string
   agent: string
   team: string
+  /** SHA-256 of the flagged request (agent, action, attributes, customer ids): pass it to `approve` to bind the approval to what was shown. */
+  digest?: string | undefined
   status: 'pending' | 'approved' | 'rejected' | 'expired'
   createdAt: string
   expiresAt: string
@@ -193,6 +195,8 @@ export interface DecisionRecordWire {
   retryAfter?: string | undefined
   reviewId?: string | undefined
   reviewTeam?: string | undefined
+  /** On a flag: its review's digest, what an approval is bound to. */
+  digest?: string | undefined
   notify: string[]
   policyVersion: string
   idempotencyKey?: string | undefined

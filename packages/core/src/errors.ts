@@ -83,7 +83,15 @@ export class ReviewStateError extends Error {
  * (`ILLEGAL_TRANSITION`). Retrying the same request cannot succeed.
  */
 export class ConflictError extends Error {
-  readonly code: 'IDEMPOTENCY_KEY_REUSED' | 'EXTERNAL_ID_REUSED' | 'ILLEGAL_TRANSITION'
+  /**
+   * REVIEW_DIGEST_MISMATCH: an approval sent with the digest of another request than the review's
+   * (the reviewer saw something else); nothing is written.
+   */
+  readonly code:
+    | 'IDEMPOTENCY_KEY_REUSED'
+    | 'EXTERNAL_ID_REUSED'
+    | 'ILLEGAL_TRANSITION'
+    | 'REVIEW_DIGEST_MISMATCH'
   /** The decision the conflict is with (the one the key was first used for, or whose touch it is). */
   readonly decisionId: string | undefined
   constructor(code: ConflictError['code'], message: string, decisionId?: string) {

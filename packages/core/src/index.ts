@@ -55,6 +55,7 @@ export {
   replay,
   replayEventSchema,
 } from './replay/replay.ts'
+export { approvalDigest } from './review/digest.ts'
 export type { Recheck } from './review/recheck.ts'
 export type { Review, ReviewStatus } from './review/review.ts'
 export { openSqliteStore, type SqliteStoreOptions } from './store/sqlite.ts'

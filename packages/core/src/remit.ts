@@ -24,6 +24,7 @@ import {
 import { loadPolicyFile } from './policy/load.ts'
 import type { Policy } from './policy/model.ts'
 import { answerReview } from './review/answer.ts'
+import { approvalDigest } from './review/digest.ts'
 import { type Recheck, recheckApproved } from './review/recheck.ts'
 import type { Review } from './review/review.ts'
 import type {
@@ -149,6 +150,12 @@ export interface ResolveInput {
   at?: Date | string
   /** When given, the review must be routed to this team (a reviewer acts only on its team's reviews). */
   team?: string
+  /**
+   * Approvals only: the digest of the request the reviewer was shown (the review's `digest`). When
+   * given and not the review's, the approval is refused (`ConflictError('REVIEW_DIGEST_MISMATCH')`)
+   * and nothing changes.
+   */
+  digest?: string
 }
 
 /** The payload a resolved review owes a channel, or undefined when it owes it nothing. */
@@ -408,11 +415,13 @@ export class Remit {
         accountId: decision.accountId,
         agent: decision.agent,
         team: e.reviewTeam as string,
+        digest: approvalDigest(decision),
         status: 'pending',
         createdAt: req.now,
         expiresAt: new Date(req.now.getTime() + policy.review.expiresAfterMs),
       }
       decision.reviewId = review.id
+      decision.digest = review.digest
       write.review = review
       const outbox = this.owedMessages(this.owedOnFlag, review, decision, this.clock())
       if (outbox.length) write.outbox = outbox

@@ -118,8 +118,10 @@ const hasButtons = (m: FakeSlackMessage) => m.blocks.some((b) => b.type === 'act
 
 describe('a flag in Slack', () => {
   it("is posted to the owning team's channel: customer, action, why, the content as text, expiry, Approve / Reject", async () => {
-    const { flag } = await setup()
+    const { flag, engine } = await setup()
     const { message, reviewId } = await flag()
+    const digest = (await engine.reviews.get(reviewId))?.digest
+    expect(digest).toMatch(/^[0-9a-f]{64}$/)
     expect(message.channel).toBe(SALES)
     const text = textOf(message)
     expect(text).toContain('renewal.a.example')
@@ -134,9 +136,21 @@ describe('a flag in Slack', () => {
       elements: { action_id: string; value: string }[]
     }
     expect(actions.elements.map((e) => [e.action_id, e.value])).toEqual([
-      [APPROVE, reviewId],
+      [APPROVE, `${reviewId}:${digest}`], // Approve is bound to the request this message shows
       [REJECT, reviewId],
     ])
+  })
+
+  it('an Approve bound to another request than the review is refused: nothing is approved or sent', async () => {
+    const { slack, flag, interactivity, mail, engine } = await setup()
+    const { message, reviewId } = await flag()
+    const actions = message.blocks.find((b) => b.type === 'actions') as { elements: { value: string }[] }
+    const approve = actions.elements[0] as { value: string }
+    approve.value = `${reviewId}:${'0'.repeat(64)}` // a message showing another request
+    expect(await slack.click(interactivity, { message, actionId: APPROVE, user: DANA })).toBe(200)
+    expect(slack.ephemerals).toMatchObject([{ user: DANA, text: expect.stringMatching(/another request/) }])
+    expect(await engine.reviews.get(reviewId)).toMatchObject({ status: 'pending' })
+    expect(await mail.release()).toEqual({ sent: [], dropped: [], waiting: 1 })
   })
 
   it('approved from its Slack button, the held e-mail is released exactly once, and the message says so', async () => {

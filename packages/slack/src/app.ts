@@ -1,9 +1,9 @@
 import type { DeliverOptions, OutboxMessage, Remit, Review } from '@remit/core'
-import { ReviewStateError } from '@remit/core'
+import { ConflictError, ReviewStateError } from '@remit/core'
 import { PermanentDeliveryError } from '@remit/core/adapter'
 import { ErrorCode, LogLevel, WebClient } from '@slack/web-api'
 import { parseSlackConfig, type SlackConfig, SlackConfigError, type SlackTeam } from './config.ts'
-import { APPROVE, REJECT, reviewMessage } from './message.ts'
+import { APPROVE, buttonValue, REJECT, reviewMessage } from './message.ts'
 import { verifySlackRequest } from './signature.ts'
 
 /** The outbox channel Slack's posts and updates go through. */
@@ -156,7 +156,8 @@ export function slackApp(o: SlackAppOptions): SlackApp {
     const user = payload.user?.id
     if (!action?.value || !user) return ok()
     const channel = payload.channel?.id ?? payload.container?.channel_id
-    const review = await remit.reviews.get(action.value)
+    const { reviewId, digest } = buttonValue(action.value)
+    const review = await remit.reviews.get(reviewId)
     const team = review && teamOf(review)
     if (!review || !team?.members.includes(user)) {
       await ephemeral(
@@ -168,11 +169,18 @@ export function slackApp(o: SlackAppOptions): SlackApp {
     }
     const input = { by: `slack:${payload.user?.username ?? user}`, team: review.team }
     try {
-      if (action.action_id === APPROVE) await remit.reviews.approve(review.id, input)
+      if (action.action_id === APPROVE) await remit.reviews.approve(review.id, { ...input, digest })
       else await remit.reviews.reject(review.id, input)
     } catch (error) {
-      if (!(error instanceof ReviewStateError)) throw error
-      await ephemeral(channel, user, `This review was already answered (${error.message}).`)
+      if (error instanceof ConflictError && error.code === 'REVIEW_DIGEST_MISMATCH') {
+        await ephemeral(
+          channel,
+          user,
+          'This message shows another request than the review is for. Nothing was changed.',
+        )
+      } else if (error instanceof ReviewStateError) {
+        await ephemeral(channel, user, `This review was already answered (${error.message}).`)
+      } else throw error
     }
     // The message is updated by the outbox (the answer owes it an update), like any other answer.
     return ok()

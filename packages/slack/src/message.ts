@@ -5,9 +5,18 @@ import type { Decision, Review } from '@remit/core'
 // Everything from the request (names, attributes, the content) is the agent's text: it is shown as
 // plain text or escaped mrkdwn, never as markup, and HTML content is reduced to its text.
 
-/** The buttons' action ids (their value is the review id). */
+/**
+ * The buttons' action ids. Their value is the review id; Approve's adds `:` and the review's digest,
+ * so the click approves the request this message showed and no other (`buttonValue`).
+ */
 export const APPROVE = 'remit_approve'
 export const REJECT = 'remit_reject'
+
+/** A button's value read back: the review, and the digest the message showed (absent on older messages). */
+export function buttonValue(value: string): { reviewId: string; digest?: string } {
+  const [reviewId = '', digest] = value.split(':')
+  return digest ? { reviewId, digest } : { reviewId }
+}
 
 /** Slack's bounds: a section's text, a field, a header (characters). */
 const SECTION_MAX = 3000
@@ -141,7 +150,13 @@ export function reviewMessage(review: Review, decision: Decision): SlackMessage 
         type: 'actions',
         block_id: `remit_review_${review.id}`.slice(0, 255),
         elements: [
-          { type: 'button', action_id: APPROVE, style: 'primary', value: review.id, text: plain('Approve') },
+          {
+            type: 'button',
+            action_id: APPROVE,
+            style: 'primary',
+            value: review.digest ? `${review.id}:${review.digest}` : review.id,
+            text: plain('Approve'),
+          },
           { type: 'button', action_id: REJECT, style: 'danger', value: review.id, text: plain('Reject') },
         ],
       },

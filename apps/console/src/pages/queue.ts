@@ -15,6 +15,8 @@ interface Waiting {
   id: string
   action: 'approve' | 'reject'
   note: string
+  /** The digest of the request the card showed: an approval is bound to it. */
+  digest: string | undefined
   /** The card's label: who wants what, for whom. */
   what: string
   timer: number
@@ -125,18 +127,18 @@ function answer(id: string, action: 'approve' | 'reject', note: string): void {
     )
     return
   }
+  const shown = cards().find((c) => c.dataset.review === id)
+  const digest = shown?.dataset.digest
   waiting = {
     id,
     action,
     note,
-    what:
-      cards()
-        .find((c) => c.dataset.review === id)
-        ?.getAttribute('aria-label') ?? id,
+    digest,
+    what: shown?.getAttribute('aria-label') ?? id,
     timer: window.setTimeout(() => {
       waiting = undefined
       document.getElementById('undo')?.replaceChildren()
-      void resolve(id, action, note)
+      void resolve(id, action, note, digest)
     }, UNDO_MS),
   }
   for (const c of cards()) c.classList.toggle('answering', c.dataset.review === id)
@@ -167,12 +169,18 @@ function focusCard(): void {
   for (const [i, el] of cards().entries()) el.classList.toggle('current', i === selected)
 }
 
-async function resolve(id: string, action: 'approve' | 'reject', note: string): Promise<void> {
+async function resolve(
+  id: string,
+  action: 'approve' | 'reject',
+  note: string,
+  digest: string | undefined,
+): Promise<void> {
   try {
+    // An approval names the digest the card showed: if the request is not that one, it is refused (409).
     const r = await api<{ outcome?: string; outcomeReasons?: { message: string }[] }>(
       'POST',
       `/v1/reviews/${id}/${action}`,
-      note ? { note } : {},
+      { note: note || undefined, digest: action === 'approve' ? digest : undefined },
     )
     say(
       `${action === 'approve' ? 'Approved' : 'Rejected'}: ${r.outcome === 'go' ? 'it goes' : 'it is stopped'}${r.outcomeReasons?.[0] ? ` (${r.outcomeReasons[0].message})` : ''}`,

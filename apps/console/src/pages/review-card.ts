@@ -21,6 +21,8 @@ export interface Item {
     agent: string
     createdAt: string
     expiresAt: string
+    /** The request's digest: an approval from this card sends it, so it approves only what the card shows. */
+    digest?: string
   }
   decision?: {
     tool?: string
@@ -175,6 +177,7 @@ export function reviewCard(item: Item, note: HTMLInputElement, on: CardHandlers)
       class: 'card',
       tabindex: '-1',
       'data-review': item.review.id,
+      'data-digest': item.review.digest,
       'aria-label': `${d?.agent} wants ${d?.action.kind} for ${item.review.accountId}`,
     },
     h(

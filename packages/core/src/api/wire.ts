@@ -69,6 +69,13 @@ export const suppressionLiftRequestSchema = z.strictObject({
 
 export const resolveRequestSchema = z.strictObject({
   note: text(2000).optional(),
+  digest: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional()
+    .describe(
+      "Approvals only: the review's digest as shown to the reviewer; another digest is refused (409 REVIEW_DIGEST_MISMATCH) and nothing changes",
+    ),
 })
 
 export const touchSchema = z.object({
@@ -112,6 +119,12 @@ export const reviewSchema = z.object({
   accountId: z.string(),
   agent: z.string(),
   team: z.string(),
+  digest: z
+    .string()
+    .optional()
+    .describe(
+      'SHA-256 of the flagged request (agent, action, attributes, customer ids): send it with an approval to bind the approval to what was shown',
+    ),
   status: z.enum(['pending', 'approved', 'rejected', 'expired']),
   createdAt: isoTime,
   expiresAt: isoTime,
@@ -158,6 +171,8 @@ export const decisionRecordSchema = z.object({
   retryAfter: isoTime.optional(),
   reviewId: z.string().optional(),
   reviewTeam: z.string().optional(),
+  /** On a flag: its review's digest, what an approval is bound to. */
+  digest: z.string().optional(),
   notify: z.array(z.string()),
   policyVersion: z.string(),
   idempotencyKey: z.string().optional(),

@@ -20,6 +20,8 @@ export interface Decision {
   retryAfter?: Date
   reviewId?: string
   reviewTeam?: string
+  /** On a flag: the request's approval digest (`../review/digest.ts`), what an approval is bound to. */
+  digest?: string
   notify: string[]
   policyVersion: string
   idempotencyKey?: string

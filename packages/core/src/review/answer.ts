@@ -1,12 +1,13 @@
 import type { Decision } from '../decision/decision.ts'
 import { requestOf } from '../decision/request.ts'
 import type { Reason } from '../decision/schema.ts'
-import { NotFoundError, ReviewStateError } from '../errors.ts'
+import { ConflictError, NotFoundError, ReviewStateError } from '../errors.ts'
 import { evaluate } from '../evaluate/evaluate.ts'
 import { commitmentFor, reserve } from '../ledger/entries.ts'
 import type { LedgerView } from '../ledger/types.ts'
 import type { Policy } from '../policy/model.ts'
 import type { ReviewWrite } from '../store/store.ts'
+import { approvalDigest } from './digest.ts'
 import type { Review } from './review.ts'
 
 // Answering a flag: the rules of it, whoever answers (a reviewer, the expiry sweep). Run inside the
@@ -18,6 +19,8 @@ export interface AnswerInput {
   note?: string
   /** When given, the review must be routed to this team (a reviewer acts only on its team's reviews). */
   team?: string
+  /** Approvals only: when given, it must be the decision's approval digest (`./digest.ts`). */
+  digest?: string
 }
 
 /**
@@ -42,6 +45,14 @@ export function answerReview(
   }
   if (status !== 'expired' && now >= review.expiresAt) {
     throw new ReviewStateError('REVIEW_EXPIRED', `review ${id} expired at ${review.expiresAt.toISOString()}`)
+  }
+  // Recomputed from the decision as logged, not read from the review: what the agent asked is what counts.
+  if (status === 'approved' && input.digest !== undefined && input.digest !== approvalDigest(decision)) {
+    throw new ConflictError(
+      'REVIEW_DIGEST_MISMATCH',
+      `review ${id} is for another request than the one approved (digest ${input.digest}); reload it and approve what it asks`,
+      decision.id,
+    )
   }
   const resolved: Review = { ...review, status, resolvedAt: now }
   if (input.by) resolved.resolvedBy = input.by

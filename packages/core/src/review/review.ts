@@ -10,6 +10,8 @@ export interface Review {
   agent: string
   /** The team whose queue it is in. */
   team: string
+  /** The flagged request's approval digest (`./digest.ts`): an approval may name it to be bound to it. */
+  digest?: string
   status: ReviewStatus
   createdAt: Date
   expiresAt: Date
