@@ -9,6 +9,7 @@ import {
   type Review,
 } from '@remit/core'
 import { PermanentDeliveryError, valueFromText } from '@remit/core/adapter'
+import { PREVIEW_LIMITS, type Preview } from '@remit/core/api'
 import type { HubSpotContext } from './context.ts'
 import { ACTION_FIELD } from './definition.ts'
 import { hubspotRequest, statusOf } from './http.ts'
@@ -189,6 +190,7 @@ export function hubspotAction(o: HubSpotActionOptions) {
         action: { kind, ...attributes },
         customer: who,
         idempotencyKey: keyOf(tool, portalId, body.callbackId),
+        preview: previewOf(body, inputs),
       })
       log.info({ tool, verdict: d.verdict, decision: d.id, replayed: d.replayed }, 'hubspot action decided')
       const reason = d.reasons
@@ -412,6 +414,55 @@ function badText(value: unknown, path = ''): string | undefined {
       if (found) return found
     }
   return undefined
+}
+
+/** HubSpot's object type ids for the standard objects a workflow enrolls (its record URLs use them). */
+const OBJECT_TYPE_IDS: Record<string, string> = {
+  CONTACT: '0-1',
+  COMPANY: '0-2',
+  DEAL: '0-3',
+  TICKET: '0-5',
+}
+
+/** Text within a preview's bound: well-formed, no NUL, cut (not mid-pair) with an ellipsis. */
+function bounded(s: string, max: number): string {
+  const clean = s.toWellFormed().replaceAll('\u0000', '')
+  if (clean.length <= max) return clean
+  let cut = max - 1
+  const code = clean.charCodeAt(cut - 1)
+  if (code >= 0xd800 && code <= 0xdbff) cut--
+  return `${clean.slice(0, cut)}…`
+}
+
+/**
+ * What the flag's reviewer sees: the enrolled record (a link to it in HubSpot, for the standard
+ * objects, whose type ids are known) and the action's input fields as text.
+ */
+function previewOf(b: ExecutionRequest, inputs: Record<string, unknown>): Preview {
+  const type = b.object.objectType.toUpperCase()
+  const typeId = OBJECT_TYPE_IDS[type]
+  const id = String(b.object.objectId)
+  const link =
+    typeId && /^\d+$/.test(id)
+      ? `https://app.hubspot.com/contacts/${b.origin.portalId}/record/${typeId}/${id}`
+      : undefined
+  const fields = Object.entries(inputs).map(
+    ([name, v]) => `${name}: ${typeof v === 'string' ? v : (JSON.stringify(v) ?? '')}`,
+  )
+  const text = [
+    `HubSpot ${type.toLowerCase()} ${id} (portal ${b.origin.portalId}), workflow ${b.context.workflowId}`,
+    '',
+    'Input fields:',
+    ...(fields.length ? fields : ['(none)']),
+  ].join('\n')
+  return {
+    subject: bounded(
+      `HubSpot workflow ${b.context.workflowId}: ${String(inputs[ACTION_FIELD] ?? '')}`,
+      PREVIEW_LIMITS.subject,
+    ),
+    text: bounded(text, PREVIEW_LIMITS.text),
+    ...(link ? { link } : {}),
+  }
 }
 
 function malformed(b: ExecutionRequest): string | undefined {

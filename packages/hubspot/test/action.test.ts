@@ -254,6 +254,25 @@ describe('the "Check with Remit" action endpoint', () => {
     expect(d?.action).toEqual({ kind: 'offer.discount', attributes: { discountPct: 20 } })
   })
 
+  it("a flag's decision carries a preview: the record's link in HubSpot and the input fields", async () => {
+    const body = execution(
+      1001,
+      'offer.discount',
+      { lifecyclestage: 'prospect', tier: 'smb' },
+      { discountPct: '20' },
+    )
+    const r = await post(body)
+    expect(r.body.outputFields?.remit_verdict).toBe('flag')
+    const [d] = await remit.remit.decisions.list()
+    expect(d?.verdict).toBe('flag')
+    expect(d?.preview).toEqual({
+      subject: 'HubSpot workflow 1001: offer.discount',
+      link: `https://app.hubspot.com/contacts/102670506/record/0-1/${body.object.objectId}`,
+      text: expect.stringContaining('discountPct: 20'),
+    })
+    expect(d?.preview?.text).toContain('remit_action: offer.discount')
+  })
+
   it('an unknown workflow is answered stop, never a silent go', async () => {
     const r = await post(execution(4242, 'email.positioning', { lifecyclestage: 'customer', tier: 'smb' }))
     expect(r.body.outputFields).toMatchObject({ remit_verdict: 'stop' })

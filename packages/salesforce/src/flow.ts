@@ -6,7 +6,7 @@ import {
   scopedExternalId,
   valueFromText,
 } from '@remit/core/adapter'
-import { label, text } from '@remit/core/api'
+import { label, PREVIEW_LIMITS, type Preview, text } from '@remit/core/api'
 import { z } from 'zod'
 
 // What Flow Builder sees. External Services turns each operation into an invocable action, but it
@@ -102,6 +102,41 @@ export function toDecisionRequest(policy: Policy, r: FlowDecisionRequest) {
       ),
     },
     ...(r.idempotencyKey ? { idempotencyKey: r.idempotencyKey } : {}),
+    preview: previewOf(r),
+  }
+}
+
+/** Text within a preview's bound: well-formed, no NUL, cut (not mid-pair) with an ellipsis. */
+function bounded(s: string, max: number): string {
+  const clean = s.toWellFormed().replaceAll('\u0000', '')
+  if (clean.length <= max) return clean
+  let cut = max - 1
+  const code = clean.charCodeAt(cut - 1)
+  if (code >= 0xd800 && code <= 0xdbff) cut--
+  return `${clean.slice(0, cut)}…`
+}
+
+/**
+ * What the flag's reviewer sees: the record the flow acts on and the action's fields as the flow
+ * sent them. No link: the request does not say which org (instance URL) the record is in.
+ */
+function previewOf(r: FlowDecisionRequest): Preview {
+  const record = [
+    r.accountId ? `Account: ${r.accountId}` : '',
+    r.contactId ? `Contact: ${r.contactId}` : '',
+    r.email ? `Email: ${r.email}` : '',
+  ].filter(Boolean)
+  const fields = (r.attributes ?? []).map((a) => `${a.name}: ${a.value}`)
+  const text = [
+    `Salesforce flow action ${r.kind}`,
+    ...record,
+    '',
+    'Action fields:',
+    ...(fields.length ? fields : ['(none)']),
+  ].join('\n')
+  return {
+    subject: bounded(`Salesforce flow: ${r.kind}`, PREVIEW_LIMITS.subject),
+    text: bounded(text, PREVIEW_LIMITS.text),
   }
 }
 

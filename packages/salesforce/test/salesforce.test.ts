@@ -17,6 +17,7 @@ import {
   salesforceContext,
   salesforceOpenApi,
   salesforceRoutes,
+  toDecisionRequest,
   writePackage,
 } from '../src/index.ts'
 import { fakeSalesforce } from './fake-salesforce.ts'
@@ -398,6 +399,30 @@ describe('end to end: a flow-shaped call, a flag, and the platform event that re
       'discountPct',
     ])
     await server.close()
+  })
+})
+
+describe("a flag's preview", () => {
+  it('the decision recorded for a flag carries the record and the action fields as text', async () => {
+    const remit = await engine()
+    const d = await remit.decide(
+      { tool: 'salesforce:flow/Renewal_Offer' },
+      toDecisionRequest(remit.policy, {
+        kind: 'offer.discount',
+        accountId: '001000000000001AAA',
+        attributes: [{ name: 'discountPct', value: '10' }],
+        facts: [
+          { name: 'lifecycle', value: 'renewal' },
+          { name: 'tier', value: 'enterprise' },
+        ],
+      }),
+    )
+    expect(d.verdict).toBe('flag')
+    const recorded = await remit.decisions.get(d.id)
+    expect(recorded?.preview).toEqual({
+      subject: 'Salesforce flow: offer.discount',
+      text: 'Salesforce flow action offer.discount\nAccount: 001000000000001AAA\n\nAction fields:\ndiscountPct: 10',
+    })
   })
 })
 

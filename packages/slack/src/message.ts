@@ -81,12 +81,22 @@ function attributesOf(decision: Decision): string {
     .join('\n')
 }
 
-/** Why it was flagged: the rules that caused the flag, apart from permissions that merely matched. */
+/**
+ * Why it was flagged: the rules that caused the flag (`cause: true`) first, then the others that only
+ * matched (permissions, a flag a stop outweighed). A decision logged before `cause` existed has none:
+ * every rule but a permission is taken as a cause.
+ */
 function whyFlagged(decision: Decision): string {
-  const causes = decision.reasons.filter((r) => r.sort !== 'permission')
-  const shown = causes.length ? causes : decision.reasons
-  if (!shown.length) return 'flagged by the policy'
-  return shown.map((r) => `• ${escapeMrkdwn(r.rule)}: ${escapeMrkdwn(r.message)}`).join('\n')
+  const legacy = !decision.reasons.some((r) => r.cause !== undefined)
+  const caused = (r: Decision['reasons'][number]) => (legacy ? r.sort !== 'permission' : r.cause === true)
+  const causes = decision.reasons.filter(caused)
+  const others = decision.reasons.filter((r) => !caused(r))
+  const bullets = (rs: Decision['reasons']) =>
+    rs.map((r) => `• ${escapeMrkdwn(r.rule)}: ${escapeMrkdwn(r.message)}`).join('\n')
+  if (!causes.length && !others.length) return 'flagged by the policy'
+  const parts = [causes.length ? bullets(causes) : 'flagged by the policy']
+  if (others.length) parts.push(`_Also matched_\n${bullets(others)}`)
+  return parts.join('\n')
 }
 
 /** The content the action would send, as text: subject, sender, body (HTML reduced to text), link. */
