@@ -46,15 +46,29 @@ const bump = (by: Record<string, Record<string, number>>, team: string, d: strin
   if (days[d] === 0) delete days[d]
 }
 
-/** Every live decision in the window (newest first), paged. */
-async function decisionsIn(store: Store, since: Date, until: Date): Promise<Decision[]> {
-  const out: Decision[] = []
+const PAGE = 1000
+
+/**
+ * Calls `each` with every live decision in the window, newest first, a page at a time and none kept:
+ * a window of millions costs one page of memory. Pages are cut by time (`before`), so a page that
+ * ends inside a millisecond takes the rest of that millisecond whole before going on: decisions
+ * decided together share their time, and cutting between them would skip some.
+ */
+async function eachDecision(
+  store: Store,
+  since: Date,
+  until: Date,
+  each: (d: Decision) => void,
+): Promise<void> {
   let before = until
   for (;;) {
-    const page = await store.listDecisions({ since, before, limit: 1000 })
-    out.push(...page)
-    if (page.length < 1000) return out
-    before = (page[page.length - 1] as Decision).at
+    const page = await store.listDecisions({ since, before, limit: PAGE })
+    if (page.length < PAGE) return page.forEach(each)
+    const edge = (page[page.length - 1] as Decision).at
+    for (const d of page) if (d.at.getTime() !== edge.getTime()) each(d)
+    const tied = { since: edge, until: new Date(edge.getTime() + 1), limit: PAGE }
+    for (const d of await store.listDecisions(tied)) each(d)
+    before = edge
   }
 }
 
@@ -66,19 +80,20 @@ export async function candidateReport(
 ): Promise<CandidateReport> {
   const until = o.until ?? new Date(Date.now() + 1)
   const diffs = (await candidateDiffs(store, candidate.version, o.since)).filter((d) => d.at < until)
-  const decisions = await decisionsIn(store, o.since, until)
   const live: Record<string, Record<string, number>> = {}
   const verdicts = zero()
-  for (const d of decisions) {
+  let decisions = 0
+  await eachDecision(store, o.since, until, (d) => {
+    decisions++
     verdicts[d.verdict]++
     if (d.verdict === 'flag') bump(live, d.reviewTeam ?? d.team, day(d.at), 1)
-  }
+  })
   const shadow = structuredClone(live)
   const report: CandidateReport = {
     candidateVersion: candidate.version,
     since: o.since.toISOString(),
     until: until.toISOString(),
-    decisions: decisions.length,
+    decisions,
     differences: diffs.length,
     flips: {},
     rulesOnly: 0,

@@ -210,9 +210,19 @@ export async function candidateDiffs(store: Store, version: string, since?: Date
       ...(since ? { since } : {}),
       ...(before ? { before } : {}),
     })
-    out.push(...page)
-    if (page.length < 10_000) return out
-    before = (page[page.length - 1] as CandidateDiff).at
+    if (page.length < 10_000) return [...out, ...page]
+    // A page that ends inside a millisecond takes the rest of it whole (diffs written together share
+    // their time: cutting between them would skip some), then goes on before it.
+    const edge = (page[page.length - 1] as CandidateDiff).at
+    for (const d of page) if (d.at.getTime() !== edge.getTime()) out.push(d)
+    const tied = {
+      candidateVersion: version,
+      since: edge,
+      until: new Date(edge.getTime() + 1),
+      limit: 10_000,
+    }
+    out.push(...(await store.listCandidateDiffs(tied)))
+    before = edge
   }
 }
 
