@@ -53,5 +53,9 @@ describe('remit prune', () => {
     const bad = await remit('prune', '--store', path, '--policy', seed, '--keep-decisions', 'a year')
     expect(bad).toMatchObject({ code: 2 })
     expect(bad.err).toMatch(/--keep-decisions wants a duration/)
+    // Past a century is refused before anything is removed (it was "Invalid time value", exit 3).
+    const huge = await remit('prune', '--store', path, '--policy', seed, '--keep-decisions', '99999999999d')
+    expect(huge).toMatchObject({ code: 2 })
+    expect(huge.err).toMatch(/at most 36500d/)
   })
 })

@@ -17,8 +17,11 @@ export interface PruneOptions {
 
 export async function pruneCommand(io: Io, o: PruneOptions): Promise<number> {
   const keep = parseDuration(o.keepDecisions)
-  if (keep === undefined || keep <= 0)
-    throw new UsageError(`--keep-decisions wants a duration such as 400d or 60w, got "${o.keepDecisions}"`)
+  // More than a century back is no cut-off at all (and past JavaScript's dates, none that exists).
+  if (keep === undefined || keep <= 0 || keep > 36_500 * 86_400_000)
+    throw new UsageError(
+      `--keep-decisions wants a duration such as 400d or 60w (at most 36500d), got "${o.keepDecisions}"`,
+    )
   const policy = await loadPolicyFile(o.policy)
   const now = new Date()
   const request = {

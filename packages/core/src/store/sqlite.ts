@@ -2,7 +2,7 @@ import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite'
 import { Worker } from 'node:worker_threads'
 import { type CandidateDiff, parseCandidateDiff } from '../candidate/diff.ts'
 import type { Decision } from '../decision/decision.ts'
-import { NotFoundError } from '../errors.ts'
+import { InputError, NotFoundError } from '../errors.ts'
 import { MAX_IDENTITIES, type Person, personOf } from '../ledger/identity.ts'
 import {
   COUNTING_STATUSES,
@@ -508,6 +508,13 @@ class SqliteStore implements Store {
   }
 
   async prune(request: PruneRequest): Promise<PruneReport> {
+    // A time that is no time would compare as NULL and remove nothing, silently.
+    for (const [field, at] of Object.entries({
+      touchesBefore: request.touchesBefore,
+      decisionsBefore: request.decisionsBefore,
+      now: request.now,
+    }))
+      if (Number.isNaN(at.getTime())) throw new InputError('AT_OUT_OF_RANGE', 'not a valid time', [field])
     const report: PruneReport = {
       touches: 0,
       decisions: 0,
