@@ -36,6 +36,24 @@ export interface WebhookTarget {
   events?: ReviewEventType[]
 }
 
+/** What an event tells of the decision: what was asked and why, never the customer's facts. */
+const EVENT_FIELDS = [
+  'id',
+  'at',
+  'agent',
+  'team',
+  'tool',
+  'accountId',
+  'contactId',
+  'email',
+  'action',
+  'verdict',
+  'reasons',
+  'preview',
+  'policyVersion',
+] as const
+type EventField = (typeof EVENT_FIELDS)[number]
+
 /** An event as the receiver gets it (the request's JSON body). */
 export interface ReviewEvent {
   /** Unique per event and receiver, stable across retries. */
@@ -44,22 +62,7 @@ export interface ReviewEvent {
   /** When the change happened. */
   createdAt: string
   review: Review
-  decision: Pick<
-    Decision,
-    | 'id'
-    | 'at'
-    | 'agent'
-    | 'team'
-    | 'tool'
-    | 'accountId'
-    | 'contactId'
-    | 'email'
-    | 'action'
-    | 'verdict'
-    | 'reasons'
-    | 'preview'
-    | 'policyVersion'
-  >
+  decision: Pick<Decision, EventField>
 }
 
 /** The `Remit-Webhook-Signature` value for `body` sent at `timestamp` (Unix seconds). */
@@ -95,40 +98,8 @@ const eventOf = (review: Review): ReviewEventType =>
   review.status === 'pending' ? 'review.opened' : (`review.${review.status}` as ReviewEventType)
 
 function eventData(review: Review, decision: Decision): Omit<ReviewEvent, 'id' | 'createdAt'> {
-  const {
-    id,
-    at,
-    agent,
-    team,
-    tool,
-    accountId,
-    contactId,
-    email,
-    action,
-    verdict,
-    reasons,
-    preview,
-    policyVersion,
-  } = decision
-  return {
-    type: eventOf(review),
-    review,
-    decision: {
-      id,
-      at,
-      agent,
-      team,
-      tool,
-      accountId,
-      contactId,
-      email,
-      action,
-      verdict,
-      reasons,
-      preview,
-      policyVersion,
-    },
-  }
+  const picked = Object.fromEntries(EVENT_FIELDS.map((k) => [k, decision[k]]))
+  return { type: eventOf(review), review, decision: picked as Pick<Decision, EventField> }
 }
 
 /** Statuses that say the receiver refuses the event itself: retrying cannot help (dead at once). */
