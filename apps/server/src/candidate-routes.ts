@@ -1,4 +1,11 @@
-import { checkPolicy, InputError, PolicyError, parseDuration, type Remit } from '@remit/core'
+import {
+  checkPolicy,
+  InputError,
+  PolicyChangeError,
+  PolicyError,
+  parseDuration,
+  type Remit,
+} from '@remit/core'
 import {
   candidateReport,
   clearCandidate,
@@ -67,10 +74,15 @@ const setRequest = z.object({
   file: z.string().max(500).optional().describe('Its name, for messages (default candidate.yaml)'),
 })
 const signOffRequest = z.object({
-  team: z.string().optional().describe("The team agreeing (a reviewer's key: its own team, the default)"),
+  team: z
+    .string()
+    .max(200)
+    .optional()
+    .describe("The team agreeing (a reviewer's key: its own team, the default)"),
   note: z.string().max(2000).optional(),
   version: z
     .string()
+    .max(200)
     .optional()
     .describe('The candidate version agreed to (refused if the candidate changed since)'),
 })
@@ -155,6 +167,9 @@ export function candidateRoutes(d: RouteDeps): Route[] {
       tag: 'admin',
       roles: ['admin'],
       body: setRequest,
+      // The schema's million characters of YAML, as JSON may spell them (a policy file, not the
+      // server's 64 KiB default for small requests).
+      bodyLimit: 4 * 1024 * 1024,
       response: candidateStateSchema,
       handler: async (c) => {
         const file = c.body.file ?? 'candidate.yaml'
@@ -188,7 +203,7 @@ export function candidateRoutes(d: RouteDeps): Route[] {
       method: 'POST',
       url: '/v1/admin/candidate/sign-offs',
       operationId: 'signOffCandidate',
-      summary: 'A team agrees to the candidate: a reviewer for its own team, an admin naming one',
+      summary: 'Sign off on the candidate: a reviewer for its own team, an admin naming one',
       tag: 'admin',
       roles: ['reviewer', 'admin'],
       body: signOffRequest,
@@ -222,10 +237,9 @@ export function candidateRoutes(d: RouteDeps): Route[] {
       handler: async (c) => {
         const candidate = remit.candidate
         if (!candidate)
-          throw new InputError(
+          throw new PolicyChangeError(
             'NO_CANDIDATE',
             'no candidate policy is loaded',
-            [],
             'remit candidate set next.yaml',
           )
         const since = sinceOf(c.query.since ?? '24h', d.clock())
@@ -275,13 +289,36 @@ export function candidateRoutes(d: RouteDeps): Route[] {
   ]
 }
 
+/** Most a report looks back: a century (further is no window, and past JavaScript's dates). */
+const MAX_SINCE_MS = 36_500 * 86_400_000
+
+/**
+ * `since` as a duration back from now (24h, 7d) or an ISO date or time (2026-11-01,
+ * 2026-11-01T09:00:00Z): within a century back and not after now. Nothing else — not `0` (which
+ * JavaScript reads as the year 2000), not 2026-02-30 (which it rolls over to March).
+ */
 function sinceOf(text: string, now: Date): Date {
+  const bad = (why: string) =>
+    new InputError(
+      'BAD_SINCE',
+      `expected a duration (24h, 7d) or an ISO time${why}, got "${text.slice(0, 100)}"`,
+      ['since'],
+    )
   const ms = parseDuration(text)
-  if (ms !== undefined) return new Date(now.getTime() - ms)
-  const at = new Date(text)
-  if (Number.isNaN(at.getTime()))
-    throw new InputError('BAD_SINCE', `since: expected a duration (24h, 7d) or an ISO time, got "${text}"`, [
-      'since',
-    ])
+  const at =
+    ms !== undefined
+      ? new Date(now.getTime() - ms)
+      : /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/.test(text)
+        ? new Date(text)
+        : undefined
+  if (!at || Number.isNaN(at.getTime())) throw bad('')
+  if (
+    ms === undefined &&
+    at.toISOString().slice(0, 10) !== text.slice(0, 10) &&
+    !/T.*[+-]\d{2}:\d{2}$/.test(text)
+  )
+    throw bad(' (no such date)')
+  if (now.getTime() - at.getTime() > MAX_SINCE_MS) throw bad(' within the last century')
+  if (at > now) throw bad(' not after now')
   return at
 }

@@ -44,6 +44,53 @@ describe('a candidate policy over the API', () => {
     expect((await h.call('GET', '/v1/reviews', h.key.admin)).body.reviews).toEqual([])
   })
 
+  it("a report's since is a duration or a date within a century back and not after now: anything else is a 400, never a 500", async () => {
+    h = await harness()
+    const report = (since: string) =>
+      h.call('GET', `/v1/admin/candidate/report?since=${encodeURIComponent(since)}`, h.key.admin)
+    // No candidate: the same conflict as promoting without one.
+    expect((await report('24h')).body.error).toMatchObject({ code: 'NO_CANDIDATE' })
+    expect((await report('24h')).status).toBe(409)
+    await h.call('POST', '/v1/admin/candidate', h.key.admin, { source: next })
+    // 99999999999d was a 500 (an invalid Date); 0 read as the year 2000; 2026-02-30 as March 2.
+    for (const since of [
+      '99999999999d',
+      '9999999999999999999999h',
+      '0',
+      '1',
+      '2026-02-30',
+      '2999-01-01',
+      'abc',
+    ]) {
+      const r = await report(since)
+      expect(r.status, since).toBe(400)
+      expect(r.body.error, since).toMatchObject({ code: 'BAD_SINCE' })
+      expect(r.body.error.message, since).not.toMatch(/since: since/)
+    }
+    for (const since of ['24h', '7d', '2026-01-01', '2026-01-01T09:00:00Z'])
+      expect((await report(since)).status, since).toBe(200)
+  })
+
+  it('takes a candidate policy of hundreds of kilobytes (the schema allows a million characters), and refuses one over', async () => {
+    h = await harness()
+    // 400 KB of comments after the policy: far over the server's 64 KiB for small requests.
+    const big = `${next}\n${'# padding padding padding padding padding padding padding padding\n'.repeat(6000)}`
+    expect(big.length).toBeGreaterThan(300_000)
+    expect((await h.call('POST', '/v1/admin/candidate', h.key.admin, { source: big })).status).toBe(200)
+    const over = await h.call('POST', '/v1/admin/candidate', h.key.admin, { source: 'x'.repeat(1_000_001) })
+    expect(over.status).toBe(400)
+  })
+
+  it("an agent's key may not sign off, and is told in words who may", async () => {
+    h = await harness()
+    await h.call('POST', '/v1/admin/candidate', h.key.admin, { source: next })
+    const r = await h.call('POST', '/v1/admin/candidate/sign-offs', h.key.marketing, {})
+    expect(r.status).toBe(403)
+    expect(r.body.error.message).toBe(
+      'an agent key may not sign off on the candidate; a reviewer key, or an admin key, may',
+    )
+  })
+
   it('refuses a candidate that does not load, with every issue', async () => {
     h = await harness()
     const bad = await h.call('POST', '/v1/admin/candidate', h.key.admin, { source: 'version: 2' })

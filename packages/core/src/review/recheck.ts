@@ -32,7 +32,7 @@ export function recheckApproved(
   if (review.status !== 'approved' || review.outcome !== 'go')
     throw new ReviewStateError(
       'REVIEW_NOT_APPROVED',
-      `review ${review.id} is ${review.status === 'approved' ? 'approved, but a stop held at approval' : review.status}: only an approved review that went has stops to re-check`,
+      `review ${review.id} is ${review.status === 'approved' ? 'approved, but a stop held at approval' : review.status}: only an approved review whose outcome was go has stops to re-check`,
     )
   const others: LedgerView = {
     ...ledger,
