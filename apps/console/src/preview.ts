@@ -29,6 +29,15 @@ purify.addHook('afterSanitizeAttributes', (node) => {
     node.removeAttribute(name)
     if (!node.hasAttribute('title')) node.setAttribute('title', target)
   }
+  // A remote image is not even named to the frame: the CSP blocks it, but a browser's preload
+  // scanner has been seen to fetch one before the CSP applied (a tracking pixel fired in one run of
+  // the console test). Inline (data:) images stay.
+  for (const name of ['src', 'srcset', 'background', 'poster']) {
+    const source = node.getAttribute?.(name)
+    if (source === null || source === undefined || /^data:/i.test(source.trim())) continue
+    node.removeAttribute(name)
+    if (!node.hasAttribute('title')) node.setAttribute('title', `remote image, not loaded: ${source}`)
+  }
 })
 
 /** The e-mail's HTML as the frame's document: sanitized, under the CSP above. */

@@ -255,6 +255,8 @@ describe('the console', () => {
       )
       expect(srcdoc).not.toMatch(/<script|onerror|javascript:|href=/i)
       expect(srcdoc).toContain('title="https://tracker.example/click"')
+      // The pixel is not named to the frame at all: nothing for a preload scanner to fetch.
+      expect(srcdoc).not.toContain('src="https://tracker.example/pixel.gif"')
       // The message itself is there to read.
       const inside = page.frameLocator('li.card iframe.body-html')
       await expect(inside.locator('#hello').textContent()).resolves.toBe('Hello Ana, see what changed')
