@@ -108,7 +108,11 @@ export async function dryRun(
     writeFileSync(npmrc, `${userNpmrc()}\n${npmrcFor(registry)}`)
     const env = { ...userEnv(), NPM_CONFIG_USERCONFIG: npmrc, NO_COLOR: '1' }
     log(`publishing to ${registry.url} with changeset publish --no-git-tag`)
-    await shAsync(join(repoRoot, 'node_modules/.bin/changeset'), ['publish', '--no-git-tag'], { env })
+    // Packs and publishes every package, one pnpm process each: minutes on a busy CI machine.
+    await shAsync(join(repoRoot, 'node_modules/.bin/changeset'), ['publish', '--no-git-tag'], {
+      env,
+      timeout: 300_000,
+    })
     const published = registry.published()
     const missing = publishable().filter((p) => !published[p.name]?.includes(p.version))
     if (missing.length) throw new Error(`not published: ${missing.map((p) => p.name).join(', ')}`)

@@ -15,6 +15,41 @@ const team = (p: Principal) => (p.kind === 'reviewer' ? p.team : undefined)
 /** Most flags one queue poll shows (oldest first); the rest come as these are answered. */
 const QUEUE_PAGE = 200
 const day = 86400e3
+/** Most flags one bulk answer takes (a queue poll shows at most QUEUE_PAGE). */
+export const BULK_MAX = 200
+
+const bulkRequestSchema = z
+  .strictObject({
+    action: z.enum(['approve', 'reject']),
+    items: z
+      .array(
+        z.strictObject({
+          id: z.string().min(1).max(200),
+          digest: z
+            .string()
+            .regex(/^[0-9a-f]{64}$/, { error: 'a digest is 64 lower-case hex digits' })
+            .optional()
+            .describe("The review's digest as shown to the reviewer; required to approve"),
+        }),
+      )
+      .min(1, { error: 'at least one flag' })
+      .max(BULK_MAX, { error: `at most ${BULK_MAX} flags a batch` }),
+    note: z.string().max(2000).optional(),
+  })
+  .superRefine((b, ctx) => {
+    const seen = new Set<string>()
+    for (const [i, item] of b.items.entries()) {
+      if (seen.has(item.id))
+        ctx.addIssue({ code: 'custom', path: ['items', i, 'id'], message: `${item.id} is listed twice` })
+      seen.add(item.id)
+      if (b.action === 'approve' && !item.digest)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['items', i, 'digest'],
+          message: 'an approval needs the digest of the request shown to the reviewer',
+        })
+    }
+  })
 
 export function consoleRoutes(d: {
   remit: Remit
@@ -110,6 +145,18 @@ export function consoleRoutes(d: {
             askedMinutesAgo: Math.max(0, Math.round((now - r.createdAt.getTime()) / 60_000)),
             // The channels an approval would owe work (a workflow resumed, a message updated).
             owes: decision ? remit.outbox.owedOnApproval(r, decision) : [],
+            // What the reviewer may change before approving, typed: what the action's reviewerMayChange
+            // lists and its caller can send changed (acceptsChanges; none from a HubSpot workflow).
+            changeable: decision ? changeable(decision.action.kind, decision.acceptsChanges ?? []) : [],
+          })
+        }
+        function changeable(kind: string, carried: string[]) {
+          const action = remit.policy.actions.get(kind)
+          return (action?.reviewerMayChange ?? []).flatMap((name) => {
+            const declared = carried.includes(name) ? action?.attributes[name] : undefined
+            return declared
+              ? [{ name, type: declared.type, ...(declared.enum ? { enum: declared.enum } : {}) }]
+              : []
           })
         }
         const teams = t ? [t] : [...remit.policy.teams.keys()]
@@ -134,23 +181,22 @@ export function consoleRoutes(d: {
       method: 'POST',
       url: '/v1/console/reviews/bulk',
       operationId: 'resolveReviews',
-      summary: 'Approve or reject several flags at once',
+      summary: 'Approve or reject several flags at once, each answered and reported on its own',
+      description: `\`items\` lists each flag as \`{ id, digest }\`, at most ${BULK_MAX}; to approve, every item needs the digest of the request the reviewer was shown (400 naming the item otherwise). Each item is answered on its own: one whose request is not that digest (REVIEW_DIGEST_MISMATCH), already answered, expired or not found is refused in its result ({ ok: false, code, error }) while the others are answered; an approval a stop now wins has ok true and outcome stop.`,
       tag: 'console',
       roles: ['reviewer', 'admin'],
-      body: z.strictObject({
-        ids: z.array(z.string().min(1)).min(1).max(200),
-        action: z.enum(['approve', 'reject']),
-        note: z.string().max(2000).optional(),
-      }),
+      body: bulkRequestSchema,
       handler: async (c) => {
         const b = c.body
         const t = team(c.principal)
         const results = []
-        for (const id of b.ids) {
+        for (const { id, digest } of b.items) {
           try {
             const r = await remit.reviews[b.action](id, {
               by: c.principal.name,
               ...(b.note ? { note: b.note } : {}),
+              // An approval is bound to the request the reviewer was shown, item by item.
+              ...(b.action === 'approve' && digest ? { digest } : {}),
               ...(t ? { team: t } : {}),
             })
             results.push({ id, ok: true, review: reviewToWire(r) })
@@ -158,7 +204,7 @@ export function consoleRoutes(d: {
             // The same words the single-review routes answer with (another team's review is "not found").
             const e = toHttpError(error)
             if (e.status >= 500) throw error
-            results.push({ id, ok: false, error: e.body.error.message })
+            results.push({ id, ok: false, code: e.body.error.code, error: e.body.error.message })
           }
         }
         return { results }

@@ -193,6 +193,7 @@ export function routes(d: RouteDeps): Route[] {
         by: c.principal.name,
         ...(c.body.note ? { note: c.body.note } : {}),
         ...(c.body.digest ? { digest: c.body.digest } : {}),
+        ...(c.body.changes ? { changes: c.body.changes } : {}),
         ...(team ? { team } : {}),
       })
       return reviewToWire(review)
@@ -428,7 +429,7 @@ export function routes(d: RouteDeps): Route[] {
       operationId: 'approveReview',
       summary: 'Approve a flag: the action goes, unless a stop now holds',
       description:
-        "Send the review's `digest` as shown to the reviewer to bind the approval to that request: another digest is refused (409 REVIEW_DIGEST_MISMATCH) and the review stays pending.",
+        "Send the review's `digest` as shown to the reviewer to bind the approval to that request: another digest is refused (409 REVIEW_DIGEST_MISMATCH) and the review stays pending. `changes` approves with changes where the action's `reviewerMayChange` allows them: the changed request is decided again and, if it goes, is what is reserved and released (`changes` and `releasedDigest` on the review); a stop only the change brings is 409 CHANGED_REQUEST_STOPPED, a flag for another rule or team 409 CHANGED_REQUEST_FLAGGED, the review left pending.",
       tag: 'reviews',
       roles: ['reviewer', 'admin'],
       params: { id: 'The review id' },

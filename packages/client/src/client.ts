@@ -165,11 +165,19 @@ export class RemitClient {
   /**
    * Approves a flag. With `digest` (the review's, as shown to the reviewer) the approval is bound to
    * that request: another digest is refused with 409 REVIEW_DIGEST_MISMATCH and nothing changes.
+   * With `changes` (attributes the action's `reviewerMayChange` lists) it approves the changed
+   * request, decided again: 409 CHANGED_REQUEST_STOPPED or CHANGED_REQUEST_FLAGGED when it would not
+   * go as this approval, 400 CHANGE_NOT_ALLOWED for an attribute the policy does not list.
    */
-  approve(reviewId: string, note?: string, options: { digest?: string } = {}): Promise<ReviewWire> {
+  approve(
+    reviewId: string,
+    note?: string,
+    options: { digest?: string; changes?: { attributes: Record<string, unknown> } } = {},
+  ): Promise<ReviewWire> {
     return this.call('POST', `/v1/reviews/${encodeURIComponent(reviewId)}/approve`, {
       ...(note ? { note } : {}),
       ...(options.digest ? { digest: options.digest } : {}),
+      ...(options.changes ? { changes: options.changes } : {}),
     })
   }
 

@@ -44,6 +44,12 @@ export interface DecisionRequest {
   /** Evaluate and log nothing, reserve nothing. */
   dryRun?: boolean | undefined
   preview?: Preview | undefined
+  /**
+   * The attributes this caller can release changed: if a reviewer approves the request with changes
+   * (the action's reviewerMayChange), send it with the review's `changes` applied. A reviewer may
+   * change only attributes named here; absent, none.
+   */
+  acceptsChanges?: string[] | undefined
 }
 
 export interface DecisionWire {
@@ -166,6 +172,10 @@ export interface ReviewWire {
   outcome?: 'go' | 'stop' | undefined
   outcomeReasons?: Reason[] | undefined
   touchId?: string | undefined
+  /** Approved with changes: the attributes the reviewer changed and their new values. What is released is the request with these applied. */
+  changes?: { attributes: Record<string, unknown> } | undefined
+  /** Approved with changes: the digest of the changed request, the one released. */
+  releasedDigest?: string | undefined
 }
 
 /** An approved review's stops, re-checked now: whether its action may still go. */
@@ -197,6 +207,8 @@ export interface DecisionRecordWire {
   reviewTeam?: string | undefined
   /** On a flag: its review's digest, what an approval is bound to. */
   digest?: string | undefined
+  /** On a flag: the attributes its caller can release changed by a reviewer (the request's acceptsChanges). */
+  acceptsChanges?: string[] | undefined
   notify: string[]
   policyVersion: string
   idempotencyKey?: string | undefined

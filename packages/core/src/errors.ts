@@ -85,13 +85,20 @@ export class ReviewStateError extends Error {
 export class ConflictError extends Error {
   /**
    * REVIEW_DIGEST_MISMATCH: an approval sent with the digest of another request than the review's
-   * (the reviewer saw something else); nothing is written.
+   * (the reviewer saw something else); nothing is written. CHANGED_REQUEST_STOPPED /
+   * CHANGED_REQUEST_FLAGGED: an approval with changes whose changed request a rule stops, or flags
+   * for a reason the review was not about (another team's call); the review stays pending.
+   * CHANGES_NOT_CARRIED: changes to attributes the caller did not say it can release changed (its
+   * request's `acceptsChanges`): what it would send is the request as asked.
    */
   readonly code:
     | 'IDEMPOTENCY_KEY_REUSED'
     | 'EXTERNAL_ID_REUSED'
     | 'ILLEGAL_TRANSITION'
     | 'REVIEW_DIGEST_MISMATCH'
+    | 'CHANGED_REQUEST_STOPPED'
+    | 'CHANGED_REQUEST_FLAGGED'
+    | 'CHANGES_NOT_CARRIED'
   /** The decision the conflict is with (the one the key was first used for, or whose touch it is). */
   readonly decisionId: string | undefined
   constructor(code: ConflictError['code'], message: string, decisionId?: string) {

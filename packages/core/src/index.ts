@@ -57,7 +57,8 @@ export {
 } from './replay/replay.ts'
 export { approvalDigest } from './review/digest.ts'
 export type { Recheck } from './review/recheck.ts'
-export type { Review, ReviewStatus } from './review/review.ts'
+export type { Review, ReviewChanges, ReviewStatus } from './review/review.ts'
+export { releasedAction } from './review/review.ts'
 export { openSqliteStore, type SqliteStoreOptions } from './store/sqlite.ts'
 export type {
   CandidateDiffFilter,

@@ -16,6 +16,7 @@ import { commitmentFor, reserve } from './ledger/entries.ts'
 import { linkOf, normalizeEmail, type Person, personOf } from './ledger/identity.ts'
 import type { LedgerView, Suppression, Touch, TouchStatus } from './ledger/types.ts'
 import {
+  nextAttemptAt,
   type OutboxFilter,
   type OutboxMessage,
   outboxMessage,
@@ -26,7 +27,7 @@ import type { Policy } from './policy/model.ts'
 import { answerReview } from './review/answer.ts'
 import { approvalDigest } from './review/digest.ts'
 import { type Recheck, recheckApproved } from './review/recheck.ts'
-import type { Review } from './review/review.ts'
+import type { Review, ReviewChanges } from './review/review.ts'
 import type {
   DecisionFilter,
   DecisionWrite,
@@ -156,6 +157,15 @@ export interface ResolveInput {
    * and nothing changes.
    */
   digest?: string
+  /**
+   * Approvals only: approve with changes — attributes to change, each one the action's
+   * `reviewerMayChange` lists (else InputError CHANGE_NOT_ALLOWED) and the caller can send changed
+   * (its request's `acceptsChanges`; else ConflictError CHANGES_NOT_CARRIED). The changed request is
+   * decided again at approval: a stop, or a flag for another reason or team, refuses it (ConflictError
+   * CHANGED_REQUEST_STOPPED / CHANGED_REQUEST_FLAGGED, the review left pending); if it goes, it is
+   * what is reserved and released (`review.changes`, `releasedAction`).
+   */
+  changes?: ReviewChanges
 }
 
 /** The payload a resolved review owes a channel, or undefined when it owes it nothing. */
@@ -349,6 +359,9 @@ export class Remit {
         agent: req.agent.id,
         ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
         ...(req.requestHash ? { requestHash: req.requestHash } : {}),
+        ...(req.requestHashWithoutPreview
+          ? { requestHashWithoutPreview: req.requestHashWithoutPreview }
+          : {}),
         since,
         now: req.now,
         ...(person ? { person } : {}),
@@ -385,6 +398,7 @@ export class Remit {
       action: { kind: req.action.kind, attributes: req.rawAttributes },
       facts: req.rawFacts,
       ...(req.preview ? { preview: keptPreview(req.preview, e.verdict) } : {}),
+      ...(req.acceptsChanges && e.verdict === 'flag' ? { acceptsChanges: req.acceptsChanges } : {}),
       verdict: e.verdict,
       reasons: e.reasons,
       ...(e.retryAfter ? { retryAfter: e.retryAfter } : {}),
@@ -639,7 +653,11 @@ export class Remit {
           m.id,
           dead
             ? { status: 'dead', error: message, at }
-            : { status: 'pending', error: message, retryAt: new Date(at.getTime() + backoff(m.attempts, o)) },
+            : {
+                status: 'pending',
+                error: message,
+                retryAt: nextAttemptAt(at, backoff(m.attempts, o), error),
+              },
         )
         o.onError?.(m, error)
       }

@@ -266,7 +266,10 @@ function lowering(policy: Policy): { lowered: number; interpreted: number } {
 }
 
 describe('the compiled evaluator', () => {
-  it('gives the interpreter’s evaluation for random policies, requests and ledgers', () => {
+  // Deterministic (seeded), and CPU-bound: 10–20 s on a quiet machine, more beside other suites.
+  it('gives the interpreter’s evaluation for random policies, requests and ledgers', {
+    timeout: 120_000,
+  }, () => {
     const seen = { go: 0, flag: 0, stop: 0, lowered: 0, interpreted: 0, cases: 0 }
     for (let p = 0; p < POLICIES; p++) {
       const seed = 1000 + p

@@ -140,6 +140,7 @@ describe('calendar windows: per calendar-day, -week, -month or -quarter in a zon
 
   it.each(['UTC', 'America/New_York', 'Europe/Paris', 'Asia/Tokyo', 'America/Santiago'])(
     'reads every period right on a server in %s',
+    { timeout: 60_000 },
     async (tz) => {
       const child = new URL('./calendar-limits.child.ts', import.meta.url).pathname
       const { stdout } = await run(process.execPath, [child], { env: { ...process.env, TZ: tz } })

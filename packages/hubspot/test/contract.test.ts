@@ -284,7 +284,7 @@ describe('completing callbacks', () => {
       now: () => now.t,
     })
     let n = 0
-    const flag = async () => {
+    const flag = async (inputFields: Record<string, string> = { remit_action: 'email.positioning' }) => {
       const body = JSON.stringify({
         callbackId: `cb-${n}`,
         origin: { portalId: 9, actionDefinitionId: 1, actionDefinitionVersion: 1 },
@@ -294,7 +294,7 @@ describe('completing callbacks', () => {
           objectType: 'CONTACT',
           properties: { lifecyclestage: 'renewal', tier: 'smb' },
         },
-        inputFields: { remit_action: 'email.positioning' },
+        inputFields,
       })
       const url = 'https://remit.example.com/hubspot/action'
       await action.handle(body, signV3({ method: 'POST', url, rawBody: body }, 'shh', now.t), {
@@ -325,6 +325,29 @@ describe('completing callbacks', () => {
         ),
         // Answered in one instant: the outbox orders them by id, not by answer.
       ).toEqual(expect.arrayContaining(['cb-0', 'cb-1', 'cb-2']))
+    } finally {
+      await fake.close()
+    }
+  })
+
+  it('refuses an approval with changes: the workflow resumes with what it enrolled, so it could not carry them', async () => {
+    const now = { t: Date.parse('2026-04-06T09:00:00Z') }
+    const { fake, remit, action, flag } = await setup(now)
+    try {
+      // A 20% offer: the policy lets a reviewer change discountPct, but not for a workflow.
+      await flag({ remit_action: 'offer.discount', discountPct: '20' })
+      const stop = action.listen({ everyMs: 20 })
+      const [review] = await remit.reviews.list({ status: 'pending' })
+      const error = await remit.reviews
+        .approve(review?.id as string, { changes: { attributes: { discountPct: 15 } } })
+        .catch((e) => e)
+      stop()
+      expect(error).toMatchObject({ code: 'CHANGES_NOT_CARRIED' })
+      // HubSpot's adapter never says it can send a request changed (acceptsChanges): it resumes the
+      // workflow with the values it enrolled.
+      expect(error.message).toContain('hubspot:workflow/1001 did not say it can send')
+      expect((await remit.reviews.get(review?.id as string))?.status).toBe('pending')
+      expect(fake.completions()).toEqual([])
     } finally {
       await fake.close()
     }

@@ -74,7 +74,10 @@ export function gateAiTools<TOOLS extends ToolSet>(tools: TOOLS, o: AiGateOption
           execute: async (input: unknown, options: ToolExecutionOptions<never>) => {
             const allowed = await admission(name, input, options.toolCallId)
             if (!allowed.allowed) throw new RemitRefusal(allowed)
-            return gate.forward(allowed, async () => execute.call(tool, input as never, options))
+            // As approved: with a reviewer's changes, the input they were written into.
+            return gate.forward(allowed, async () =>
+              execute.call(tool, (allowed.arguments ?? input) as never, options),
+            )
           },
         }
       : tool

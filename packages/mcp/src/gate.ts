@@ -2,6 +2,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
 import type { Reason } from '@remit/client'
 import type { CallHold, HeldCall } from './hold.ts'
 import type { GatedTool, ToolMap } from './map/load.ts'
+import { valueAt } from './map/path.ts'
 import { CallMappingError, type CallRequest, callDigest, callRequest } from './map/request.ts'
 import { type Answer, type HeldReview, type RemitSeam, RemitUnavailable } from './remit.ts'
 
@@ -13,7 +14,8 @@ import { type Answer, type HeldReview, type RemitSeam, RemitUnavailable } from '
 const DECIDING_POLL_MS = 20
 
 /** Forwards the call to the upstream server and returns its result. */
-export type Forward = () => Promise<CallToolResult>
+/** Sends the call upstream with `args`: the call's own, or as a reviewer approved them with changes. */
+export type Forward = (args: Record<string, unknown>) => Promise<CallToolResult>
 
 /** What the gateway tells an agent about its call, besides the words: `_meta.remit` of the result. */
 export interface GateMeta {
@@ -21,6 +23,8 @@ export interface GateMeta {
   decisionId?: string
   reviewId?: string
   retryAfter?: string
+  /** Released approved with changes: the attributes a reviewer changed, as forwarded. */
+  changes?: Record<string, unknown>
 }
 
 export interface GateOptions {
@@ -45,6 +49,11 @@ export type Admission =
       decisionId?: string
       /** The held call whose approval this forward spends. */
       release?: { digest: string; reviewId: string }
+      /**
+       * Approved with changes: the call's arguments with a reviewer's changes written where mcp.yaml
+       * reads each attribute. Forward these, not the call's own.
+       */
+      arguments?: Record<string, unknown>
     }
   | { allowed: false; meta: GateMeta; message: string }
 
@@ -60,7 +69,11 @@ export class Gate {
     if (!admission.allowed) return refusal(admission.meta, admission.message)
     let result: CallToolResult
     try {
-      result = await this.forward(admission, forward, (r) => r.isError === true)
+      result = await this.forward(
+        admission,
+        () => forward(admission.arguments ?? args),
+        (r) => r.isError === true,
+      )
     } catch (error) {
       return refusal(
         admission.meta,
@@ -126,7 +139,7 @@ export class Gate {
     // Identical calls racing: one asks Remit, the others wait for it and then join its review.
     for (;;) {
       const begun = this.o.hold.begin(digest, this.now())
-      if ('held' in begun) return this.release(begun.held)
+      if ('held' in begun) return this.release(begun.held, 0, { route, args })
       if ('deciding' in begun) return this.decide(route, args, request, digest, begun.deciding)
       await new Promise((resolve) => setTimeout(resolve, DECIDING_POLL_MS))
     }
@@ -148,6 +161,8 @@ export class Gate {
           subject: `MCP tool call: ${route.tool}`,
           text: JSON.stringify(args, null, 2).slice(0, 20_000),
         },
+        // A reviewer's change to an attribute is written back where mcp.yaml reads it (withChanges).
+        ...(Object.keys(route.attributes).length ? { acceptsChanges: Object.keys(route.attributes) } : {}),
       })
     } catch (error) {
       this.o.hold.decided(digest, owner)
@@ -170,12 +185,16 @@ export class Gate {
       decisionId: answer.decisionId,
       heldAt: now,
     }) as HeldCall
-    if (this.o.waitMs) return this.release(holding, now + this.o.waitMs)
+    if (this.o.waitMs) return this.release(holding, now + this.o.waitMs, { route, args })
     return pending(route.tool, holding, await this.o.remit.review(holding.reviewId))
   }
 
   /** A call that waits for its review: still pending, spent once on approval, or stopped. */
-  private async release(held: HeldCall, waitUntil = 0): Promise<Admission> {
+  private async release(
+    held: HeldCall,
+    waitUntil: number,
+    call: { route: GatedTool; args: Record<string, unknown> },
+  ): Promise<Admission> {
     let review = await this.o.remit.review(held.reviewId)
     while (review.status === 'pending' && this.now() < waitUntil) {
       await new Promise((resolve) =>
@@ -201,11 +220,22 @@ export class Gate {
         `Remit did not send this call to ${held.tool} again: its approval (review ${held.reviewId}) was taken by another call with the same arguments (one in flight, or one a stopped gateway was sending), and an approval sends once.`,
       )
     if (!check.ok) return this.stoppedAtRelease(held, review.decisionId, check.reasons)
+    const changed = review.changes ? withChanges(call.route, call.args, review.changes.attributes) : undefined
+    if (typeof changed === 'string') {
+      await this.report(review.decisionId, 'cancelled')
+      this.o.hold.forwarded(held.digest, held.reviewId)
+      return refused(
+        meta,
+        `Remit did not send the call to ${held.tool}: its review ${held.reviewId} was approved with changes, and ${changed}. It was not sent, and its reserved touch was cancelled.`,
+        'The approval is spent: calling it again is a new request.',
+      )
+    }
     return {
       allowed: true,
-      meta: { ...meta, verdict: 'go' },
+      meta: { ...meta, verdict: 'go', ...(review.changes ? { changes: review.changes.attributes } : {}) },
       decisionId: review.decisionId,
       release: { digest: held.digest, reviewId: held.reviewId },
+      ...(changed ? { arguments: changed } : {}),
     }
   }
 
@@ -269,4 +299,48 @@ function reasonLines(reasons: readonly Reason[]): string[] {
 
 function refusal(meta: GateMeta, message: string): CallToolResult {
   return { content: [{ type: 'text', text: message }], isError: true, _meta: { remit: meta } }
+}
+
+/**
+ * The call's arguments with a reviewer's changes written where mcp.yaml reads each attribute, or
+ * why they cannot be: an attribute mcp.yaml does not read from the arguments, or whose place in
+ * them is missing.
+ */
+function withChanges(
+  route: GatedTool,
+  args: Record<string, unknown>,
+  changes: Record<string, unknown>,
+): Record<string, unknown> | string {
+  const out = structuredClone(args)
+  for (const [name, value] of Object.entries(changes)) {
+    const path = Object.hasOwn(route.attributes, name) ? route.attributes[name] : undefined
+    if (!path?.length || valueAt(out, path) === undefined)
+      return `mcp.yaml reads ${name} from no argument of this call, so the change cannot be written into it`
+    const parent = valueAt(out, path.slice(0, -1)) as Record<string | number, unknown>
+    parent[path.at(-1) as string | number] = value
+  }
+  // What goes must be what was approved: the same customer and facts, the changed attributes. An
+  // argument mcp.yaml also reads the customer or a fact from would change them, unchecked by Remit.
+  let sent: ReturnType<typeof callRequest>
+  try {
+    sent = callRequest(route, out)
+  } catch (error) {
+    return `the changed arguments no longer name the customer (${(error as Error).message})`
+  }
+  const asked = callRequest(route, args)
+  const approved = { ...asked, action: { ...asked.action, ...changes } }
+  if (canonical(sent) !== canonical(approved))
+    return 'mcp.yaml reads the customer or a fact from an argument the change writes, so the call would be another request than the one approved'
+  return out
+}
+
+/** JSON with keys in name order at every depth: two requests read alike compare equal. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
+      : v,
+  )
 }

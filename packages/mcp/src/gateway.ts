@@ -95,8 +95,12 @@ export async function openFront(o: Omit<GatewayOptions, 'remit'>): Promise<Gatew
     server.setRequestHandler(CallToolRequestSchema, async (request) => {
       const { name, arguments: args = {} } = request.params
       // The upstream's result goes back as it is: the gateway forwards, it does not validate.
-      return gate.call(name, args, () =>
-        upstream.request({ method: 'tools/call', params: { name, arguments: args } }, CallToolResultSchema),
+      // As approved: a reviewer's changes, if any, are in the arguments the gate hands back.
+      return gate.call(name, args, (approved) =>
+        upstream.request(
+          { method: 'tools/call', params: { name, arguments: approved } },
+          CallToolResultSchema,
+        ),
       )
     })
     servers.add(server)

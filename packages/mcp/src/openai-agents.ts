@@ -64,7 +64,9 @@ export function gateAgentTools<T extends Tool[]>(tools: T, o: AgentGateOptions):
             ? prior
             : await gate.admit(fn.name, argumentsOf(parsed(input)))
         if (!answer.allowed) return answer.message
-        return gate.forward(answer, () => fn.invoke(context, input, details))
+        // As approved: with a reviewer's changes, the input they were written into (JSON, as the model's).
+        const approved = answer.arguments ? JSON.stringify(answer.arguments) : input
+        return gate.forward(answer, () => fn.invoke(context, approved, details))
       },
     }
   })

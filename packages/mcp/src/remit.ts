@@ -25,6 +25,8 @@ export interface HeldReview {
   /** The final word once resolved: go only when approved and no stop held at approval. */
   outcome?: 'go' | 'stop'
   outcomeReasons?: Reason[]
+  /** Approved with changes: the attributes a reviewer changed, and their new values. */
+  changes?: { attributes: Record<string, unknown> }
 }
 
 /** An approved review's stops, re-checked as the call is released: `ok`, or the stops that hold now. */
@@ -39,7 +41,9 @@ export interface RemitSeam {
    * agent's approval never releases another's identical call. Unknown for a RemitClient passed in.
    */
   caller?: string
-  decide(request: CallRequest & { preview?: { subject?: string; text?: string } }): Promise<Answer>
+  decide(
+    request: CallRequest & { preview?: { subject?: string; text?: string }; acceptsChanges?: string[] },
+  ): Promise<Answer>
   /** `cancelled`: an approved call that was never sent (a stop held when it was released). */
   outcome(decisionId: string, status: 'sent' | 'failed' | 'cancelled'): Promise<void>
   review(id: string): Promise<HeldReview>
@@ -85,6 +89,7 @@ function engineSeam(remit: Remit, agent: string): RemitSeam {
           expiresAt: r.expiresAt.toISOString(),
           ...(r.outcome ? { outcome: r.outcome } : {}),
           ...(r.outcomeReasons ? { outcomeReasons: r.outcomeReasons } : {}),
+          ...(r.changes ? { changes: r.changes } : {}),
         }
       }),
     recheck: (id) => asked(() => remit.reviews.recheck(id)),
@@ -111,6 +116,7 @@ function clientSeam(client: RemitClient): RemitSeam {
           expiresAt: r.expiresAt,
           ...(r.outcome ? { outcome: r.outcome } : {}),
           ...(r.outcomeReasons ? { outcomeReasons: r.outcomeReasons } : {}),
+          ...(r.changes ? { changes: r.changes } : {}),
         }
       }),
     recheck: (id) => asked(() => client.recheckReview(id)),

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { Remit } from '@remit/core'
 import { afterEach, describe, expect, it } from 'vitest'
 import { gatewayUnderTest, metaOf, textOf, type UnderTest } from './harness.ts'
@@ -67,6 +70,50 @@ describe('the gateway, over stdio to a real upstream MCP server', () => {
     expect(metaOf(third).verdict).toBe('flag')
     expect(metaOf(third).reviewId).not.toBe(reviewId)
     expect(t.calls()).toHaveLength(1)
+  })
+
+  it('approved with changes (20% lowered to 15%): the repeated call is forwarded once, with 15 where mcp.yaml reads it', async () => {
+    t = await gatewayUnderTest()
+    const first = await t.call('create_offer', offer(20))
+    const { reviewId } = metaOf(first)
+    const approved = await t.remit.reviews.approve(reviewId as string, {
+      by: 'sam',
+      changes: { attributes: { discountPct: 15 } },
+    })
+    expect(approved.outcome).toBe('go')
+    const released = await t.call('create_offer', offer(20))
+    expect(released.isError).toBeFalsy()
+    // The agent is told what went: its result's _meta says the reviewer's changes.
+    expect(metaOf(released)).toMatchObject({ verdict: 'go', reviewId, changes: { discountPct: 15 } })
+    expect(t.calls()).toEqual([{ tool: 'create_offer', args: offer(15) }])
+    const touch = (await t.remit.timeline('acme')).touches.find((x) => x.id === approved.touchId)
+    expect([touch?.status, touch?.attributes]).toEqual(['sent', { discountPct: 15 }])
+    const again = await t.call('create_offer', offer(20))
+    expect(metaOf(again).verdict).toBe('flag')
+    expect(t.calls()).toHaveLength(1)
+  })
+
+  it('approved with changes that would also change the customer (mcp.yaml reads it from the same argument): not sent, cancelled', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'remit-mcp-overlap-'))
+    const mapFile = join(dir, 'mcp.yaml')
+    writeFileSync(
+      mapFile,
+      'version: 1\ntools:\n  create_offer:\n    action: offer.discount\n    customer: { accountId: $.discount.pct }\n    attributes: { discountPct: $.discount.pct }\n',
+    )
+    t = await gatewayUnderTest({ mapFile })
+    const args = { discount: { pct: 20 } }
+    const { reviewId } = metaOf(await t.call('create_offer', args))
+    const approved = await t.remit.reviews.approve(reviewId as string, {
+      by: 'sam',
+      changes: { attributes: { discountPct: 15 } },
+    })
+    expect(approved.outcome).toBe('go')
+    const released = await t.call('create_offer', args)
+    expect(released.isError).toBe(true)
+    expect(textOf(released)).toContain('the call would be another request than the one approved')
+    expect(t.calls()).toEqual([])
+    const touch = (await t.remit.timeline('20')).touches.find((x) => x.id === approved.touchId)
+    expect(touch?.status).toBe('cancelled')
   })
 
   it('re-checks stops when an approved call is repeated: a suppression recorded since stops it', async () => {

@@ -41,14 +41,14 @@ export interface UnderTest {
 
 /** The gateway in front of the fake CRM, asking an embedded Remit (or `target`), and an agent's client on it. */
 export async function gatewayUnderTest(
-  o: { target?: (remit: Remit) => RemitTarget } & Pick<GatewayOptions, 'waitMs'> = {},
+  o: { target?: (remit: Remit) => RemitTarget; mapFile?: string } & Pick<GatewayOptions, 'waitMs'> = {},
 ): Promise<UnderTest> {
   const dir = mkdtempSync(join(tmpdir(), 'remit-mcp-'))
   const callsFile = join(dir, 'calls.ndjson')
   const policy = await loadPolicyFile(fixture('remit.yaml'))
   const remit = await openRemit({ policy, store: openSqliteStore(join(dir, 'remit.db')) })
   const gateway = await openGateway({
-    map: await loadToolMapFile(fixture('mcp.yaml'), policy),
+    map: await loadToolMapFile(o.mapFile ?? fixture('mcp.yaml'), policy),
     remit: o.target ? o.target(remit) : { remit, agent: 'crm-agent' },
     upstream: upstreamTransport(callsFile),
     holdPath: join(dir, 'remit-mcp.db'),

@@ -362,6 +362,15 @@ describe('end to end: a flow-shaped call, a flag, and the platform event that re
     }
     const flagged = await call('001000000000001AAA')
     expect(flagged).toMatchObject({ verdict: 'flag', rules: ['renewal-flag', 'sales-discount'] })
+    // The paused interview resumes with its own variables: an approval with changes is refused.
+    const changed = await fetch(`${url}/v1/reviews/${flagged.reviewId}/approve`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${reviewer}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ changes: { attributes: { discountPct: 5 } } }),
+    })
+    expect(changed.status).toBe(409)
+    expect(((await changed.json()) as { error: { code: string } }).error.code).toBe('CHANGES_NOT_CARRIED')
+    expect(sf.published).toEqual([])
     await fetch(`${url}/v1/reviews/${flagged.reviewId}/approve`, {
       method: 'POST',
       headers: { authorization: `Bearer ${reviewer}` },

@@ -51,6 +51,14 @@ export interface GateOptions<M = MailData> {
   remit: ClientOptions | RemitClient
   /** The action each message is, from the message (its categories, custom args…), never from recipients. */
   action: (msg: M) => { kind: string; [attribute: string]: unknown }
+  /**
+   * Approve with changes: writes what a reviewer changed (attributes the action's
+   * `reviewerMayChange` lists, e.g. `{ discountPct: 15 }`) into the held message before it goes —
+   * the values `action` read, such as the template's dynamic data. Return the changed message, or
+   * throw to refuse it. Without it, mail approved with changes is not sent (the mail as held is not
+   * what was approved): dropped, and its touch reported cancelled.
+   */
+  applyChanges?: (msg: M, changes: Record<string, unknown>) => M
   /** Who a recipient is for Remit; default `{ email }`. */
   customer?: (
     recipient: { email: string },
@@ -223,7 +231,8 @@ export function gate<S extends SendGridMailService | SendGridClient>(
 ): Gated<S>
 export function gate(
   service: SendGridMailService | SendGridClient,
-  gateOptions: GateOptions<never>,
+  // Any message type: `applyChanges` takes and returns it, so no one GateOptions<M> holds them all.
+  gateOptions: Omit<GateOptions<never>, 'applyChanges'> & { applyChanges?: unknown },
 ): GatedMail | GatedClient {
   // Inside, every message is handled as the loose MailData (the recipients code reads only to, cc,
   // bcc and personalizations); the caller's own message type is kept at the surface.
@@ -269,6 +278,7 @@ export function gate(
     const ps = personalizationsOf(data, isMultiple)
     const recipients = [...recipientsOf(ps).keys()]
     const action = options.action(data)
+    const carried = options.applyChanges ? Object.keys(action).filter((k) => k !== 'kind') : []
     const key = sendKey(data)
     // Once per send; a recipient whose personalization has its own subject gets that one.
     const preview = options.preview === false ? undefined : previewOf(data)
@@ -309,6 +319,8 @@ export function gate(
             customer: { email, ...who, facts: who.facts ?? {} },
             idempotencyKey: idempotencyKey(key, email, c.attempt),
             ...(seen ? { preview: seen } : {}),
+            // With applyChanges, a reviewer may change what action() read from the message.
+            ...(carried.length ? { acceptsChanges: carried } : {}),
           }),
         )
       })
@@ -418,6 +430,32 @@ export function gate(
     return out
   }
 
+  /** The held message with a reviewer's changes written in, or why it cannot go. */
+  function withChanges(h: Held, changes: Record<string, unknown>): MailData | string {
+    const what = Object.entries(changes)
+      .map(([k, v]) => `${k} ${JSON.stringify(v)}`)
+      .join(', ')
+    if (!options.applyChanges)
+      return `approved with changes (${what}), and this gate has no applyChanges to write them into the mail: not sent`
+    let changed: MailData
+    try {
+      changed = options.applyChanges(structuredClone(h.message), changes)
+    } catch (error) {
+      return `approved with changes (${what}), which applyChanges refused: ${(error as Error).message}; not sent`
+    }
+    // What goes must be what was approved: the action read from the changed mail, for the same
+    // recipient alone.
+    const asked = options.action(h.message)
+    const approved = canonical({ ...asked, ...changes })
+    const read = canonical(options.action(changed))
+    if (read !== approved)
+      return `approved with changes (${what}), but the mail applyChanges returned reads as ${read}, not ${approved}: not sent`
+    const to = [...recipientsOf(personalizationsOf(changed, false)).keys()]
+    if (to.length !== 1 || to[0] !== h.email)
+      return `approved with changes (${what}), but the mail applyChanges returned is for ${to.join(', ') || 'no one'}, not ${h.email}: not sent`
+    return changed
+  }
+
   async function releaseOne(h: Held, round: Round): Promise<'sent' | 'dropped' | 'dead' | 'waiting'> {
     const at = now()
     if (h.status === 'sending' && (h.claimedUntil?.getTime() ?? 0) > at) return 'waiting'
@@ -439,11 +477,23 @@ export function gate(
         )
         return 'dropped'
       }
-      hold.approve(h.reviewId)
+      if (review.changes) {
+        const changed = withChanges(h, review.changes.attributes)
+        if (typeof changed === 'string') {
+          // Another releaser may have taken the approval meanwhile (and sent it): then it is theirs.
+          if (!hold.refuse(h.reviewId, changed)) return 'waiting'
+          await outcome(h.decisionId, 'cancelled')
+          log?.warn({ reviewId: h.reviewId, email: h.email }, changed)
+          return 'dropped'
+        }
+        hold.approve(h.reviewId, changed)
+      } else hold.approve(h.reviewId)
     }
     // SendGrid refused the key for this round's first send: the rest would be refused too.
     if (round.keyRefused) return 'waiting'
-    const deliver = deliverer(hold.transport(h.reviewId), h.message)
+    // As approved: with a reviewer's changes, the message they were written into.
+    const message = hold.get(h.reviewId)?.message ?? h.message
+    const deliver = deliverer(hold.transport(h.reviewId), message)
     if (typeof deliver === 'string') {
       hold.failed(h.reviewId, 'dead', { error: deliver })
       round.dead.push(hold.get(h.reviewId) as Held)
@@ -739,5 +789,16 @@ async function pool<T>(items: T[], size: number, run: (item: T) => Promise<void>
     Array.from({ length: Math.min(size, items.length) }, async () => {
       while (next < items.length) await run(items[next++] as T)
     }),
+  )
+}
+
+/** JSON with keys in name order at every depth: two actions read alike compare equal. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
+      : v,
   )
 }

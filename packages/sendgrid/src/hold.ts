@@ -196,11 +196,20 @@ export class HoldStore {
     return (rows as Row[]).map(toHeld)
   }
 
-  /** The review said go: from now on the row is sent without asking Remit again. */
-  approve(reviewId: string): void {
+  /**
+   * The review said go: from now on the row is sent without asking Remit again. `message`: the
+   * message as approved with changes, kept in place of the one held (only by the first approval).
+   */
+  approve(reviewId: string, message?: MailData): void {
+    if (message === undefined) {
+      this.db
+        .prepare('UPDATE held SET approved_at = coalesce(approved_at, ?) WHERE review_id = ?')
+        .run(this.now(), reviewId)
+      return
+    }
     this.db
-      .prepare('UPDATE held SET approved_at = coalesce(approved_at, ?) WHERE review_id = ?')
-      .run(this.now(), reviewId)
+      .prepare('UPDATE held SET message = ?, approved_at = ? WHERE review_id = ? AND approved_at IS NULL')
+      .run(JSON.stringify(message), this.now(), reviewId)
   }
 
   /**
@@ -272,6 +281,19 @@ export class HoldStore {
          WHERE review_id = ? AND status = 'sending'`,
       )
       .run(reviewId)
+  }
+
+  /**
+   * Approved mail that cannot go as approved (changes it cannot carry): set aside as rejected, only
+   * while no releaser has taken its approval. true if this call did (the caller reports it cancelled).
+   */
+  refuse(reviewId: string, note: string): boolean {
+    const r = this.db
+      .prepare(
+        "UPDATE held SET status = 'rejected', note = ?, claimed_until = NULL WHERE review_id = ? AND status = 'held' AND approved_at IS NULL",
+      )
+      .run(note, reviewId)
+    return Number(r.changes) === 1
   }
 
   finish(reviewId: string, status: 'rejected' | 'expired', note?: string): void {

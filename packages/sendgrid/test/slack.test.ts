@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { DeliverOptions } from '@remit/core'
 import { startTestServer, type TestServer } from '@remit/server/testing'
 import { APPROVE, REJECT, SLACK_CHANNEL, slackApp } from '@remit/slack'
 import { type FakeSlackMessage, startFakeSlack } from '@remit/slack/testing'
@@ -16,7 +17,13 @@ import { gate, type MailService } from '../src/index.ts'
 // - chat.postMessage / chat.update / chat.postEphemeral: https://docs.slack.dev/reference/methods/chat.postMessage
 // - signed requests (v0, 5-minute window): https://api.slack.com/docs/verifying-requests-from-slack
 // - the click: https://docs.slack.dev/reference/interaction-payloads/block_actions-payload
-// - rate limits (HTTP 429, Retry-After): https://api.slack.com/apis/rate-limits
+// - the Reject note's modal: views.open exchanges the click's trigger_id, single use, within 3 s
+//   (expired_trigger_id, exchanged_trigger_id, invalid_trigger_id): https://docs.slack.dev/reference/methods/views.open
+// - its submission, view_submission (view.callback_id, view.private_metadata,
+//   view.state.values[block_id][action_id].value): https://docs.slack.dev/reference/interaction-payloads/view-interactions-payload
+//   answered with an empty HTTP 200 (the modal closes) or {"response_action":"errors","errors":{block_id: message}}
+//   (it stays open, the message under that input): https://docs.slack.dev/surfaces/modals
+// - rate limits (HTTP 429, Retry-After in seconds): https://api.slack.com/apis/rate-limits
 
 const seedPolicy = new URL('../../../examples/seed-week/remit.yaml', import.meta.url)
 const SALES = 'C0SALES0001'
@@ -24,8 +31,12 @@ const DANA = 'U0DANA00001' // a member of sales
 const MALLORY = 'U0MALLORY01' // in the channel, not a member of sales
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-async function until<T>(probe: () => T | undefined | Promise<T | undefined>, what: string): Promise<T> {
-  for (let i = 0; i < 300; i++) {
+async function until<T>(
+  probe: () => T | undefined | Promise<T | undefined>,
+  what: string,
+  withinMs = 3000,
+): Promise<T> {
+  for (let i = 0; i < withinMs / 10; i++) {
     const value = await probe()
     if (value) return value
     await sleep(10)
@@ -62,7 +73,7 @@ afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f()
 })
 
-async function setup(o: { token?: string } = {}) {
+async function setup(o: { token?: string; delivery?: DeliverOptions } = {}) {
   const slack = await startFakeSlack({ channels: [SALES] })
   cleanup.push(() => slack.close())
   const app = slackApp({
@@ -70,7 +81,7 @@ async function setup(o: { token?: string } = {}) {
     token: o.token ?? slack.token,
     signingSecret: slack.signingSecret,
     slackApiUrl: slack.apiUrl,
-    delivery: { everyMs: 20, baseDelayMs: 20, maxDelayMs: 100 },
+    delivery: o.delivery ?? { everyMs: 20, baseDelayMs: 20, maxDelayMs: 100 },
   })
   const remit: TestServer = await startTestServer({
     policy: seedPolicy,
@@ -95,7 +106,7 @@ async function setup(o: { token?: string } = {}) {
   cleanup.push(() => mail.close())
   const interactivity = `${remit.url}/slack/interactivity`
   /** A flagged send to renewal@a.example, held; its review and its Slack message once posted. */
-  const flag = async () => {
+  const flag = async (withinMs = 3000) => {
     const result = await mail.send({
       to: 'renewal@a.example',
       from: 'marketing@remit.example',
@@ -107,6 +118,7 @@ async function setup(o: { token?: string } = {}) {
     const message = await until(
       () => [...slack.messages.values()].find((m) => JSON.stringify(m.blocks).includes(reviewId)),
       'the flag posted',
+      withinMs,
     )
     return { reviewId, message }
   }
@@ -137,7 +149,7 @@ describe('a flag in Slack', () => {
     }
     expect(actions.elements.map((e) => [e.action_id, e.value])).toEqual([
       [APPROVE, `${reviewId}:${digest}`], // Approve is bound to the request this message shows
-      [REJECT, reviewId],
+      [REJECT, `${reviewId}:${digest}`],
     ])
   })
 
@@ -196,16 +208,140 @@ describe('a flag in Slack', () => {
     expect(textOf(message)).toContain('but a stop won')
   })
 
-  it('rejected from Slack: dropped, and the message says who rejected it', async () => {
+  it('Reject opens a modal for a note; submitted, the review is rejected with it, the mail dropped, the message shows it', async () => {
     const { slack, flag, interactivity, mail, engine } = await setup()
+    const { message, reviewId } = await flag()
+    const digest = (await engine.reviews.get(reviewId))?.digest
+    const asShown = structuredClone(message)
+    expect(
+      await slack.click(interactivity, { message, actionId: REJECT, user: DANA, username: 'dana' }),
+    ).toBe(200)
+    // Nothing is rejected by the click itself: it opens the modal, for the one who clicked.
+    expect(await engine.reviews.get(reviewId)).toMatchObject({ status: 'pending' })
+    expect(slack.views).toHaveLength(1)
+    const view = slack.views[0] as (typeof slack.views)[number]
+    expect(view).toMatchObject({ user: DANA, callback_id: 'remit_reject' })
+    expect(JSON.parse(view.private_metadata ?? '')).toEqual({ reviewId, digest })
+    expect(view.blocks.find((b) => b.type === 'input')).toMatchObject({
+      optional: true,
+      label: { type: 'plain_text', text: 'Why (the agent and the log see this)' },
+      element: { type: 'plain_text_input', multiline: true, max_length: 500 },
+    })
+    expect(await mail.release()).toEqual({ sent: [], dropped: [], waiting: 1 })
+    const note = 'Wrong segment: <@U0ALL> is not renewing'
+    expect(
+      await slack.submit(interactivity, {
+        view,
+        user: DANA,
+        username: 'dana',
+        values: { remit_note: { note } },
+      }),
+    ).toEqual({ status: 200, body: undefined }) // an empty 200: the modal closes
+    expect(await engine.reviews.get(reviewId)).toMatchObject({
+      status: 'rejected',
+      resolvedBy: 'slack:dana',
+      note,
+    })
+    expect(await mail.release()).toEqual({ sent: [], dropped: ['renewal@a.example'], waiting: 0 })
+    await until(() => !hasButtons(message), 'the message updated')
+    // The note, escaped: no mention, no link.
+    expect(textOf(message)).toContain(
+      '*Rejected* by slack:dana — “Wrong segment: &lt;@U0ALL&gt; is not renewing”',
+    )
+    // Submitted again (a double submit): the modal says so, and nothing changes.
+    expect(
+      await slack.submit(interactivity, { view, user: DANA, values: { remit_note: { note: 'again' } } }),
+    ).toEqual({
+      status: 200,
+      body: { response_action: 'errors', errors: { remit_note: expect.stringMatching(/already answered/) } },
+    })
+    expect(await engine.reviews.get(reviewId)).toMatchObject({ note })
+    // Reject on a client still showing the buttons: told so, no modal.
+    expect(await slack.click(interactivity, { message: asShown, actionId: REJECT, user: DANA })).toBe(200)
+    expect(slack.views).toHaveLength(1)
+    expect(slack.ephemerals).toMatchObject([{ user: DANA, text: expect.stringMatching(/already answered/) }])
+  })
+
+  it('Reject submitted with no note rejects with none; Approve stays one click', async () => {
+    const { slack, flag, interactivity, engine } = await setup()
     const { message, reviewId } = await flag()
     expect(
       await slack.click(interactivity, { message, actionId: REJECT, user: DANA, username: 'dana' }),
     ).toBe(200)
-    expect(await engine.reviews.get(reviewId)).toMatchObject({ status: 'rejected' })
-    expect((await mail.release()).dropped).toEqual(['renewal@a.example'])
+    const view = slack.views[0] as (typeof slack.views)[number]
+    expect(await slack.submit(interactivity, { view, user: DANA, username: 'dana' })).toEqual({
+      status: 200,
+      body: undefined,
+    })
+    const review = await engine.reviews.get(reviewId)
+    expect(review).toMatchObject({ status: 'rejected', resolvedBy: 'slack:dana' })
+    expect(review?.note).toBeUndefined()
     await until(() => !hasButtons(message), 'the message updated')
-    expect(textOf(message)).toContain('*Rejected* by slack:dana')
+    expect(textOf(message)).toContain('*Rejected* by slack:dana: the action is stopped')
+  })
+
+  it("a non-member gets no modal from Reject, and a non-member's submission changes nothing", async () => {
+    const { slack, flag, interactivity, mail, engine } = await setup()
+    const { message, reviewId } = await flag()
+    expect(await slack.click(interactivity, { message, actionId: REJECT, user: MALLORY })).toBe(200)
+    expect(slack.views).toEqual([])
+    expect(slack.ephemerals).toMatchObject([{ user: MALLORY, text: expect.stringMatching(/^Not yours/) }])
+    // A modal Dana opened, submitted as Mallory (Slack would not; the app does not trust it either).
+    expect(await slack.click(interactivity, { message, actionId: REJECT, user: DANA })).toBe(200)
+    const view = slack.views[0] as (typeof slack.views)[number]
+    expect(
+      await slack.submit(interactivity, {
+        view,
+        user: MALLORY,
+        values: { remit_note: { note: 'mine now' } },
+      }),
+    ).toEqual({
+      status: 200,
+      body: {
+        response_action: 'errors',
+        errors: {
+          remit_note: expect.stringMatching(/^Not yours: this review is for the sales team's reviewers/),
+        },
+      },
+    })
+    expect(await engine.reviews.get(reviewId)).toMatchObject({ status: 'pending' })
+    expect(await mail.release()).toEqual({ sent: [], dropped: [], waiting: 1 })
+    expect(hasButtons(message)).toBe(true)
+  })
+
+  it('an expired trigger: the modal cannot open, the clicker is told to click again, nothing changes', async () => {
+    const { slack, flag, interactivity, engine } = await setup()
+    const { message, reviewId } = await flag()
+    // The click reached Remit more than 3 s after Slack issued its trigger.
+    expect(
+      await slack.click(interactivity, { message, actionId: REJECT, user: DANA, triggerAgeMs: 3500 }),
+    ).toBe(200)
+    expect(slack.calls.filter((c) => c.method === 'views.open')).toMatchObject([{ ok: false }])
+    expect(slack.views).toEqual([])
+    expect(slack.ephemerals).toMatchObject([
+      {
+        channel: SALES,
+        user: DANA,
+        text: expect.stringMatching(/^Could not open the note; click Reject again/),
+      },
+    ])
+    expect(await engine.reviews.get(reviewId)).toMatchObject({ status: 'pending' })
+    // Clicked again, in time: it opens.
+    expect(await slack.click(interactivity, { message, actionId: REJECT, user: DANA })).toBe(200)
+    expect(slack.views).toHaveLength(1)
+  })
+
+  it('a submission with a bad signature or an old timestamp is a 401 and changes nothing', async () => {
+    const { slack, flag, interactivity, engine } = await setup()
+    const { message, reviewId } = await flag()
+    expect(await slack.click(interactivity, { message, actionId: REJECT, user: DANA })).toBe(200)
+    const view = slack.views[0] as (typeof slack.views)[number]
+    const submit = (sign: { secret?: string; timestamp?: number; signature?: string }) =>
+      slack.submit(interactivity, { view, user: DANA, values: { remit_note: { note: 'forged' } }, sign })
+    expect((await submit({ secret: 'not-the-signing-secret' })).status).toBe(401)
+    expect((await submit({ timestamp: Math.floor(Date.now() / 1000) - 6 * 60 })).status).toBe(401)
+    expect((await submit({ signature: 'v0=00' })).status).toBe(401)
+    expect(await engine.reviews.get(reviewId)).toMatchObject({ status: 'pending' })
   })
 
   it('answered in the console (the API), the Slack message is updated too', async () => {
@@ -253,14 +389,22 @@ describe('a flag in Slack', () => {
 })
 
 describe('Slack failing as Slack fails: the outbox keeps the work', () => {
-  it('rate-limited (429 + Retry-After): the post is retried and arrives once', async () => {
-    const { slack, flag } = await setup()
-    slack.rateLimitNext(2)
-    const { message } = await flag()
-    expect(slack.calls.filter((c) => c.status === 429)).toHaveLength(2)
+  it('rate-limited (429 + Retry-After: 2): the post is not retried before 2 s, though the backoff is 50 ms, and arrives once', async () => {
+    const { slack, flag, engine } = await setup({ delivery: { everyMs: 20, baseDelayMs: 50 } })
+    slack.rateLimitNext(1, 2)
+    const { message } = await flag(10_000)
+    const posts = slack.calls.filter((c) => c.method === 'chat.postMessage')
+    expect(posts.map((c) => c.status)).toEqual([429, 200]) // nothing in between
+    const [limited, posted] = posts as [(typeof posts)[number], (typeof posts)[number]]
+    expect(posted.at - limited.at).toBeGreaterThanOrEqual(2000)
     expect(slack.messages.size).toBe(1)
     expect(message.history).toHaveLength(1)
-  })
+    const [m] = await until(async () => {
+      const all = await engine.outbox.list({ channel: SLACK_CHANNEL })
+      return all[0]?.status === 'delivered' ? all : undefined
+    }, 'the post delivered')
+    expect(m?.attempts).toBeGreaterThanOrEqual(2)
+  }, 20_000)
 
   it('an outage loses nothing: a review answered while Slack is down shows its answer when Slack is back', async () => {
     const { slack, mail, engine } = await setup()

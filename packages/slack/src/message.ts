@@ -1,4 +1,5 @@
 import type { Decision, Review } from '@remit/core'
+import type { ViewsOpenArguments } from '@slack/web-api'
 
 // A review as a Slack message (Block Kit): what is asked, why it was flagged, what would be sent, when
 // it expires, and the buttons while it is pending; once answered, who answered and what became of it.
@@ -6,11 +7,18 @@ import type { Decision, Review } from '@remit/core'
 // plain text or escaped mrkdwn, never as markup, and HTML content is reduced to its text.
 
 /**
- * The buttons' action ids. Their value is the review id; Approve's adds `:` and the review's digest,
- * so the click approves the request this message showed and no other (`buttonValue`).
+ * The buttons' action ids. Their value is the review id, `:` and the review's digest, so the click
+ * answers the request this message showed and no other (`buttonValue`).
  */
 export const APPROVE = 'remit_approve'
 export const REJECT = 'remit_reject'
+
+/** The Reject modal (`rejectModal`): its callback id, and where its note is in `view.state.values`. */
+export const REJECT_VIEW = 'remit_reject'
+export const NOTE_BLOCK = 'remit_note'
+export const NOTE_ACTION = 'note'
+/** The longest note the modal takes (its input's `max_length`; checked again on submission). */
+export const NOTE_MAX = 500
 
 /** A button's value read back: the review, and the digest the message showed (absent on older messages). */
 export function buttonValue(value: string): { reviewId: string; digest?: string } {
@@ -60,11 +68,11 @@ export function htmlToText(html: string): string {
 
 const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text)
 const plain = (text: string, max = SECTION_MAX) => ({
-  type: 'plain_text',
+  type: 'plain_text' as const,
   text: clip(text, max),
   emoji: false,
 })
-const mrkdwn = (text: string, max = SECTION_MAX) => ({ type: 'mrkdwn', text: clip(text, max) })
+const mrkdwn = (text: string, max = SECTION_MAX) => ({ type: 'mrkdwn' as const, text: clip(text, max) })
 
 function customerOf(decision: Decision): string {
   const parts = [decision.accountId]
@@ -121,6 +129,12 @@ function outcomeText(review: Review): string {
   if (review.status === 'expired') return ':hourglass: *Expired* without an answer: the action is stopped.'
   if (review.status === 'rejected')
     return `:no_entry_sign: *Rejected* by ${by}${note}: the action is stopped.`
+  if (review.outcome === 'go' && review.changes) {
+    const changed = Object.entries(review.changes.attributes)
+      .map(([k, v]) => `${k} ${JSON.stringify(v)}`)
+      .join(', ')
+    return `:white_check_mark: *Approved with changes* by ${by}${note}: the action goes ahead with ${escapeMrkdwn(changed)}.`
+  }
   if (review.outcome === 'go') return `:white_check_mark: *Approved* by ${by}${note}: the action goes ahead.`
   const why = (review.outcomeReasons ?? []).map((r) => escapeMrkdwn(r.message)).join('; ')
   return `:octagonal_sign: *Approved* by ${by}${note}, *but a stop won*: ${why || 'a rule stops it now'}. Nothing is sent.`
@@ -167,7 +181,13 @@ export function reviewMessage(review: Review, decision: Decision): SlackMessage 
             value: review.digest ? `${review.id}:${review.digest}` : review.id,
             text: plain('Approve'),
           },
-          { type: 'button', action_id: REJECT, style: 'danger', value: review.id, text: plain('Reject') },
+          {
+            type: 'button',
+            action_id: REJECT,
+            style: 'danger',
+            value: review.digest ? `${review.id}:${review.digest}` : review.id,
+            text: plain('Reject'),
+          },
         ],
       },
     )
@@ -178,4 +198,64 @@ export function reviewMessage(review: Review, decision: Decision): SlackMessage 
     { type: 'context', elements: [mrkdwn(`Team ${escapeMrkdwn(review.team)} · review ${review.id}`)] },
   )
   return { text: clip(`Remit: ${title}: ${review.status}`, 3000), blocks }
+}
+
+/** What the Reject modal carries to its submission: the review, and the digest the message showed. */
+export interface RejectMetadata {
+  reviewId: string
+  digest?: string
+}
+
+/** The modal's `private_metadata` read back (undefined when it is not one of Remit's). */
+export function rejectMetadata(text: string | undefined): RejectMetadata | undefined {
+  try {
+    const m = JSON.parse(text ?? '') as { reviewId?: unknown; digest?: unknown }
+    if (typeof m?.reviewId !== 'string' || !m.reviewId) return undefined
+    return typeof m.digest === 'string' && m.digest
+      ? { reviewId: m.reviewId, digest: m.digest }
+      : { reviewId: m.reviewId }
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The modal a Reject click opens (`views.open`): what is rejected, and an optional note (multiline,
+ * at most `NOTE_MAX` characters) kept with the review. Its submission (`view_submission`, callback
+ * `REJECT_VIEW`) rejects the review `meta` names.
+ */
+export function rejectModal(
+  review: Review,
+  decision: Decision,
+  meta: RejectMetadata,
+): ViewsOpenArguments['view'] {
+  const title = `${decision.action.kind} for ${decision.accountId}`
+  return {
+    type: 'modal',
+    callback_id: REJECT_VIEW,
+    private_metadata: JSON.stringify(meta),
+    title: plain('Reject', 24),
+    submit: plain('Reject', 24),
+    close: plain('Cancel', 24),
+    blocks: [
+      {
+        type: 'section',
+        text: mrkdwn(
+          `Reject *${escapeMrkdwn(title)}* (team ${escapeMrkdwn(review.team)}, review ${review.id})? The action is stopped for good.`,
+        ),
+      },
+      {
+        type: 'input',
+        block_id: NOTE_BLOCK,
+        optional: true,
+        label: plain('Why (the agent and the log see this)', 2000),
+        element: {
+          type: 'plain_text_input',
+          action_id: NOTE_ACTION,
+          multiline: true,
+          max_length: NOTE_MAX,
+        },
+      },
+    ],
+  }
 }

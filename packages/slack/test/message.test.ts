@@ -58,3 +58,19 @@ describe('why it was flagged', () => {
     )
   })
 })
+
+describe('an answered review', () => {
+  it('approved with changes says what goes: the changed values, not the ones asked', () => {
+    const approved = {
+      ...review,
+      status: 'approved',
+      outcome: 'go',
+      resolvedBy: 'slack:dana',
+      changes: { attributes: { discountPct: 15 } },
+    } as Review
+    const text = JSON.stringify(reviewMessage(approved, decisionWith([])).blocks)
+    expect(text).toContain(
+      '*Approved with changes* by slack:dana: the action goes ahead with discountPct 15.',
+    )
+  })
+})

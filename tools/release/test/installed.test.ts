@@ -54,4 +54,4 @@ it('published packages install from a registry and run the quickstart; npx @remi
   expect(report.steps.gate).toBe('no complaints')
   expect(report.steps.imports?.trim().split('\n')).toHaveLength(9)
   expect(report.npxVersion).toBe(publishable().find((p) => p.name === '@remit/cli')?.version)
-}, 300_000)
+}, 600_000)

@@ -47,10 +47,17 @@ export interface Item {
   askedMinutesAgo: number
   /** The outbox channels an approval owes work (hubspot, salesforce, slack, webhook:<name>). */
   owes: string[]
+  /** The attributes a reviewer may change before approving (the action's reviewerMayChange). */
+  changeable?: { name: string; type: string; enum?: string[] }[]
+}
+
+/** Attributes changed before approving: the changed request is decided again, and is what goes. */
+export interface Changes {
+  attributes: Record<string, unknown>
 }
 
 export interface CardHandlers {
-  answer: (action: 'approve' | 'reject') => void
+  answer: (action: 'approve' | 'reject', changes?: Changes) => void
 }
 
 /** The reasons that caused the flag, and those that only matched. */
@@ -143,6 +150,7 @@ export function reviewCard(item: Item, note: HTMLInputElement, on: CardHandlers)
       ...owed.map((sentence) => h('li', {}, sentence)),
     ),
   )
+  const change = changeSection(item, on)
   const asked = h(
     'p',
     { class: 'when' },
@@ -225,6 +233,7 @@ export function reviewCard(item: Item, note: HTMLInputElement, on: CardHandlers)
       ),
     ),
     links,
+    change,
     h(
       'div',
       { class: 'actions' },
@@ -236,5 +245,98 @@ export function reviewCard(item: Item, note: HTMLInputElement, on: CardHandlers)
         'Reject (r)',
       ),
     ),
+  )
+}
+
+/**
+ * "Change before approving", where the policy lets a reviewer change some attributes: one field per
+ * attribute, filled with what the agent asked; its button approves the changed request (decided
+ * again by Remit; refused, with the reason, if it would not go). Undefined when nothing may change.
+ */
+function changeSection(item: Item, on: CardHandlers): HTMLElement | undefined {
+  // Lists and times are not edited here: the API takes them (changes.attributes).
+  const fields = (item.changeable ?? []).filter((f) => ['number', 'string', 'boolean'].includes(f.type))
+  if (!fields.length || !item.decision) return undefined
+  const asked = item.decision.action.attributes
+  const inputs = fields.map((f) => {
+    const value = asked[f.name]
+    const label = `New ${f.name}`
+    // A choice among values (an enum, true/false) keeps "as asked: none" when the agent sent none.
+    const choices = f.enum ?? (f.type === 'boolean' ? ['true', 'false'] : undefined)
+    const input: HTMLInputElement | HTMLSelectElement = choices
+      ? h(
+          'select',
+          { class: 'change', 'data-name': f.name, 'aria-label': label },
+          ...(value === undefined ? [h('option', { value: '', selected: true }, '(none, as asked)')] : []),
+          ...choices.map((v) => h('option', { value: v, selected: String(value) === v }, v)),
+        )
+      : h('input', {
+          class: 'change',
+          'data-name': f.name,
+          'aria-label': label,
+          type: f.type === 'number' ? 'number' : 'text',
+          ...(f.type === 'number' ? { step: 'any' } : {}),
+          value: value === undefined ? '' : String(value),
+        })
+    return h(
+      'label',
+      {},
+      `${f.name} `,
+      input,
+      ` (asked: ${value === undefined ? 'none' : JSON.stringify(value)})`,
+    )
+  })
+  /** Only what the reviewer changed: a field left as asked (or empty where the agent sent none) is not sent. */
+  const read = (): Changes | string => {
+    const attributes: Record<string, unknown> = {}
+    for (const [i, f] of fields.entries()) {
+      const input = inputs[i]?.querySelector<HTMLInputElement | HTMLSelectElement>('.change')
+      if (!input) continue
+      const raw = input.value
+      const was = asked[f.name]
+      if (raw.trim() === '') {
+        if (was === undefined) continue
+        if (f.type === 'number') return `${f.name}: enter a number`
+      }
+      let value: unknown = raw
+      if (f.type === 'boolean') value = raw === 'true'
+      else if (f.type === 'number') {
+        value = Number(raw)
+        if (!Number.isFinite(value)) return `${f.name}: enter a number`
+      }
+      if (JSON.stringify(value) !== JSON.stringify(was)) attributes[f.name] = value
+    }
+    if (!Object.keys(attributes).length) return 'Nothing is changed: Approve (a) approves it as asked.'
+    return { attributes }
+  }
+  const problem = h('p', { class: 'change-problem', role: 'alert' })
+  return h(
+    'section',
+    { class: 'change', 'aria-label': 'Change before approving' },
+    h('h3', {}, 'Change before approving'),
+    h(
+      'p',
+      { class: 'change-help' },
+      'Remit decides the changed request again: it goes only if no stop holds and no other review is needed.',
+    ),
+    ...inputs,
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'approve-changed',
+        onclick: () => {
+          const changes = read()
+          if (typeof changes === 'string') {
+            problem.textContent = changes
+            return
+          }
+          problem.textContent = ''
+          on.answer('approve', changes)
+        },
+      },
+      'Approve with changes',
+    ),
+    problem,
   )
 }

@@ -3,7 +3,7 @@
 // the server serves and documents (defineRoute types a handler from its schemas) and the OpenAPI
 // document made from it.
 
-export { PermanentDeliveryError } from '../outbox/outbox.ts'
+export { PermanentDeliveryError, RetryLaterError } from '../outbox/outbox.ts'
 export { type CustomerCacheOptions, customerCache, type VendorCustomer } from './customers.ts'
 export {
   APEX_IDENTIFIER,

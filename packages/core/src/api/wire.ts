@@ -76,6 +76,16 @@ export const resolveRequestSchema = z.strictObject({
     .describe(
       "Approvals only: the review's digest as shown to the reviewer; another digest is refused (409 REVIEW_DIGEST_MISMATCH) and nothing changes",
     ),
+  changes: z
+    .strictObject({
+      attributes: z
+        .record(z.string().max(200), z.unknown())
+        .describe("New values for attributes the action's reviewerMayChange lists, e.g. {discountPct: 15}"),
+    })
+    .optional()
+    .describe(
+      'Approvals only: approve with changes. The changed request is decided again: a stop only it brings is refused (409 CHANGED_REQUEST_STOPPED), so is a flag for another rule or team (409 CHANGED_REQUEST_FLAGGED), the review left pending; an attribute the policy does not let a reviewer change is 400 CHANGE_NOT_ALLOWED',
+    ),
 })
 
 export const touchSchema = z.object({
@@ -134,6 +144,16 @@ export const reviewSchema = z.object({
   outcome: z.enum(['go', 'stop']).optional(),
   outcomeReasons: z.array(reasonSchema).optional(),
   touchId: z.string().optional(),
+  changes: z
+    .object({ attributes: z.record(z.string(), z.unknown()) })
+    .optional()
+    .describe(
+      'Approved with changes: the attributes the reviewer changed and their new values. What is released is the request with these applied',
+    ),
+  releasedDigest: z
+    .string()
+    .optional()
+    .describe('Approved with changes: the digest of the changed request, the one released'),
 })
 
 /** An approved review's stops, re-checked now: whether its action may still go. */
@@ -173,6 +193,8 @@ export const decisionRecordSchema = z.object({
   reviewTeam: z.string().optional(),
   /** On a flag: its review's digest, what an approval is bound to. */
   digest: z.string().optional(),
+  /** On a flag: the attributes its caller can release changed by a reviewer (the request's acceptsChanges). */
+  acceptsChanges: z.array(z.string()).optional(),
   notify: z.array(z.string()),
   policyVersion: z.string(),
   idempotencyKey: z.string().optional(),

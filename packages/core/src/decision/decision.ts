@@ -22,6 +22,11 @@ export interface Decision {
   reviewTeam?: string
   /** On a flag: the request's approval digest (`../review/digest.ts`), what an approval is bound to. */
   digest?: string
+  /**
+   * The attributes the caller said it can release changed (the request's `acceptsChanges`): a
+   * reviewer may change only these (and only those the action's `reviewerMayChange` lists).
+   */
+  acceptsChanges?: string[]
   notify: string[]
   policyVersion: string
   idempotencyKey?: string

@@ -36,6 +36,10 @@ export interface ResolvedRequest {
    * is the same request whenever it is sent.
    */
   requestHash?: string
+  /** The attributes the caller can release changed by a reviewer (the request's `acceptsChanges`). */
+  acceptsChanges?: string[]
+  /** With a preview: the hash of the same request without it (`DecideRequest.requestHashWithoutPreview`). */
+  requestHashWithoutPreview?: string
   dryRun: boolean
 }
 
@@ -168,10 +172,15 @@ export function resolveRequest(
     rawFacts: req.customer.facts,
     now: req.at ? new Date(req.at) : clock(),
     ...(preview ? { preview } : {}),
+    ...(req.acceptsChanges?.length ? { acceptsChanges: [...new Set(req.acceptsChanges)] } : {}),
     ...(req.idempotencyKey
       ? {
           idempotencyKey: req.idempotencyKey,
           requestHash: requestHash(agent.id, tool, req.action, req.customer, preview),
+          // A key a release before previews stored (a flow's retry across the upgrade) still replays.
+          ...(preview
+            ? { requestHashWithoutPreview: requestHash(agent.id, tool, req.action, req.customer) }
+            : {}),
         }
       : {}),
     dryRun: req.dryRun,
@@ -286,7 +295,7 @@ export function inputErrorFromZod(error: z.ZodError): InputError {
 
 /** The attributes a limit sums (`sum:`), per policy version: read once, not on every request. */
 const budgets = new WeakMap<Policy, ReadonlySet<string>>()
-function budgetAttributes(policy: Policy): ReadonlySet<string> {
+export function budgetAttributes(policy: Policy): ReadonlySet<string> {
   let names = budgets.get(policy)
   if (!names) {
     names = new Set(policy.rules.flatMap((r) => (r.sort === 'limit' && r.sum !== undefined ? [r.sum] : [])))

@@ -112,6 +112,13 @@ export const decisionRequestSchema = z.strictObject({
   /** Evaluate and log nothing, reserve nothing. */
   dryRun: z.boolean().default(false),
   preview: previewSchema.optional(),
+  acceptsChanges: z
+    .array(id)
+    .max(64)
+    .optional()
+    .describe(
+      "The attributes the caller can release changed: if a reviewer approves this request with changes (the action's reviewerMayChange), the caller sends it with them applied (the review's changes). A reviewer may change only attributes named here; absent, none",
+    ),
 })
 
 export const reasonSchema = z.object({

@@ -106,3 +106,27 @@ export class PermanentDeliveryError extends Error {
     this.name = 'PermanentDeliveryError'
   }
 }
+
+/**
+ * Thrown by a deliverer's `send` when the vendor said when to come back (an HTTP 429 or 503 with
+ * `Retry-After`): the attempt counts as failed, as any other, and the message is not tried again
+ * before `afterMs` from the failure — later when its backoff is longer (`nextAttemptAt`).
+ */
+export class RetryLaterError extends Error {
+  /** How long the vendor asked to be left alone, in ms (never negative). */
+  readonly afterMs: number
+  constructor(message: string, options: { afterMs: number; cause?: unknown }) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'RetryLaterError'
+    this.afterMs = Number.isFinite(options.afterMs) ? Math.max(0, options.afterMs) : 0
+  }
+}
+
+/**
+ * When a message whose attempt failed at `at` with `error` is next due: after its backoff, or after
+ * the vendor's `RetryLaterError.afterMs` when that is later (max of the two).
+ */
+export function nextAttemptAt(at: Date, backoffMs: number, error: unknown): Date {
+  const afterMs = error instanceof RetryLaterError ? error.afterMs : 0
+  return new Date(at.getTime() + Math.max(backoffMs, afterMs))
+}

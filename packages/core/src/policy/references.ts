@@ -25,7 +25,40 @@ export function referenceIssues(src: PolicySource, doc: PolicyDocument): PolicyI
     ),
     ...doc.windows.flatMap((_, i) => windowIssues(src, doc, i)),
     ...doc.limits.flatMap((_, i) => limitIssues(src, doc, i)),
+    ...Object.keys(doc.actions).flatMap((kind) => changeableIssues(src, doc, kind)),
   ]
+}
+
+/** `reviewerMayChange` names attributes of its own action kind, once each. */
+function changeableIssues(src: PolicySource, doc: PolicyDocument, kind: string): PolicyIssue[] {
+  const action = doc.actions[kind] as PolicyDocument['actions'][string]
+  const declared = Object.keys(action.attributes)
+  const issues: PolicyIssue[] = []
+  for (const [i, attribute] of (action.reviewerMayChange ?? []).entries()) {
+    const path = ['actions', kind, 'reviewerMayChange', i]
+    const position = src.position(path) ?? src.position(['actions', kind])
+    if (!Object.hasOwn(action.attributes, attribute))
+      issues.push({
+        severity: 'error',
+        code: 'UNKNOWN_ATTRIBUTE',
+        message: `reviewerMayChange names "${attribute}", which is not an attribute of ${kind}`,
+        path,
+        position,
+        hint: declared.length
+          ? `${(didYouMean(attribute, declared) ?? '').concat(' ')}${kind}'s attributes: ${declared.join(', ')}`.trim()
+          : `${kind} declares no attributes: declare it under actions.${kind}.attributes first`,
+      })
+    else if (action.reviewerMayChange?.indexOf(attribute) !== i)
+      issues.push({
+        severity: 'error',
+        code: 'DUPLICATE_NAME',
+        message: `reviewerMayChange names "${attribute}" twice`,
+        path,
+        position,
+        hint: 'name each attribute once',
+      })
+  }
+  return issues
 }
 
 /** The action kinds a limit applies to: those its scope selects (by kind, channel, outbound) and its except does not. */

@@ -90,6 +90,12 @@ export const actionKindSchema = z.strictObject({
     .describe(
       'What the action carries, by name, typed like facts (discountPct: number); undeclared attributes are refused',
     ),
+  reviewerMayChange: z
+    .array(name)
+    .optional()
+    .describe(
+      'Attributes a reviewer may change when approving a flag of this kind (approve with changes: 20% lowered to 15%); the changed request is decided again and, if it goes, is what is released. Absent: a reviewer approves or rejects the request as asked',
+    ),
   description: z.string().optional().describe('Free text'),
 })
 

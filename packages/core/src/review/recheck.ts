@@ -4,7 +4,7 @@ import { ReviewStateError } from '../errors.ts'
 import type { LedgerView } from '../ledger/types.ts'
 import type { Policy } from '../policy/model.ts'
 import { recheckStops } from './answer.ts'
-import type { Review } from './review.ts'
+import { type Review, releasedAction } from './review.ts'
 
 // Releasing an approved action later than its approval (a gateway's held call, repeated hours on):
 // the stops approval checked are checked again, as they stand at release.
@@ -39,7 +39,9 @@ export function recheckApproved(
     touches: ledger.touches.filter((t) => t.decisionId !== decision.id),
     commitments: ledger.commitments.filter((c) => c.decisionId !== decision.id),
   }
-  const check = recheckStops(policy, decision, now, others)
+  // What was approved is what is released: with a reviewer's changes applied.
+  const released = { ...decision, action: releasedAction(review, decision.action) }
+  const check = recheckStops(policy, released, now, others)
   if (check.verdict !== 'stop') return { ok: true, reasons: [] }
   return {
     ok: false,

@@ -24,4 +24,26 @@ export interface Review {
   outcomeReasons?: Reason[]
   /** The touch reserved by an approval that went. */
   touchId?: string
+  /**
+   * Approved with changes (`reviewerMayChange`): the attributes the reviewer changed, with their
+   * new values. The request released is the one asked with these applied, decided again at approval.
+   */
+  changes?: ReviewChanges
+  /** With changes: the approval digest of the changed request, the one released. */
+  releasedDigest?: string
+}
+
+/** What a reviewer changed when approving: only attributes the action's `reviewerMayChange` lists. */
+export interface ReviewChanges {
+  attributes: Record<string, unknown>
+}
+
+/** The action a review releases: the request as asked, with a reviewer's changes applied. */
+export function releasedAction(
+  review: Pick<Review, 'changes'>,
+  action: { kind: string; attributes: Record<string, unknown> },
+): { kind: string; attributes: Record<string, unknown> } {
+  return review.changes
+    ? { kind: action.kind, attributes: { ...action.attributes, ...review.changes.attributes } }
+    : action
 }

@@ -17,7 +17,11 @@ export function replayOf(
 ): Decision {
   const same =
     request.requestHash === undefined ||
-    (priorHash ? priorHash === request.requestHash : prior.accountId === request.accountId)
+    (priorHash
+      ? priorHash === request.requestHash ||
+        // Asked first with no preview (before the caller sent one), retried with one: the same request.
+        (prior.preview === undefined && priorHash === request.requestHashWithoutPreview)
+      : prior.accountId === request.accountId)
   if (!same) {
     throw new ConflictError(
       'IDEMPOTENCY_KEY_REUSED',

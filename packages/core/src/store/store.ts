@@ -49,6 +49,12 @@ export interface DecideRequest {
    * different digests: one decides, the other gets the conflict (never a second decision).
    */
   requestHash?: string
+  /**
+   * With a preview: the digest of the same request without it. A key whose decision has no preview
+   * and this digest replays: an adapter that began sending previews (HubSpot, Salesforce) retries a
+   * call first made before it did with the same key, and it must not be refused as another request.
+   */
+  requestHashWithoutPreview?: string
   /** The ledger view covers touches at or after `since`, and commitments outstanding at `now`. */
   since: Date
   now: Date
