@@ -66,7 +66,7 @@ describe('regular expressions run on RE2, in linear time', () => {
     const started = performance.now()
     const d = await decide(catastrophic, { name: `${'a'.repeat(34)}!` })
     // V8's backtracking RegExp takes about a minute here; RE2 a fraction of a millisecond.
-    expect(performance.now() - started).toBeLessThan(2000)
+    expect(performance.now() - started).toBeLessThan(15_000)
     expect(d.verdict).toBe('go')
     expect(d.reasons.map((r) => r.rule)).toEqual(['mkt-positioning'])
   })
@@ -83,7 +83,7 @@ describe('regular expressions run on RE2, in linear time', () => {
 `)
     const started = performance.now()
     expect((await decide(policy, { name: `${'a'.repeat(34)}!` })).verdict).toBe('go')
-    expect(performance.now() - started).toBeLessThan(2000)
+    expect(performance.now() - started).toBeLessThan(15_000)
     expect((await decide(policy, { name: 'aaa' })).verdict).toBe('stop')
   })
 
@@ -163,9 +163,9 @@ describe('each evaluation of a condition has a budget', () => {
     const policy = withRules(`triggers:
   - { id: tag-pairs, then: flag, when: "${quadratic}" }
 `)
-    const started = performance.now()
+    // The abort in the reasons is the proof the budget cut it off (a wall-clock bound here failed a
+    // CI run on a busy machine at 2,054 ms: timing belongs in benchmarks).
     const d = await decide(policy, { tags })
-    expect(performance.now() - started).toBeLessThan(2000)
     expect(d.verdict).toBe('stop')
     expect(d.reasons).toContainEqual({
       rule: 'tag-pairs',

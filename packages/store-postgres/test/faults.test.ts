@@ -173,7 +173,7 @@ describe('PostgreSQL faults', () => {
       expect(error).toBeInstanceOf(UnavailableError)
       expect((error as Error).message).toMatch(/PostgreSQL is unavailable/)
     }
-    expect(Date.now() - started).toBeLessThan(2000)
+    expect(Date.now() - started).toBeLessThan(10_000)
     await server.start()
     expect((await store.decide(request('globex'), () => goWrite('globex'))).verdict).toBe('go')
     expect(await store.listDecisions()).toHaveLength(2)
@@ -197,7 +197,7 @@ describe('PostgreSQL faults', () => {
     }
     expect(error).toBeInstanceOf(UnavailableError)
     expect((error as Error).message).toMatch(/timeout|did not take this decision within 300 ms/)
-    expect(Date.now() - started).toBeLessThan(2000)
+    expect(Date.now() - started).toBeLessThan(10_000)
     await server.stop()
   })
 
@@ -207,7 +207,7 @@ describe('PostgreSQL faults', () => {
     await expect(openPostgresStore(silent.url, { pool: { connectionTimeoutMillis: 300 } })).rejects.toThrow(
       /timeout/,
     )
-    expect(Date.now() - started).toBeLessThan(2000)
+    expect(Date.now() - started).toBeLessThan(10_000)
     await silent.stop()
   })
 
@@ -223,7 +223,7 @@ describe('PostgreSQL faults', () => {
       const error = await store.decide(request('globex'), () => goWrite('globex')).catch((e: unknown) => e)
       expect(error).toBeInstanceOf(UnavailableError)
       expect((error as Error).message).toMatch(/did not take this decision within 300 ms/)
-      expect(Date.now() - started).toBeLessThan(2000)
+      expect(Date.now() - started).toBeLessThan(10_000)
     })
     expect((await deciding)?.verdict).toBe('go')
     expect((await store.listDecisions()).map((d) => d.accountId)).toEqual(['acme'])
@@ -242,7 +242,7 @@ describe('PostgreSQL faults', () => {
       const error = await store.getDecision('dec_x').catch((e: unknown) => e)
       expect(error).toBeInstanceOf(UnavailableError)
       expect((error as Error).message).toMatch(/timeout exceeded when trying to connect/)
-      expect(Date.now() - started).toBeLessThan(2000)
+      expect(Date.now() - started).toBeLessThan(10_000)
     })
     expect((await deciding)?.verdict).toBe('go')
     expect(await store.listDecisions()).toHaveLength(1)
