@@ -2,7 +2,7 @@ import { createServer, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Client, Signature } from '@hubspot/api-client'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { type FakeHubSpot, fakeHubSpot } from './fake-hubspot.ts'
+import { type FakeHubSpot, type FakeHubSpotOptions, fakeHubSpot, schemaErrors } from './fake-hubspot.ts'
 
 // The fake HubSpot refuses what HubSpot refuses. Every call here goes through the real
 // @hubspot/api-client, so the test also shows what the SDK really sends.
@@ -32,8 +32,8 @@ const MINUTE = 60_000
 let clock = 0
 let fake: FakeHubSpot
 const servers: { close: () => void }[] = []
-beforeEach(async () => {
-  clock = Date.parse('2026-04-06T09:00:00Z')
+/** The fake every test starts with (`over`: a test that needs another one restarts it). */
+async function start(over: FakeHubSpotOptions = {}) {
   fake = await fakeHubSpot({
     clientId: CLIENT_ID,
     clientSecret: CLIENT_SECRET,
@@ -42,6 +42,7 @@ beforeEach(async () => {
     now: () => clock,
     pageSize: 2,
     requireAuth: true,
+    ...over,
   })
   fake.objects.contacts.push({
     id: '904',
@@ -57,6 +58,10 @@ beforeEach(async () => {
     id: '7',
     properties: { name: 'Acme', domain: 'acme.example', tier: 'Enterprise' },
   })
+}
+beforeEach(async () => {
+  clock = Date.parse('2026-04-06T09:00:00Z')
+  await start()
 })
 afterEach(async () => {
   for (const s of servers.splice(0)) s.close()
@@ -181,6 +186,7 @@ describe('OAuth', () => {
     const t = await oauth.tokensApi.create('authorization_code', code, REDIRECT, CLIENT_ID, CLIENT_SECRET)
     expect(t).toMatchObject({ tokenType: 'bearer', expiresIn: 1800 })
     expect(lastAnswer()).toMatchObject({ token_use: 'access_token', hub_id: PORTAL, scopes: ['automation'] })
+    expect(schemaErrors('OAuthTokenResponse', lastAnswer())).toBeUndefined()
     expect(fake.requests.at(-1)?.headers['content-type']).toContain('application/x-www-form-urlencoded')
     expect(await oauth.accessTokensApi.get(t.accessToken)).toMatchObject({
       hubId: PORTAL,
@@ -351,6 +357,38 @@ describe('action definitions', () => {
     expect(update.code).toBe(400)
   })
 
+  it('refuses a PATCH carrying functions or archivedAt, which PublicActionDefinitionPatch does not have', async () => {
+    // CONTRACT.md §2: "PATCH (PublicActionDefinitionPatch) has the same fields, all optional, without
+    // `functions` and `archivedAt`" (HubSpot's v4 OpenAPI, components.schemas.PublicActionDefinitionPatch,
+    // as restated in automation-actions-v4.schema.json $defs/PublicActionDefinitionPatch).
+    const created = await createDefinition()
+    const patch = (body: Record<string, unknown>) =>
+      developer().apiRequest({
+        method: 'PATCH',
+        path: `/automation/v4/actions/${APP}/${created.id}`,
+        body,
+      })
+    const withFunctions = await patch({
+      actionUrl: `${ACTION_URL}&patched=1`,
+      functions: [{ functionType: 'PRE_ACTION_EXECUTION', functionSource: 'exports.main = () => {}' }],
+    })
+    expect(withFunctions.status).toBe(400)
+    expect(((await withFunctions.json()) as { message: string }).message).toContain(
+      '/functions is not a property of this request',
+    )
+    const archiving = await patch({ archivedAt: Date.parse('2026-04-06T09:00:00Z') })
+    expect(archiving.status).toBe(400)
+    expect(((await archiving.json()) as { message: string }).message).toContain(
+      '/archivedAt is not a property of this request',
+    )
+    // Nothing of either reached the stored definition; a PATCH without them is taken.
+    expect(fake.definitions[0]).toMatchObject({ actionUrl: ACTION_URL, functions: [], revisionId: '1' })
+    expect(fake.definitions[0]).not.toHaveProperty('archivedAt')
+    const ok = await patch({ actionUrl: `${ACTION_URL}&patched=1` })
+    expect(ok.status).toBe(200)
+    expect(fake.definitions[0]).toMatchObject({ actionUrl: `${ACTION_URL}&patched=1`, revisionId: '2' })
+  })
+
   it('creates with 201 and pages the list by cursor: 3 definitions, pages of 2; DELETE archives', async () => {
     // With a developers-write token (the SDK's definitionsApi only ever sends the developer key, so
     // the token goes through apiRequest)…
@@ -396,7 +434,7 @@ describe('action definitions', () => {
 })
 
 describe('executions', () => {
-  it('execute() sends only the requested properties, numbers as numbers, inputs as strings, signed v2 and v3', async () => {
+  it('execute() sends only the requested properties, numbers as numbers, inputs as strings, signed v2 only', async () => {
     const def = await createDefinition()
     const endpoint = await actionEndpoint(() => ({
       status: 200,
@@ -430,10 +468,11 @@ describe('executions', () => {
     const signed = { clientSecret: CLIENT_SECRET, url: ACTION_URL, requestBody: got?.raw ?? '' }
     expect(got?.headers['x-hubspot-signature-version']).toBe('v2')
     expect(got?.headers['x-hubspot-signature']).toBe(Signature.getSignature('POST', 'v2', signed as never))
-    expect(got?.headers['x-hubspot-request-timestamp']).toBe(String(clock))
-    expect(got?.headers['x-hubspot-signature-v3']).toBe(
-      Signature.getSignature('POST', 'v3', { ...signed, timestamp: clock } as never),
-    )
+    // "Requests made for your custom action will use the v2 version of the X-HubSpot-Signature"
+    // (Custom Workflow Actions, /docs/api/automation/custom-workflow-actions): v3 is not documented
+    // for actions, so by default the fake does not send it (an app needing it would fail in production).
+    expect(got?.headers['x-hubspot-signature-v3']).toBeUndefined()
+    expect(got?.headers['x-hubspot-request-timestamp']).toBeUndefined()
 
     // Without objectRequestOptions the object carries no properties at all.
     const bare = await createDefinition({ objectRequestOptions: undefined })
@@ -451,6 +490,32 @@ describe('executions', () => {
       objectType: 'CONTACT',
     })
     expect(fake.callbacks().map((c) => c.state)).toEqual(['completed', 'completed'])
+  })
+
+  it('signs v3 too, over the registered URL and the fake clock, only when told to', async () => {
+    await fake.close()
+    await start({ signatureVersions: ['v2', 'v3'] })
+    const def = await createDefinition()
+    const endpoint = await actionEndpoint(() => ({
+      status: 200,
+      body: { outputFields: { hs_execution_state: 'SUCCESS', remit_verdict: 'go' } },
+    }))
+    await fake.execute({
+      definitionId: def.id,
+      portalId: PORTAL,
+      workflowId: 1001,
+      objectType: 'CONTACT',
+      objectId: 904,
+      inputFields: { remit_action: 'email.positioning' },
+      deliverTo: endpoint.url,
+    })
+    const [got] = endpoint.received
+    const signed = { clientSecret: CLIENT_SECRET, url: ACTION_URL, requestBody: got?.raw ?? '' }
+    expect(got?.headers['x-hubspot-signature']).toBe(Signature.getSignature('POST', 'v2', signed as never))
+    expect(got?.headers['x-hubspot-request-timestamp']).toBe(String(clock))
+    expect(got?.headers['x-hubspot-signature-v3']).toBe(
+      Signature.getSignature('POST', 'v3', { ...signed, timestamp: clock } as never),
+    )
   })
 
   it('an answer HubSpot would not take makes execute() throw; an unpublished action is never executed', async () => {
@@ -474,6 +539,78 @@ describe('executions', () => {
     )
     const draft = await createDefinition({ published: false })
     await expect(run(draft.id)).rejects.toThrow('is not published')
+  })
+})
+
+describe('options fetches', () => {
+  // "Using external data" (Custom Workflow Actions, /docs/api/automation/custom-workflow-actions):
+  // HubSpot POSTs {origin, objectTypeId, inputFieldName, inputFields, fetchOptions?} to the field's
+  // optionsUrl and shows `options: [{label, description, value}]` (CONTRACT.md §2, External options;
+  // schema $defs/OptionsFetchResponse).
+  const OPTIONS_URL = 'https://remit.example.com/hubspot/options?v=1'
+  const external = () =>
+    definition({
+      inputFields: [
+        {
+          typeDefinition: {
+            name: 'remit_action',
+            type: 'enumeration',
+            fieldType: 'select',
+            optionsUrl: OPTIONS_URL,
+            options: [],
+          },
+          supportedValueTypes: ['STATIC_VALUE'],
+          isRequired: true,
+        },
+        {
+          typeDefinition: { name: 'discountPct', type: 'number', fieldType: 'number', options: [] },
+          isRequired: false,
+        },
+      ],
+    })
+
+  it('POSTs the documented request, signed v2, to the optionsUrl and takes {options: [{label, value}]}', async () => {
+    const def = await developer().automation.actions.definitionsApi.create(APP, external() as never)
+    const endpoint = await actionEndpoint(() => ({
+      status: 200,
+      body: { options: [{ label: 'Positioning e-mail', value: 'email.positioning', description: 'email' }] },
+    }))
+    const r = await fake.fetchOptions({
+      definitionId: def.id,
+      portalId: PORTAL,
+      inputFieldName: 'remit_action',
+      inputFields: { discountPct: { type: 'STATIC_VALUE', value: '20' } },
+      deliverTo: endpoint.url,
+    })
+    expect(r.status).toBe(200)
+    const [got] = endpoint.received
+    expect(got?.url).toBe('/hubspot/options?v=1')
+    expect(JSON.parse(got?.raw ?? '')).toEqual({
+      origin: { portalId: PORTAL, actionDefinitionId: Number(def.id), actionDefinitionVersion: 1 },
+      objectTypeId: '0-1',
+      inputFieldName: 'remit_action',
+      inputFields: { discountPct: { type: 'STATIC_VALUE', value: '20' } },
+    })
+    const signed = { clientSecret: CLIENT_SECRET, url: OPTIONS_URL, requestBody: got?.raw ?? '' }
+    expect(got?.headers['x-hubspot-signature']).toBe(Signature.getSignature('POST', 'v2', signed as never))
+  })
+
+  it('an answer HubSpot could not show makes fetchOptions() throw; a field without optionsUrl is never fetched', async () => {
+    const def = await developer().automation.actions.definitionsApi.create(APP, external() as never)
+    let answer: unknown = {}
+    const endpoint = await actionEndpoint(() => ({ status: 200, body: answer }))
+    const fetchOptions = (inputFieldName = 'remit_action') =>
+      fake.fetchOptions({ definitionId: def.id, portalId: PORTAL, inputFieldName, deliverTo: endpoint.url })
+    await expect(fetchOptions()).rejects.toThrow("/ must have required property 'options'")
+    answer = { options: [{ label: 'No value' }] }
+    await expect(fetchOptions()).rejects.toThrow("/options/0 must have required property 'value'")
+    answer = { options: [{ label: 'Twenty', value: 20 }] }
+    await expect(fetchOptions()).rejects.toThrow('/options/0/value must be string')
+    answer = { options: [], searchable: 'yes' }
+    await expect(fetchOptions()).rejects.toThrow('/searchable must be boolean')
+    await expect(fetchOptions('discountPct')).rejects.toThrow('input field discountPct has no optionsUrl')
+    await expect(fetchOptions('nope')).rejects.toThrow('the action definition has no input field nope')
+    expect(endpoint.received).toHaveLength(4)
   })
 })
 

@@ -79,6 +79,14 @@ export interface FakeHubSpotOptions {
    * to the action endpoint itself, and is completed once like any other.
    */
   strictCallbacks?: boolean
+  /**
+   * The signature headers on what the fake sends to the app (executions, options fetches). Default
+   * `['v2']`: "Requests made for your custom action will use the v2 version of the
+   * X-HubSpot-Signature" [CWA; CONTRACT.md §5]. HubSpot does not document v3 for custom actions, so
+   * an app that relied on v3 there would refuse every real execution; `['v2', 'v3']` adds v3 (with
+   * X-HubSpot-Request-Timestamp) for tests of that path.
+   */
+  signatureVersions?: ('v2' | 'v3')[]
 }
 
 export interface IssuedToken {
@@ -118,6 +126,25 @@ export interface ExecuteOptions {
   deliverTo: string
 }
 
+/** A value of another input field, as HubSpot sends it to an optionsUrl [CWA "Using external data"]. */
+export type OptionsInputValue =
+  | { type: 'STATIC_VALUE'; value: string }
+  | { type: 'OBJECT_PROPERTY'; propertyName: string }
+
+export interface FetchOptionsOptions {
+  definitionId: string
+  portalId: number
+  /** The input field whose dropdown the user opened; HubSpot POSTs to its `optionsUrl`. */
+  inputFieldName: string
+  /** The enrolled object type's id (default 0-1, contacts). */
+  objectTypeId?: string
+  inputFields?: Record<string, OptionsInputValue>
+  /** A search (`q`, only when the app answered `searchable`) or the next page (`after`). */
+  fetchOptions?: { q?: string; after?: string }
+  /** Base URL of the server under test; the fake POSTs to it + the path and query of the optionsUrl. */
+  deliverTo: string
+}
+
 export interface ExecuteResult {
   status: number
   body: unknown
@@ -141,6 +168,12 @@ for (const name of ['PublicActionDefinitionEgg', 'PublicActionDefinitionPatch'])
   const labels = defs[name]?.properties?.labels as Json
   labels.required = ['en']
 }
+// - a PATCH (PublicActionDefinitionPatch) has every field of a definition "without `functions` and
+//   `archivedAt`" [CONTRACT.md §2, SPEC PublicActionDefinitionPatch]: the schema leaves objects open,
+//   so without this a PATCH carrying either would be taken and merged into the stored definition.
+const patchProperties = defs.PublicActionDefinitionPatch?.properties as Record<string, unknown>
+patchProperties.functions = false
+patchProperties.archivedAt = false
 const ajv = new Ajv2020.default({ allErrors: true, strict: false })
 ajv.addSchema(schema)
 function validator(def: string) {
@@ -152,7 +185,7 @@ function validator(def: string) {
       : (v.errors ?? [])
           .map(
             (e) =>
-              `${e.instancePath || '/'} ${e.message}${e.keyword === 'additionalProperties' ? `: '${(e.params as { additionalProperty: string }).additionalProperty}'` : ''}`,
+              `${e.instancePath || '/'} ${e.keyword === 'false schema' ? 'is not a property of this request' : e.message}${e.keyword === 'additionalProperties' ? `: '${(e.params as { additionalProperty: string }).additionalProperty}'` : ''}`,
           )
           .join('; ')
 }
@@ -168,6 +201,7 @@ const validate = {
   executionRequest: validator('ExecutionRequest'),
   completion: validator('CallbackCompletionRequest'),
   batchCompletion: validator('BatchCallbackCompletion'),
+  optionsResponse: validator('OptionsFetchResponse'),
 }
 
 // Object types by the names the v3/v4 paths accept (plural, singular, objectTypeId).
@@ -334,6 +368,7 @@ class Refusal {
 
 export async function fakeHubSpot(options: FakeHubSpotOptions = {}) {
   const o = {
+    signatureVersions: options.signatureVersions ?? ['v2'],
     clientId: options.clientId ?? 'fake-client-id',
     clientSecret: options.clientSecret ?? 'fake-client-secret',
     appId: options.appId,
@@ -372,6 +407,48 @@ export async function fakeHubSpot(options: FakeHubSpotOptions = {}) {
   let failCompletions = 0
   let failStatus = 503
   let url = ''
+
+  /** The signature headers HubSpot puts on a POST of `raw` to the `registered` URL. */
+  function signed(registered: string, raw: string, timestamp: number): Record<string, string> {
+    const headers: Record<string, string> = { 'content-type': 'application/json' }
+    if (o.signatureVersions.includes('v2')) {
+      // v2: hex SHA-256 of secret + method + URI + body [VAL, CWA "v2 version of the X-HubSpot-Signature"].
+      headers['x-hubspot-signature'] = createHash('sha256')
+        .update(`${o.clientSecret}POST${registered}${raw}`, 'utf8')
+        .digest('hex')
+      headers['x-hubspot-signature-version'] = 'v2'
+    }
+    if (o.signatureVersions.includes('v3')) {
+      // v3: base64 HMAC-SHA256 of method + URI (some escapes decoded) + body + timestamp [VAL].
+      headers['x-hubspot-signature-v3'] = createHmac('sha256', o.clientSecret)
+        .update(`POST${v3Uri(registered)}${raw}${timestamp}`, 'utf8')
+        .digest('base64')
+      headers['x-hubspot-request-timestamp'] = String(timestamp)
+    }
+    return headers
+  }
+  /** POSTs `raw`, signed for the `registered` URL, to the server under test at `deliverTo`. */
+  async function deliver(registered: string, raw: string, deliverTo: string) {
+    const headers = signed(registered, raw, o.now())
+    const target = new URL(registered)
+    const to = `${deliverTo.replace(/\/$/, '')}${target.pathname}${target.search}`
+    const res = await fetch(to, { method: 'POST', headers, body: raw })
+    const text = await res.text()
+    let body: unknown = text
+    try {
+      body = text ? JSON.parse(text) : undefined
+    } catch {}
+    return { status: res.status, body, sent: { url: to, body: raw, headers } }
+  }
+  /** A definition HubSpot would run: known, not archived, published [CWA]. */
+  function runnable(definitionId: string): Json {
+    const d = definitions.find((x) => x.id === definitionId) as Json | undefined
+    if (!d || definitionMeta.get(definitionId)?.archived)
+      throw new Error(`no action definition ${definitionId}`)
+    // "by default, custom actions are created in an unpublished state" and are not offered [CWA].
+    if (d.published !== true) throw new Error(`action definition ${definitionId} is not published`)
+    return d
+  }
 
   function issue(portalId: number, scopes: string[], grant: IssuedToken['grant'], refresh?: string) {
     const t: IssuedToken = {
@@ -1080,16 +1157,13 @@ export async function fakeHubSpot(options: FakeHubSpotOptions = {}) {
       })),
     /**
      * HubSpot runs the action for an enrolled record: builds the execution request as [CWA] documents
-     * it, signs it (v2 and v3 [VAL]) and POSTs it to `deliverTo` + the actionUrl's path. Throws when
-     * HubSpot could not have sent it (unknown, archived or unpublished definition, record missing, a
-     * required input missing) or when the answer is a 2xx HubSpot would not accept.
+     * it, signs it (v2 by default: `signatureVersions` [CWA, VAL]) and POSTs it to `deliverTo` + the
+     * actionUrl's path. Throws when HubSpot could not have sent it (unknown, archived or unpublished
+     * definition, record missing, a required input missing) or when the answer is a 2xx HubSpot would
+     * not accept.
      */
     execute: async (e: ExecuteOptions): Promise<ExecuteResult> => {
-      const d = definitions.find((x) => x.id === e.definitionId) as Json | undefined
-      if (!d || definitionMeta.get(e.definitionId)?.archived)
-        throw new Error(`no action definition ${e.definitionId}`)
-      // "by default, custom actions are created in an unpublished state" and are not offered [CWA].
-      if (d.published !== true) throw new Error(`action definition ${e.definitionId} is not published`)
+      const d = runnable(e.definitionId)
       if (!(d.objectTypes as string[]).includes(e.objectType))
         throw new Error(`action definition ${e.definitionId} does not take ${e.objectType} records`)
       const type = e.objectType === 'CONTACT' ? 'contacts' : 'companies'
@@ -1126,35 +1200,12 @@ export async function fakeHubSpot(options: FakeHubSpotOptions = {}) {
       }
       const invalidRequest = validate.executionRequest(payload)
       if (invalidRequest) throw new Error(`the fake built an invalid execution request: ${invalidRequest}`)
-      const raw = JSON.stringify(payload)
-      const actionUrl = String(d.actionUrl)
       const timestamp = o.now()
-      const headers = {
-        'content-type': 'application/json',
-        // v2: hex SHA-256 of secret + method + URI + body [VAL, CWA "v2 version of the X-HubSpot-Signature"].
-        'x-hubspot-signature': createHash('sha256')
-          .update(`${o.clientSecret}POST${actionUrl}${raw}`, 'utf8')
-          .digest('hex'),
-        'x-hubspot-signature-version': 'v2',
-        // v3: base64 HMAC-SHA256 of method + URI (some escapes decoded) + body + timestamp [VAL].
-        'x-hubspot-signature-v3': createHmac('sha256', o.clientSecret)
-          .update(`POST${v3Uri(actionUrl)}${raw}${timestamp}`, 'utf8')
-          .digest('base64'),
-        'x-hubspot-request-timestamp': String(timestamp),
-      }
-      const target = new URL(actionUrl)
-      const to = `${e.deliverTo.replace(/\/$/, '')}${target.pathname}${target.search}`
-      const res = await fetch(to, { method: 'POST', headers, body: raw })
-      const text = await res.text()
-      let body: unknown = text
-      try {
-        body = text ? JSON.parse(text) : undefined
-      } catch {}
-      const sent = { url: to, body: raw, headers }
-      if (res.status < 200 || res.status >= 300) return { status: res.status, body, sent }
+      const res = await deliver(String(d.actionUrl), JSON.stringify(payload), e.deliverTo)
+      const { status, body, sent } = res
+      if (status < 200 || status >= 300) return { status, body, sent }
       const invalid = validate.executionResponse(body)
-      if (invalid)
-        throw new Error(`HubSpot would not accept this execution response (${res.status}): ${invalid}`)
+      if (invalid) throw new Error(`HubSpot would not accept this execution response (${status}): ${invalid}`)
       const out = (body as { outputFields: Record<string, string> }).outputFields
       const waits = out.hs_execution_state === 'BLOCK' || out.hs_execution_state === 'ASYNC' // ASYNC: chosen
       callbacks.set(callbackId, {
@@ -1166,7 +1217,39 @@ export async function fakeHubSpot(options: FakeHubSpotOptions = {}) {
         completions: 0,
         refused: 0,
       })
-      return { status: res.status, body, sent }
+      return { status, body, sent }
+    },
+    /**
+     * HubSpot fills an input field's dropdown from its `optionsUrl` [CWA "Using external data"]: POSTs
+     * the documented request, signed as executions are, to `deliverTo` + the optionsUrl's path, and
+     * holds a 2xx answer to OptionsFetchResponse (`options[]` of `{label, value}` strings). Throws when
+     * HubSpot could not have asked (no such runnable definition, field, or optionsUrl) or could not
+     * show the answer.
+     */
+    fetchOptions: async (f: FetchOptionsOptions): Promise<ExecuteResult> => {
+      const d = runnable(f.definitionId)
+      const field = (d.inputFields as { typeDefinition: { name: string; optionsUrl?: string } }[]).find(
+        (x) => x.typeDefinition.name === f.inputFieldName,
+      )
+      if (!field) throw new Error(`the action definition has no input field ${f.inputFieldName}`)
+      const optionsUrl = field.typeDefinition.optionsUrl
+      if (!optionsUrl) throw new Error(`input field ${f.inputFieldName} has no optionsUrl`)
+      const payload = {
+        origin: {
+          portalId: f.portalId,
+          actionDefinitionId: Number(d.id),
+          actionDefinitionVersion: Number(d.revisionId),
+        },
+        objectTypeId: f.objectTypeId ?? '0-1',
+        inputFieldName: f.inputFieldName,
+        inputFields: f.inputFields ?? {},
+        ...(f.fetchOptions ? { fetchOptions: f.fetchOptions } : {}),
+      }
+      const res = await deliver(optionsUrl, JSON.stringify(payload), f.deliverTo)
+      if (res.status < 200 || res.status >= 300) return res
+      const invalid = validate.optionsResponse(res.body)
+      if (invalid) throw new Error(`HubSpot could not show these options (${res.status}): ${invalid}`)
+      return res
     },
     close: () => new Promise((resolve) => server.close(resolve)),
   }

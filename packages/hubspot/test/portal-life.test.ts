@@ -91,3 +91,27 @@ it('install, register, a flagged execution, approval 45 minutes later across a r
     await fake.close()
   }
 })
+
+it('HubSpot fills the action-kind dropdown from the optionsUrl: Remit checks the v2 signature and answers an OptionsFetchResponse', async () => {
+  // The fake POSTs the documented options request, signed only v2 as HubSpot documents for custom
+  // actions ("Custom Workflow Actions", /docs/api/automation/custom-workflow-actions, "Using external
+  // data"), and throws unless the answer is {options: [{label, value}]} of strings.
+  const { config, fake, storePath } = await portalWorld('2026-04-06T09:00:00Z')
+  try {
+    const remit = await serve(config, storePath, fake.url)
+    const { definitionId } = await registerSeedAction(remit, fake, config)
+    const r = await fake.fetchOptions({
+      definitionId,
+      portalId: PORTAL,
+      inputFieldName: 'remit_action',
+      deliverTo: remit.url,
+    })
+    expect(r.status).toBe(200)
+    expect(r.sent.headers).not.toHaveProperty('x-hubspot-signature-v3')
+    expect((r.body as { options: { value: string }[] }).options.map((o) => o.value)).toEqual([
+      ...remit.server.remit.policy.actions.keys(),
+    ])
+  } finally {
+    await fake.close()
+  }
+})
