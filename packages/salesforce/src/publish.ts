@@ -1,21 +1,44 @@
 import type { Decision, DeliverOptions, Remit, Review } from '@remit/core'
 import type { Connection } from '@salesforce/core'
+import { REVIEW_FIELDS } from './package.ts'
 
 export const REVIEW_EVENT = 'Remit_Review__e'
 
+const LENGTHS = new Map(REVIEW_FIELDS.map((f) => [f.name, f.length]))
+
+/** Text within `max` UTF-16 units, not cut inside a surrogate pair. */
+function fit(value: string, max: number): string {
+  if (value.length <= max) return value
+  let cut = max
+  const code = value.charCodeAt(cut - 1)
+  if (code >= 0xd800 && code <= 0xdbff) cut--
+  return value.slice(0, cut)
+}
+
+/**
+ * Each value within its Text field's length (REVIEW_FIELDS): Salesforce refuses a longer one
+ * (400 STRING_TOO_LONG), and a refused event would never resume the flow. A flow's idempotency key
+ * may be 256 characters; IdempotencyKey__c, a Text field, holds 255.
+ */
+function fitted<T extends Record<string, string>>(event: T): T {
+  return Object.fromEntries(
+    Object.entries(event).map(([k, v]) => [
+      k,
+      typeof v === 'string' ? fit(v, LENGTHS.get(k) ?? v.length) : v,
+    ]),
+  ) as T
+}
+
 /** The platform event a paused flow waits for; one per answered review of a Salesforce flow's flag. */
 export function reviewEvent(review: Review, decision: Decision) {
-  return {
+  return fitted({
     ReviewId__c: review.id,
     DecisionId__c: decision.id,
     Verdict__c: review.outcome ?? 'stop',
     Status__c: review.status,
-    Reason__c: (review.outcomeReasons ?? [])
-      .map((r) => `${r.rule}: ${r.message}`)
-      .join(' | ')
-      .slice(0, 255),
+    Reason__c: (review.outcomeReasons ?? []).map((r) => `${r.rule}: ${r.message}`).join(' | '),
     IdempotencyKey__c: decision.idempotencyKey ?? '',
-  }
+  })
 }
 
 /**
@@ -41,7 +64,8 @@ export function publishReviews(
   const stop = remit.outbox.deliver(
     'salesforce',
     async (message) => {
-      const event = (message.payload as { event: ReturnType<typeof reviewEvent> }).event
+      // Fitted again: a message written to the outbox before values were fitted goes out fitted too.
+      const event = fitted((message.payload as { event: ReturnType<typeof reviewEvent> }).event)
       const result = await connection.sobject(REVIEW_EVENT).create(event)
       if (!(result as { success?: boolean }).success) throw new Error(JSON.stringify(result))
       log.info({ review: event.ReviewId__c, verdict: event.Verdict__c }, 'Remit_Review__e published')

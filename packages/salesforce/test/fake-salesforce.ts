@@ -1,6 +1,8 @@
-import { readFileSync } from 'node:fs'
+import { randomUUID } from 'node:crypto'
+import { readdirSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
 import { AuthInfo, Connection } from '@salesforce/core'
 import { strFromU8, unzipSync } from 'fflate'
 import { memoryPages, validateXML } from 'xmllint-wasm'
@@ -18,6 +20,12 @@ import { answerSoql } from './soql.ts'
 //   which source-deploy-retrieve calls with apiOptions.rest, sends). The fake unzips it, validates
 //   each file against the Metadata API WSDL's schema (spec/metadata.wsdl) and the package.xml
 //   against the zip, and fails the deploy with componentFailures as Salesforce would.
+//   Publishing is checked as Salesforce checks an insert: the event must be defined in the org
+//   (deployed to the fake, or given as FakeOptions.metadata), every field must be one of its own,
+//   a Text value within its length; a refusal is the REST API's error array, [{message, errorCode,
+//   fields?}], and a high-volume event's success carries OPERATION_ENQUEUED (see publishEvent).
+// - Every call needs the session's token (Authorization: Bearer): without it, with another, or after
+//   expire(), the answer is 401 [{message: 'Session expired or invalid', errorCode: 'INVALID_SESSION_ID'}].
 // - Credentials: POST|PUT|PATCH /services/data/vXX.X/named-credentials/credential (Connect REST API
 //   Developer Guide, "Credential" resource and "Credential Input"), validated like Salesforce does
 //   and answered with Salesforce's error array, [{errorCode, message}], when it is not valid.
@@ -29,9 +37,16 @@ export interface FakeOptions {
   failures?: { componentType: string; fullName: string; problem: string }[]
   /** The org's clock, for SOQL's date literals and windows (default the real one). */
   now?: () => number
+  /**
+   * Metadata the org already holds (source or metadata format, e.g. what writePackage wrote), as a
+   * deploy would have left it: the platform events defined here can be published.
+   */
+  metadata?: { path: string; contents: string }[]
 }
 
 const NS = 'http://soap.sforce.com/2006/04/metadata'
+/** The session's access token: what connection() authenticates with, and every call must carry. */
+const TOKEN = '00D000000000001!token'
 const XSD = 'http://www.w3.org/2001/XMLSchema'
 
 // ── The Metadata API's schema ────────────────────────────────────────────────────────────────────
@@ -103,7 +118,13 @@ interface RegistryType {
   xmlElementName?: string
   children?: { types: Record<string, RegistryType> }
 }
-let registry: { bySuffix: Map<string, RegistryType & { parent?: RegistryType }> } | undefined
+/**
+ * Types by suffix. A suffix can belong to several types, each in its own directory (`.rule` is
+ * FieldRestrictionRule in fieldRestrictionRules/, RestrictionRule in restrictionRules/, ModerationRule
+ * in moderation/; `.site` is CustomSite or SiteDotCom): the directory decides, as the registry's
+ * strictDirectoryName says.
+ */
+let registry: { bySuffix: Map<string, (RegistryType & { parent?: RegistryType })[]> } | undefined
 function metadataRegistry() {
   if (registry) return registry
   const json = JSON.parse(
@@ -111,11 +132,12 @@ function metadataRegistry() {
   ) as {
     types: Record<string, RegistryType>
   }
-  const bySuffix = new Map<string, RegistryType & { parent?: RegistryType }>()
+  const bySuffix = new Map<string, (RegistryType & { parent?: RegistryType })[]>()
+  const add = (suffix: string, t: RegistryType & { parent?: RegistryType }) =>
+    bySuffix.set(suffix, [...(bySuffix.get(suffix) ?? []), t])
   for (const t of Object.values(json.types)) {
-    if (t.suffix && !bySuffix.has(t.suffix)) bySuffix.set(t.suffix, t)
-    for (const c of Object.values(t.children?.types ?? {}))
-      if (c.suffix && !bySuffix.has(c.suffix)) bySuffix.set(c.suffix, { ...c, parent: t })
+    if (t.suffix) add(t.suffix, t)
+    for (const c of Object.values(t.children?.types ?? {})) if (c.suffix) add(c.suffix, { ...c, parent: t })
   }
   registry = { bySuffix }
   return registry
@@ -132,14 +154,14 @@ export function metadataTypeOf(
   if (file === 'package.xml') return { type: 'Package', fullName: 'package.xml' }
   const m = /^(.+)\.([A-Za-z]+)$/.exec(file.replace(/-meta\.xml$/, ''))
   if (!m) return undefined
-  const t = metadataRegistry().bySuffix.get(m[2] as string)
-  if (!t) return undefined
   // Its type's directory: the file's own in metadata format, an ancestor in source format
   // (objects/Remit_Review__e/Remit_Review__e.object-meta.xml, objects/Opportunity/fields/X.field-meta.xml).
   const dirs = path.split('/').slice(0, -1)
   const source = file.endsWith('-meta.xml')
-  if (t.directoryName && !(source ? dirs.includes(t.directoryName) : dirs.at(-1) === t.directoryName))
-    return undefined
+  const t = (metadataRegistry().bySuffix.get(m[2] as string) ?? []).find(
+    (c) => !c.directoryName || (source ? dirs.includes(c.directoryName) : dirs.at(-1) === c.directoryName),
+  )
+  if (!t) return undefined
   return { type: t.name, fullName: m[1] as string, ...(t.parent ? { parent: t.parent.name } : {}) }
 }
 
@@ -390,7 +412,7 @@ async function deployZip(
   const failures: DeployMessage[] = []
   for (const { type, fullName } of listed) {
     let fileName = byComponent.get(`${type}:${fullName}`)
-    const child = [...metadataRegistry().bySuffix.values()].find((t) => t.name === type && t.parent)
+    const child = [...metadataRegistry().bySuffix.values()].flat().find((t) => t.name === type && t.parent)
     if (!fileName && child?.parent && fullName.includes('.')) {
       // A child (CustomField Remit_Review__e.ReviewId__c) lives in its parent's file, as an element
       // (<fields>) whose fullName is the child's own name.
@@ -530,9 +552,166 @@ function deployedCredential(text: string): DeployedCredential | undefined {
   }
 }
 
+// ── Platform events: what the org has defined, and what an insert of one must be ─────────────────────
+
+/** A platform event as the org holds it: its volume and its custom fields. */
+export interface EventDefinition {
+  eventType: string
+  fields: Map<string, { name: string; label: string; type: string; length?: number }>
+}
+
+/**
+ * The platform events (`__e` CustomObjects) that metadata files define: a metadata-format object
+ * carries its fields as <fields> children, a source-format one has a file per field beside it
+ * (objects/<Event>/fields/<Field>.field-meta.xml).
+ */
+export function eventDefinitions(files: { path: string; contents: string }[]): Map<string, EventDefinition> {
+  const events = new Map<string, EventDefinition>()
+  const event = (name: string) => {
+    let e = events.get(name)
+    if (!e) {
+      e = { eventType: 'StandardVolume', fields: new Map() }
+      events.set(name, e)
+    }
+    return e
+  }
+  const one = (text: string, el: XmlElement, name: string) =>
+    childrenNamed(el, name).map((c) => textOf(text, c))[0]
+  const field = (text: string, el: XmlElement, name: string) => {
+    const length = one(text, el, 'length')
+    return {
+      name,
+      label: one(text, el, 'label') ?? name,
+      type: one(text, el, 'type') ?? '',
+      ...(length ? { length: Number(length) } : {}),
+    }
+  }
+  for (const f of files) {
+    const t = metadataTypeOf(f.path)
+    const root = t && parseXml(f.contents)
+    if (!t || !root) continue
+    if (t.type === 'CustomObject' && t.fullName.endsWith('__e')) {
+      const e = event(t.fullName)
+      e.eventType = one(f.contents, root, 'eventType') ?? e.eventType
+      for (const c of childrenNamed(root, 'fields')) {
+        const name = one(f.contents, c, 'fullName')
+        if (name) e.fields.set(name.toLowerCase(), field(f.contents, c, name))
+      }
+    }
+    const parent = f.path.split('/').at(-3) ?? ''
+    if (t.type === 'CustomField' && parent.endsWith('__e'))
+      event(parent).fields.set(t.fullName.toLowerCase(), field(f.contents, root, t.fullName))
+  }
+  return events
+}
+
+/** The metadata files (.xml) under a project directory, for FakeOptions.metadata. */
+export function readProject(dir: string): { path: string; contents: string }[] {
+  return (readdirSync(dir, { recursive: true }) as string[])
+    .filter((f) => f.endsWith('.xml'))
+    .map((path) => ({ path, contents: readFileSync(join(dir, path), 'utf8') }))
+}
+
+/** The system fields of a platform event (Platform Events Developer Guide, "Platform Event Fields"). */
+const EVENT_SYSTEM_FIELDS = ['createdbyid', 'createddate', 'eventuuid', 'replayid']
+
+/**
+ * Salesforce's answer to POST /sobjects/<Event__e>/ with this body ("Publish Event Messages with
+ * Salesforce APIs", platform_events_publish_api.htm; REST API "Create a Record",
+ * dome_sobject_create.htm): a refusal is the error array (400; 404 for an event the org does not
+ * have), a success 201 {id, success: true, errors}. High-volume events are published
+ * asynchronously: "the OPERATION_ENQUEUED status code is returned for a successful call in the
+ * response's error field, in addition to the event UUID".
+ */
+export function publishEvent(
+  name: string,
+  raw: string,
+  events: Map<string, EventDefinition>,
+  count: number,
+): { status: number; body: unknown; event?: Record<string, unknown> } {
+  const definition = events.get(name)
+  if (!definition)
+    return {
+      status: 404,
+      body: [{ errorCode: 'NOT_FOUND', message: 'The requested resource does not exist' }],
+    }
+  let body: unknown
+  try {
+    body = JSON.parse(raw)
+  } catch (error) {
+    return { status: 400, body: [{ errorCode: 'JSON_PARSER_ERROR', message: (error as Error).message }] }
+  }
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    return {
+      status: 400,
+      body: [
+        {
+          errorCode: 'JSON_PARSER_ERROR',
+          message: `Cannot deserialize instance of ${name} from ${Array.isArray(body) ? 'START_ARRAY' : 'VALUE'} value`,
+        },
+      ],
+    }
+  const errors: { message: string; errorCode: string; fields?: string[] }[] = []
+  for (const [key, value] of Object.entries(body)) {
+    if (key.toLowerCase() === 'id') {
+      errors.push({
+        message: 'The Id field should not be specified in the sobject data.',
+        errorCode: 'INVALID_FIELD',
+      })
+      continue
+    }
+    if (key === 'attributes') continue
+    if (EVENT_SYSTEM_FIELDS.includes(key.toLowerCase())) {
+      errors.push({
+        message: `Unable to create/update fields: ${key}. Please check the security settings of this field and verify that it is read/write for your profile or permission set.`,
+        errorCode: 'INVALID_FIELD_FOR_INSERT_UPDATE',
+        fields: [key],
+      })
+      continue
+    }
+    const f = definition.fields.get(key.toLowerCase())
+    if (!f) {
+      errors.push({
+        message: `No such column '${key}' on sobject of type ${name}`,
+        errorCode: 'INVALID_FIELD',
+      })
+      continue
+    }
+    if (value !== null && typeof value === 'object') {
+      errors.push({
+        message: `Cannot deserialize instance of ${f.type === 'Text' ? 'string' : f.type} from ${Array.isArray(value) ? 'START_ARRAY' : 'START_OBJECT'} value`,
+        errorCode: 'JSON_PARSER_ERROR',
+      })
+      continue
+    }
+    if (f.type === 'Text' && f.length !== undefined && String(value ?? '').length > f.length)
+      errors.push({
+        message: `${f.label}: data value too large: ${String(value)} (max length=${f.length})`,
+        errorCode: 'STRING_TOO_LONG',
+        fields: [f.name],
+      })
+  }
+  if (errors.length) return { status: 400, body: errors }
+  return {
+    status: 201,
+    body: {
+      id: `e00xx${String(count).padStart(10, '0')}AAA`,
+      success: true,
+      errors:
+        definition.eventType === 'HighVolume'
+          ? [{ statusCode: 'OPERATION_ENQUEUED', message: randomUUID(), fields: [] }]
+          : [],
+    },
+    event: body as Record<string, unknown>,
+  }
+}
+
 export async function fakeSalesforce(o: FakeOptions = {}) {
   const queries: string[] = []
   const published: { object: string; body: Record<string, unknown> }[] = []
+  /** Every publish request and Salesforce's answer, refused ones too. */
+  const publishAttempts: { object: string; status: number; body: unknown }[] = []
+  let expired = o.expired === true
   const credentials: { method: string; body: Record<string, unknown>; status: number }[] = []
   const deploys: number[] = []
   /** Each deploy request as the fake read it: its options, files, and the result it answered. */
@@ -564,10 +743,21 @@ export async function fakeSalesforce(o: FakeOptions = {}) {
       res.writeHead(status, { 'content-type': 'application/json' })
       res.end(JSON.stringify(body))
     }
-    if (o.expired)
-      return send(401, [{ message: 'Session expired or invalid', errorCode: 'INVALID_SESSION_ID' }])
-    if (url.pathname === '/services/data')
-      return send(200, [{ version: '62.0', label: "Winter '25", url: '/services/data/v62.0' }])
+    // REST API "Status Codes and Error Responses": 401, "The session ID or OAuth token used has
+    // expired or is invalid. The response body contains the message and errorCode."
+    // The Versions resource (GET /services/data) is the one answered without a session.
+    const versions = /^\/services\/data\/?$/.test(url.pathname)
+    const authorization = req.headers.authorization ?? ''
+    if (
+      !versions &&
+      (expired || !/^(?:Bearer|OAuth) /.test(authorization) || authorization.replace(/^\w+ /, '') !== TOKEN)
+    ) {
+      const body = [{ message: 'Session expired or invalid', errorCode: 'INVALID_SESSION_ID' }]
+      const event = /\/sobjects\/(\w+__e)\/?$/.exec(url.pathname)?.[1]
+      if (event && req.method === 'POST') publishAttempts.push({ object: event, status: 401, body })
+      return send(401, body)
+    }
+    if (versions) return send(200, [{ version: '62.0', label: "Winter '25", url: '/services/data/v62.0' }])
     // https://help.salesforce.com/s/articleView?id=sf.remoteaccess_using_userinfo_endpoint.htm
     if (url.pathname === '/services/oauth2/userinfo') {
       return send(200, {
@@ -593,9 +783,21 @@ export async function fakeSalesforce(o: FakeOptions = {}) {
     if (/^\/sobjects\/User\/\w+$/.test(path))
       return send(200, { Id: '005000000000009AAA', Username: 'integration@acme.example' })
     const sobject = /^\/sobjects\/(\w+)\/?$/.exec(path)
-    if (sobject && req.method === 'POST') {
-      published.push({ object: sobject[1] as string, body: JSON.parse(raw.toString()) })
-      return send(201, { id: `e0${published.length}`, success: true, errors: [] })
+    if (sobject && req.method === 'POST' && (sobject[1] as string).endsWith('__e')) {
+      const object = sobject[1] as string
+      const events = eventDefinitions([
+        ...(o.metadata ?? []),
+        ...[...deployed]
+          .filter(([key]) => key.startsWith('CustomObject:'))
+          .map(([key, contents]) => ({
+            path: `objects/${key.slice('CustomObject:'.length)}.object`,
+            contents,
+          })),
+      ])
+      const answer = publishEvent(object, raw.toString(), events, published.length + 1)
+      publishAttempts.push({ object, status: answer.status, body: answer.body })
+      if (answer.event) published.push({ object, body: answer.event })
+      return send(answer.status, answer.body)
     }
     if (path === '/metadata/deployRequest' && req.method === 'POST') {
       deploys.push(raw.length)
@@ -692,6 +894,11 @@ export async function fakeSalesforce(o: FakeOptions = {}) {
     instanceUrl,
     queries,
     published,
+    publishAttempts,
+    /** The session expires now: every later call is 401 INVALID_SESSION_ID, as for a revoked token. */
+    expire() {
+      expired = true
+    },
     credentials,
     deploys,
     deployRequests,
@@ -701,7 +908,7 @@ export async function fakeSalesforce(o: FakeOptions = {}) {
     /** @salesforce/core's real Connection, built from an access token and an instance URL. */
     async connection(): Promise<Connection> {
       const authInfo = await AuthInfo.create({
-        accessTokenOptions: { accessToken: '00D000000000001!token', instanceUrl, loginUrl: instanceUrl },
+        accessTokenOptions: { accessToken: TOKEN, instanceUrl, loginUrl: instanceUrl },
       })
       const connection = await Connection.create({ authInfo })
       connection.setApiVersion('62.0')

@@ -1,11 +1,11 @@
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { openSqliteStore } from '@remit/core'
+import { loadPolicy, openRemit, openSqliteStore } from '@remit/core'
 import { startTestServer, type TestServer } from '@remit/server/testing'
 import { afterEach, expect, it } from 'vitest'
-import { publishReviews, salesforceRoutes } from '../src/index.ts'
-import { fakeSalesforce } from './fake-salesforce.ts'
+import { publishReviews, salesforceOpenApi, salesforceRoutes, writePackage } from '../src/index.ts'
+import { fakeSalesforce, readProject } from './fake-salesforce.ts'
 
 // The Flow pattern as the shipped flows run it, over HTTP with each flow's agent key: the check on
 // the asynchronous path, a flag, a restart, the answer two hours later, one Remit_Review__e for the
@@ -54,8 +54,17 @@ const post = async (s: TestServer, path: string, key: string, body: unknown) => 
 
 it('a flag answered two hours later while the org is away, then a restart: one Remit_Review__e', async () => {
   now = Date.parse('2026-04-07T09:00:00Z')
-  const away = await fakeSalesforce()
-  const org = await fakeSalesforce()
+  // The org holds the Remit_Review__e that `remit salesforce package` defines.
+  const project = mkdtempSync(join(tmpdir(), 'remit-sf-org-'))
+  const remitForSpec = await openRemit({
+    policy: loadPolicy(readFileSync(policy, 'utf8')),
+    store: openSqliteStore(':memory:'),
+  })
+  const spec = salesforceOpenApi(remitForSpec)
+  await writePackage(project, { serverUrl: 'https://remit.example.com', agents: ['sales-agent'], spec })
+  await remitForSpec.close()
+  const away = await fakeSalesforce({ metadata: readProject(project) })
+  const org = await fakeSalesforce({ metadata: readProject(project) })
   try {
     const storePath = join(mkdtempSync(join(tmpdir(), 'remit-sf-life-')), 'remit.db')
     let remit = await serve(storePath, await away.connection())

@@ -66,12 +66,26 @@ const APEX = /^[A-Za-z](?:[A-Za-z0-9]|_(?!_))*$/
  * Every way a document strays from what External Services types (Salesforce Help, External Services
  * "Schema Definitions", "Naming and Description Conventions"): a schema of no or several types,
  * oneOf/anyOf/not, a free-form map (additionalProperties), an object without properties, a list of
- * lists, a name that is no Apex identifier, a description over 1,333 characters.
+ * lists, a name that is no Apex identifier (or one Apex, case-insensitive, cannot tell from another),
+ * a description over 1,333 characters (External Services truncates it; Remit keeps its own whole);
+ * and what it refuses outright: an OpenAPI version other than 2.0 or 3.0, a parameter without a
+ * name, a GET with a request body, a response content type it does not read, a schema over its
+ * size limit ("System Limits", "Operation Output Parameters").
  */
 function untyped(doc: Json): string[] {
   const found: string[] = []
   const components = doc.components?.schemas ?? {}
   const seen = new Set<unknown>()
+  // Apex is case-insensitive: names that differ only in case are one Apex class, property or method
+  // ("Naming and Description Conventions": "Implement case consistently").
+  const clash = (names: string[], at: string) => {
+    const byLower = new Map<string, string>()
+    for (const n of names) {
+      const other = byLower.get(n.toLowerCase())
+      if (other !== undefined) found.push(`${at}: ${other} and ${n} differ only in case`)
+      else byLower.set(n.toLowerCase(), n)
+    }
+  }
   const schema = (s: Json, at: string): void => {
     if (!s || typeof s !== 'object') {
       found.push(`${at}: no schema`)
@@ -111,6 +125,10 @@ function untyped(doc: Json): string[] {
       case 'object': {
         const properties = Object.entries(s.properties ?? {})
         if (!properties.length) found.push(`${at}: an object without properties`)
+        clash(
+          properties.map(([name]) => name),
+          at,
+        )
         for (const [name, p] of properties) {
           if (!APEX.test(name)) found.push(`${at}.${name}: no Apex identifier`)
           schema(p, `${at}.${name}`)
@@ -121,26 +139,53 @@ function untyped(doc: Json): string[] {
         found.push(`${at}: no concrete type (${JSON.stringify(s.type)})`)
     }
   }
+  // OpenAPI 2.0, or the subset of 3.0 (Metadata API, "ExternalServiceRegistration": 3.0 from 54.0).
+  if (doc.swagger !== '2.0' && !/^3\.0\.\d+$/.test(String(doc.openapi)))
+    found.push(`openapi ${doc.openapi ?? doc.swagger}: External Services reads OpenAPI 2.0 and 3.0`)
+  // "System Limits": a JSON schema of at most 10,000,000 characters.
+  if (JSON.stringify(doc).length > 10_000_000) found.push('the schema is over 10,000,000 characters')
   if ((doc.info?.description ?? '').length > 1333) found.push('info: description over 1,333 characters')
-  for (const [name, s] of Object.entries(components)) schema(s, `#/components/schemas/${name}`)
+  clash(Object.keys(components), '#/components/schemas')
+  for (const [name, s] of Object.entries(components)) {
+    if (!APEX.test(name) || name.endsWith('_')) found.push(`#/components/schemas/${name}: no Apex class name`)
+    schema(s, `#/components/schemas/${name}`)
+  }
+  const operationIds: string[] = []
   for (const [path, item] of Object.entries(doc.paths ?? {}) as [string, Json][]) {
     for (const [method, op] of Object.entries(item) as [string, Json][]) {
       const at = `${method.toUpperCase()} ${path}`
       if (!APEX.test(op.operationId ?? '') || op.operationId.endsWith('_'))
         found.push(`${at}: operationId ${op.operationId} is no Apex identifier`)
+      operationIds.push(op.operationId ?? '')
       if ((op.description ?? '').length > 1333) found.push(`${at}: description over 1,333 characters`)
-      for (const p of op.parameters ?? []) schema(p.schema, `${at} parameter ${p.name}`)
+      // "Schema Definitions": "Each parameter must have a name"; "A GET method with an empty request
+      // body results in a validation error".
+      for (const p of op.parameters ?? []) {
+        if (typeof p.name !== 'string' || !p.name) found.push(`${at}: a parameter without a name`)
+        schema(p.schema, `${at} parameter ${p.name}`)
+      }
+      if (method === 'get' && op.requestBody) found.push(`${at}: a GET with a request body`)
       for (const [type, media] of Object.entries(op.requestBody?.content ?? {}) as [string, Json][])
         schema(media.schema, `${at} request ${type}`)
       for (const [code, r] of Object.entries(op.responses ?? {}) as [string, Json][]) {
         if (r.headers) found.push(`${at} ${code}: response headers`)
-        for (const [type, media] of Object.entries(r.content ?? {}) as [string, Json][])
+        for (const [type, media] of Object.entries(r.content ?? {}) as [string, Json][]) {
+          // "Operation Output Parameters": the response content types External Services reads.
+          if (!RESPONSE_TYPES.includes(type)) found.push(`${at} ${code}: response content type ${type}`)
           schema(media.schema, `${at} ${code} ${type}`)
+        }
       }
     }
   }
+  clash(operationIds, 'operationIds')
   return found
 }
+const RESPONSE_TYPES = [
+  'application/json',
+  'application/octet-stream',
+  'application/x-www-form-urlencoded',
+  'text/plain',
+]
 
 describe('the OpenAPI document External Services imports', () => {
   it('the checker finds what External Services cannot type (the server’s full error shape)', async () => {
@@ -151,6 +196,74 @@ describe('the OpenAPI document External Services imports', () => {
         expect.stringMatching(/Error\.error\.issues\[\]: no concrete type/),
       ]),
     )
+  })
+
+  it('the checker finds each rule External Services holds a schema to (version, names, GET body, content types)', async () => {
+    const good = salesforceOpenApi(await engine(), 'https://remit.example.com') as Json
+    const variants: [(d: Json) => void, RegExp][] = [
+      [
+        (d) => {
+          d.openapi = '3.1.0'
+        },
+        /openapi 3\.1\.0/,
+      ],
+      [
+        (d) => {
+          d.paths['/v1/salesforce/decisions'].post.parameters = [{ in: 'query', schema: { type: 'string' } }]
+        },
+        /a parameter without a name/,
+      ],
+      [
+        (d) => {
+          d.paths['/v1/x'] = { get: { operationId: 'getX', requestBody: { content: {} }, responses: {} } }
+        },
+        /a GET with a request body/,
+      ],
+      [
+        (d) => {
+          d.paths['/v1/x'] = { post: { operationId: 'CheckWithRemit', responses: {} } }
+        },
+        /checkWithRemit and CheckWithRemit differ only in case/,
+      ],
+      [
+        (d) => {
+          d.components.schemas.error = { type: 'object', properties: { code: { type: 'string' } } }
+        },
+        /Error and error differ only in case/,
+      ],
+      [
+        (d) => {
+          const p = d.components.schemas.Error.properties
+          p.Error = p.error
+        },
+        /error and Error differ only in case/,
+      ],
+      [
+        (d) => {
+          d.components.schemas['Flow-Result'] = { type: 'object', properties: { a: { type: 'string' } } }
+        },
+        /Flow-Result: no Apex class name/,
+      ],
+      [
+        (d) => {
+          const r = Object.values(d.paths['/v1/salesforce/decisions'].post.responses)[0] as Json
+          r.content['application/xml'] = r.content['application/json']
+        },
+        /response content type application\/xml/,
+      ],
+      [
+        (d) => {
+          d.info.description = 'x'.repeat(10_000_001)
+        },
+        /over 10,000,000 characters/,
+      ],
+    ]
+    expect(untyped(good)).toEqual([])
+    for (const [change, problem] of variants) {
+      const doc = structuredClone(good)
+      change(doc)
+      expect(untyped(doc).join('\n'), String(change)).toMatch(problem)
+    }
   })
 
   it('salesforceOpenApi: every property of one concrete type, Apex names, short descriptions', async () => {
@@ -262,6 +375,18 @@ describe('the generated metadata against the Metadata API WSDL (v66.0)', () => {
       const own = problems.filter((p) => p.path === named[i]?.path).map((p) => p.problem)
       expect(own.join('\n'), contents).toMatch(problem)
     }
+  })
+
+  it('a suffix several types share resolves by the directory, as the registry says', () => {
+    // metadataRegistry.json: `.rule` is FieldRestrictionRule, RestrictionRule and ModerationRule,
+    // `.site` CustomSite and SiteDotCom, each with its own directoryName.
+    expect(metadataTypeOf('restrictionRules/Only_Mine.rule')?.type).toBe('RestrictionRule')
+    expect(metadataTypeOf('force-app/main/default/moderation/No_Spam.rule-meta.xml')?.type).toBe(
+      'ModerationRule',
+    )
+    expect(metadataTypeOf('siteDotComSites/Portal.site')?.type).toBe('SiteDotCom')
+    expect(metadataTypeOf('sites/Portal.site')?.type).toBe('CustomSite')
+    expect(metadataTypeOf('flows/Portal.site')).toBeUndefined()
   })
 
   it('source-deploy-retrieve resolves every file to the type the registry names, and converts the project', async () => {

@@ -20,7 +20,7 @@ import {
   toDecisionRequest,
   writePackage,
 } from '../src/index.ts'
-import { fakeSalesforce } from './fake-salesforce.ts'
+import { fakeSalesforce, readProject } from './fake-salesforce.ts'
 
 const policyText = readFileSync(new URL('../../../examples/seed-week/remit.yaml', import.meta.url), 'utf8')
 const fakes: Awaited<ReturnType<typeof fakeSalesforce>>[] = []
@@ -323,7 +323,14 @@ describe('facts from SOQL', () => {
 
 describe('end to end: a flow-shaped call, a flag, and the platform event that resumes the flow', () => {
   it('approve → Remit_Review__e published with Verdict__c go; reject → stop', async () => {
-    const sf = await fake()
+    // The org holds what `remit salesforce package` deploys: the fake refuses an event it lacks.
+    const project = mkdtempSync(join(tmpdir(), 'remit-sf-org-'))
+    await writePackage(project, {
+      serverUrl: 'https://remit.example.com',
+      agents: ['sales-agent'],
+      spec: salesforceOpenApi(await engine()),
+    })
+    const sf = await fake({ metadata: readProject(project) })
     const dir = mkdtempSync(join(tmpdir(), 'remit-sf-e2e-'))
     copyFileSync(new URL('../../../examples/seed-week/remit.yaml', import.meta.url), join(dir, 'remit.yaml'))
     const salesKey = generateKey()
@@ -464,6 +471,185 @@ describe('keys', () => {
       expect(await server.remit.decisions.list()).toEqual([])
     } finally {
       await server.close()
+    }
+  })
+})
+
+// ── The fake against Salesforce's documented answers (CONTRACT.md §7, REST API error responses) ──
+
+describe('the fake publishes a platform event as Salesforce does', () => {
+  async function org() {
+    const project = mkdtempSync(join(tmpdir(), 'remit-sf-org-'))
+    await writePackage(project, {
+      serverUrl: 'https://remit.example.com',
+      agents: ['sales-agent'],
+      spec: salesforceOpenApi(await engine()),
+    })
+    return fake({ metadata: readProject(project) })
+  }
+  const event = {
+    ReviewId__c: 'rev_1',
+    DecisionId__c: 'dec_1',
+    Verdict__c: 'go',
+    Status__c: 'approved',
+    Reason__c: '',
+    IdempotencyKey__c: '',
+  }
+  const post = (
+    sf: { instanceUrl: string },
+    object: string,
+    body: unknown,
+    token = '00D000000000001!token',
+  ) =>
+    fetch(`${sf.instanceUrl}/services/data/v${API_VERSION}/sobjects/${object}/`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    }).then(async (r) => ({ status: r.status, body: (await r.json()) as Json }))
+
+  it('answers 201 {id, success, errors} with OPERATION_ENQUEUED for a high-volume event', async () => {
+    // Platform Events Developer Guide, "Publish Event Messages with Salesforce APIs"
+    // (platform_events_publish_api.htm, v60): "the OPERATION_ENQUEUED status code is returned for a
+    // successful call in the response's error field, in addition to the event UUID".
+    const sf = await org()
+    const r = await post(sf, 'Remit_Review__e', event)
+    expect(r.status).toBe(201)
+    expect(r.body).toEqual({
+      id: expect.stringMatching(/^e00\w{15}$/),
+      success: true,
+      errors: [
+        { statusCode: 'OPERATION_ENQUEUED', message: expect.stringMatching(/^[0-9a-f-]{36}$/), fields: [] },
+      ],
+    })
+    expect(sf.published).toEqual([{ object: 'Remit_Review__e', body: event }])
+  })
+
+  it('refuses an event the org lacks, an unknown field, the Id, a value too long or not a value', async () => {
+    // REST API Developer Guide, "Create a Record" (dome_sobject_create.htm): the error array
+    // [{message, errorCode}], e.g. INVALID_FIELD for an Id in the body.
+    const sf = await org()
+    const bare = await fake()
+    expect(await post(bare, 'Remit_Review__e', event)).toEqual({
+      status: 404,
+      body: [{ errorCode: 'NOT_FOUND', message: 'The requested resource does not exist' }],
+    })
+    const refused: [unknown, string, RegExp][] = [
+      [
+        { ...event, Colour__c: 'red' },
+        'INVALID_FIELD',
+        /No such column 'Colour__c' on sobject of type Remit_Review__e/,
+      ],
+      [{ ...event, Id: 'e00000000000001AAA' }, 'INVALID_FIELD', /Id field should not be specified/],
+      [{ ...event, ReplayId: '1' }, 'INVALID_FIELD_FOR_INSERT_UPDATE', /ReplayId/],
+      [{ ...event, Verdict__c: 'approve-later' }, 'STRING_TOO_LONG', /max length=8/],
+      [{ ...event, IdempotencyKey__c: 'k'.repeat(256) }, 'STRING_TOO_LONG', /max length=255/],
+      [{ ...event, Reason__c: { text: 'x' } }, 'JSON_PARSER_ERROR', /START_OBJECT/],
+      [[event], 'JSON_PARSER_ERROR', /START_ARRAY/],
+      ['{"ReviewId__c": ', 'JSON_PARSER_ERROR', /JSON/],
+    ]
+    for (const [body, errorCode, message] of refused) {
+      const r = await post(sf, 'Remit_Review__e', body)
+      expect(r, JSON.stringify(body)).toEqual({
+        status: 400,
+        body: [expect.objectContaining({ errorCode, message: expect.stringMatching(message) })],
+      })
+    }
+    // Field names are case-insensitive, as in the API.
+    expect((await post(sf, 'Remit_Review__e', { reviewid__c: 'rev_2' })).status).toBe(201)
+    expect(sf.published).toHaveLength(1)
+    expect(sf.publishAttempts.map((a) => a.status)).toEqual([...refused.map(() => 400), 201])
+  })
+
+  it('answers 401 INVALID_SESSION_ID without the session token, with another, or once it expired', async () => {
+    // REST API "Status Codes and Error Responses": 401, "The session ID or OAuth token used has
+    // expired or is invalid. The response body contains the message and errorCode."
+    const sf = await org()
+    const invalid = {
+      status: 401,
+      body: [{ message: 'Session expired or invalid', errorCode: 'INVALID_SESSION_ID' }],
+    }
+    expect(await post(sf, 'Remit_Review__e', event, 'someone-else')).toEqual(invalid)
+    const none = await fetch(`${sf.instanceUrl}/services/data/v${API_VERSION}/query?q=SELECT+Id+FROM+Account`)
+    expect([none.status, await none.json()]).toEqual([invalid.status, invalid.body])
+    // REST API "Versions" (resources_versions.htm): the list of versions needs no session.
+    expect((await fetch(`${sf.instanceUrl}/services/data/`)).status).toBe(200)
+    expect((await post(sf, 'Remit_Review__e', event)).status).toBe(201)
+    sf.expire()
+    expect(await post(sf, 'Remit_Review__e', event)).toEqual(invalid)
+    expect(sf.published).toHaveLength(1)
+  })
+})
+
+describe('publishReviews against what Salesforce refuses', () => {
+  async function flagged(idempotencyKey: string) {
+    const project = mkdtempSync(join(tmpdir(), 'remit-sf-org-'))
+    const remit = await engine()
+    await writePackage(project, {
+      serverUrl: 'https://remit.example.com',
+      agents: ['sales-agent'],
+      spec: salesforceOpenApi(remit),
+    })
+    const sf = await fake({ metadata: readProject(project) })
+    const d = await remit.decide(
+      { tool: 'salesforce:flow/Renewal_Offer' },
+      {
+        ...toDecisionRequest(remit.policy, {
+          kind: 'offer.discount',
+          accountId: '001000000000001AAA',
+          attributes: [{ name: 'discountPct', value: '10' }],
+          facts: [
+            { name: 'lifecycle', value: 'renewal' },
+            { name: 'tier', value: 'enterprise' },
+          ],
+        }),
+        idempotencyKey,
+      },
+    )
+    expect(d).toMatchObject({ verdict: 'flag', tool: 'salesforce:flow/Renewal_Offer' })
+    return { remit, sf, reviewId: d.reviewId as string }
+  }
+  const settle = async (check: () => boolean) => {
+    for (let i = 0; i < 100 && !check(); i++) await new Promise((r) => setTimeout(r, 20))
+  }
+
+  it('publishes within the event fields’ lengths: a 256-character idempotency key fits IdempotencyKey__c (255)', async () => {
+    // The flow's idempotencyKey may be 256 characters (label(256)); Remit_Review__e's Text field
+    // holds 255, and Salesforce refuses a longer value (STRING_TOO_LONG), so the event would never go.
+    const key = 'k'.repeat(256)
+    const { remit, sf, reviewId } = await flagged(key)
+    const stop = publishReviews(remit, await sf.connection(), undefined, { everyMs: 20 })
+    try {
+      await remit.reviews.approve(reviewId, { by: 'sales' })
+      await settle(() => sf.published.length > 0)
+      expect(sf.publishAttempts.map((a) => a.status)).toEqual([201])
+      expect(sf.published[0]?.body).toMatchObject({
+        ReviewId__c: reviewId,
+        IdempotencyKey__c: key.slice(0, 255),
+      })
+    } finally {
+      stop()
+    }
+  })
+
+  it('an expired session leaves Remit_Review__e pending in the outbox, not delivered', async () => {
+    const { remit, sf, reviewId } = await flagged('interview-1')
+    const errors: unknown[] = []
+    const connection = await sf.connection()
+    sf.expire()
+    const stop = publishReviews(
+      remit,
+      connection,
+      { info() {}, error: (o) => errors.push(o) },
+      { everyMs: 20 },
+    )
+    try {
+      await remit.reviews.approve(reviewId, { by: 'sales' })
+      await settle(() => sf.publishAttempts.length > 0 && errors.length > 0)
+      expect(sf.publishAttempts[0]?.status).toBe(401)
+      expect(sf.published).toEqual([])
+      expect((await remit.outbox.list({ channel: 'salesforce' }))[0]).toMatchObject({ status: 'pending' })
+    } finally {
+      stop()
     }
   })
 })
