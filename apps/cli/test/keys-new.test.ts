@@ -26,7 +26,9 @@ function keysNew(cwd: string, ...args: string[]) {
   return { code: r.status, out: r.stdout, err: r.stderr }
 }
 
-describe('remit keys new', () => {
+// Each test runs the CLI in processes of its own (TypeScript loaded fresh each time): seconds apiece
+// on a quiet machine, over 20 s for two of them beside the whole suite on two cores.
+describe('remit keys new', { timeout: 120_000 }, () => {
   it('adds the entry to ./keys.yaml (created for its owner only) and prints the key alone on stdout', async () => {
     const dir = folder()
     const r = keysNew(dir, '--agent', 'sales-agent')
