@@ -510,9 +510,13 @@ Examples:
     .option('--fact <name=value>', 'a customer fact (repeatable)', collect, [])
     .option('--at <time>', 'as of this ISO 8601 time')
     .option('--store <path>', "read the account's ledger from this SQLite file")
+    .option(
+      '--decision <id>',
+      'explain a logged decision (with --store): as it was asked, against the ledger as it stood then',
+    )
     .addHelpText(
       'after',
-      '\nExamples:\n  remit explain --agent support-agent --action sequence.winback --account acme --fact lifecycle=renewal --fact tier=enterprise\n  remit explain --request decision.json',
+      '\nExamples:\n  remit explain --agent support-agent --action sequence.winback --account acme --fact lifecycle=renewal --fact tier=enterprise\n  remit explain --request decision.json\n  remit explain --decision dec_… --store remit.db',
     )
     .action(async (options) => {
       code = await explainCommand(io, { ...options, store: options.store ?? ':memory:' })

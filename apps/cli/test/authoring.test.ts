@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -148,6 +148,122 @@ describe('remit test', () => {
     const r = await remit('test', files({ 'remit.yaml': base }))
     expect(r.code).toBe(2)
     expect(r.err).toContain('no *.test.yaml files')
+  })
+})
+
+describe('remit explain --decision', () => {
+  it('explains a logged decision as it was asked, against the ledger as it stood, and says when the policy differs', async () => {
+    const dir = files({ 'remit.yaml': readFileSync(seed, 'utf8') })
+    const db = join(dir, 'remit.db')
+    const ask = (account: string, at: string) =>
+      remit(
+        'decide',
+        '--policy',
+        join(dir, 'remit.yaml'),
+        '--store',
+        db,
+        '--json',
+        '--agent',
+        'marketing-agent',
+        '--action',
+        'email.positioning',
+        '--account',
+        account,
+        '--fact',
+        'lifecycle=customer',
+        '--fact',
+        'tier=smb',
+        '--at',
+        at,
+      )
+    const first = JSON.parse((await ask('acme', '2026-04-06T09:00:00Z')).out) as {
+      id: string
+      verdict: string
+    }
+    const second = JSON.parse((await ask('acme', '2026-04-06T10:00:00Z')).out) as {
+      id: string
+      verdict: string
+    }
+    expect([first.verdict, second.verdict]).toEqual(['go', 'stop'])
+    // The second, as it was decided: the first's touch was in the ledger then.
+    const r = await remit(
+      'explain',
+      '--policy',
+      join(dir, 'remit.yaml'),
+      '--store',
+      db,
+      '--decision',
+      second.id,
+    )
+    expect(r.code).toBe(0)
+    expect(r.out).toContain(`decision ${second.id}: STOP when it was decided`)
+    expect(r.out).toContain(
+      'marketing-agent (marketing) wants email.positioning for acme at 2026-04-06T10:00:00.000Z',
+    )
+    expect(r.out).toMatch(/STOP: .*one-touch-per-72h/)
+    // The first, as it was decided: its own touch does not count against it.
+    expect(
+      (await remit('explain', '--policy', join(dir, 'remit.yaml'), '--store', db, '--decision', first.id))
+        .out,
+    ).toMatch(/\nGO: /)
+    // Another policy: said, and its trace is that policy's.
+    writeFileSync(
+      join(dir, 'next.yaml'),
+      readFileSync(seed, 'utf8').replace('max: 1, per: 72h', 'max: 2, per: 72h'),
+    )
+    const other = await remit(
+      'explain',
+      '--policy',
+      join(dir, 'next.yaml'),
+      '--store',
+      db,
+      '--decision',
+      second.id,
+    )
+    expect(other.out).toContain('not the one that decided it')
+    expect(other.out).toMatch(/\nGO: /)
+  })
+
+  it('is a usage error without a store, for an unknown id, or with the flags of a new request', async () => {
+    const dir = files({ 'remit.yaml': readFileSync(seed, 'utf8') })
+    const db = join(dir, 'remit.db')
+    await remit(
+      'decide',
+      '--policy',
+      join(dir, 'remit.yaml'),
+      '--store',
+      db,
+      '--agent',
+      'marketing-agent',
+      '--action',
+      'email.positioning',
+      '--account',
+      'acme',
+    )
+    const noStore = await remit('explain', '--policy', join(dir, 'remit.yaml'), '--decision', 'dec_x')
+    expect([noStore.code, noStore.err]).toEqual([2, expect.stringContaining('pass --store')])
+    const unknown = await remit(
+      'explain',
+      '--policy',
+      join(dir, 'remit.yaml'),
+      '--store',
+      db,
+      '--decision',
+      'dec_nothere',
+    )
+    expect([unknown.code, unknown.err]).toEqual([2, expect.stringContaining('no decision dec_nothere')])
+    const mixed = await remit(
+      'explain',
+      '--policy',
+      join(dir, 'remit.yaml'),
+      '--store',
+      db,
+      '--decision',
+      'dec_x',
+      '--account',
+      'acme',
+    )
+    expect([mixed.code, mixed.err]).toEqual([2, expect.stringContaining('leave out --account')])
   })
 })
 

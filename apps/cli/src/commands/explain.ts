@@ -1,13 +1,24 @@
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { explain as explainDecision, type LedgerView, loadPolicyFile, openSqliteStore } from '@remit/core'
-import { personOf, resolveRequest } from '@remit/core/internal'
+import {
+  explain as explainDecision,
+  InputError,
+  type LedgerView,
+  loadPolicyFile,
+  openSqliteStore,
+  type Policy,
+} from '@remit/core'
+import { personOf, requestOf, resolveRequest } from '@remit/core/internal'
 import { type Io, paint, UsageError } from '../output.ts'
 import { type DecideOptions, fromFlags, requestJson, withFlags } from './decide.ts'
 
 /** `remit explain`: one decision as a readable trace: scope, each rule, what it read, the verdict. */
-export async function explainCommand(io: Io, o: DecideOptions & { store?: string }): Promise<number> {
+export async function explainCommand(
+  io: Io,
+  o: DecideOptions & { store?: string; decision?: string },
+): Promise<number> {
   const policy = await loadPolicyFile(o.policy)
+  if (o.decision) return explainLogged(io, policy, o.decision, o)
   let body: Record<string, unknown>
   let caller: { agent: string } | { tool: string }
   if (o.request) {
@@ -74,14 +85,88 @@ export async function explainCommand(io: Io, o: DecideOptions & { store?: string
     commitments: [],
     ...(identities ? { identities } : {}),
   })
+  print(io, x, req.customer.accountId, req.now)
+  return 0
+}
+
+/**
+ * `remit explain --decision <id> --store <file>`: a logged decision, asked again of the policy given,
+ * against the ledger as it stood when it was decided (its own touch left out), as the console's
+ * "Explain" does. Says when the policy is not the one that decided it.
+ */
+async function explainLogged(
+  io: Io,
+  policy: Policy,
+  id: string,
+  o: DecideOptions & { store?: string },
+): Promise<number> {
+  if (!o.store || o.store === ':memory:')
+    throw new UsageError(
+      '--decision reads the decision log: pass --store with the SQLite file remit serve uses',
+    )
+  const asked = ['agent', 'tool', 'action', 'account', 'contact', 'email', 'request', 'at'] as const
+  const mixed = asked.filter((k) => o[k] !== undefined)
+  if (mixed.length || o.attr?.length || o.fact?.length)
+    throw new UsageError(
+      `--decision explains the decision as it was asked: leave out ${[...mixed, ...(o.attr?.length ? ['attr'] : []), ...(o.fact?.length ? ['fact'] : [])].map((k) => `--${k}`).join(', ')}`,
+    )
+  if (!existsSync(o.store))
+    throw new UsageError(
+      `no store at ${o.store}`,
+      'pass --store with the SQLite file remit serve or decide uses',
+    )
+  const store = openSqliteStore(o.store)
+  try {
+    const decision = await store.getDecision(id)
+    if (!decision)
+      throw new UsageError(
+        `no decision ${id} in ${o.store}`,
+        'decision ids start with dec_ (remit decide, the console, the API)',
+      )
+    let req: ReturnType<typeof requestOf>
+    try {
+      req = requestOf(policy, decision, decision.at)
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error
+      throw new UsageError(
+        `${policy.file} can no longer read decision ${id}: ${error.message}`,
+        'explain it with the policy that decided it (its version is in the decision log)',
+      )
+    }
+    const ledger = await store.ledger(
+      decision.accountId,
+      new Date(decision.at.getTime() - policy.lookbackMs),
+      decision.at,
+      personOf(req.customer),
+    )
+    const x = explainDecision(policy, {
+      ...req,
+      touches: ledger.touches.filter((t) => t.at < decision.at && t.decisionId !== decision.id),
+      commitments: ledger.commitments,
+      ...(ledger.identities ? { identities: ledger.identities } : {}),
+    })
+    io.out(
+      `decision ${decision.id}: ${decision.verdict.toUpperCase()} when it was decided, under policy ${decision.policyVersion}`,
+    )
+    if (decision.policyVersion !== policy.version)
+      io.out(
+        paint(
+          io,
+          'yellow',
+          `${policy.file} is version ${policy.version}, not the one that decided it: the trace below is this policy's`,
+        ),
+      )
+    print(io, x, decision.accountId, decision.at)
+    return 0
+  } finally {
+    await store.close()
+  }
+}
+
+/** The trace, as `remit explain` prints it. */
+function print(io: Io, x: ReturnType<typeof explainDecision>, accountId: string, at: Date): void {
   const mark = { matched: '●', 'not matched': '○', unevaluable: '?', unconditional: '●' } as const
-  io.out(
-    paint(
-      io,
-      'bold',
-      `${x.agent} (${x.team}) wants ${x.kind} for ${req.customer.accountId} at ${req.now.toISOString()}`,
-    ),
-  )
+  io.out(paint(io, 'bold', `${x.agent} (${x.team}) wants ${x.kind} for ${accountId} at ${at.toISOString()}`))
   io.out(
     `${x.applied.length} rule(s) apply to this agent and action kind; ${x.outOfScope} others are out of scope and did not run`,
   )
@@ -105,5 +190,4 @@ export async function explainCommand(io: Io, o: DecideOptions & { store?: string
   for (const r of x.evaluation.reasons) io.out(`  ${r.rule} (${r.sort}): ${r.message}`)
   if (x.evaluation.retryAfter) io.out(`  retry after ${x.evaluation.retryAfter.toISOString()}`)
   if (x.evaluation.reviewTeam) io.out(`  review: ${x.evaluation.reviewTeam}'s queue`)
-  return 0
 }
