@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { activityTime, customerCache, valueFromText } from '../src/adapter/index.ts'
+import { activityTime, boundedText, customerCache, cutText, valueFromText } from '../src/adapter/index.ts'
 
 // One truth table for vendor text, whatever adapter it comes through.
 describe('the value a vendor text stands for', () => {
@@ -100,5 +100,22 @@ describe('activityTime', () => {
     expect(activityTime('', now)).toBeUndefined()
     expect(activityTime('not a time', now)).toBeUndefined()
     expect(activityTime(undefined, now)).toBeUndefined()
+  })
+})
+
+describe('text within a bound', () => {
+  it('cutText keeps at most max units and never splits a surrogate pair', () => {
+    expect(cutText('k'.repeat(256), 255)).toBe('k'.repeat(255))
+    expect(cutText('short', 255)).toBe('short')
+    // 'a' then 😀 (two units): cut at 2 would keep half of it.
+    expect(cutText('a😀b', 2)).toBe('a')
+    expect(cutText('a😀b', 3)).toBe('a😀')
+  })
+
+  it('boundedText drops NUL and lone surrogates, and ends a cut with an ellipsis, within max', () => {
+    expect(boundedText('a\u0000b\ud800c', 10)).toBe('ab\ufffdc')
+    expect(boundedText('abcdef', 4)).toBe('abc…')
+    expect(boundedText('ab😀', 3)).toBe('ab…')
+    expect(boundedText('abc', 3)).toBe('abc')
   })
 })

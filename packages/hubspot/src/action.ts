@@ -8,7 +8,7 @@ import {
   type Remit,
   type Review,
 } from '@remit/core'
-import { PermanentDeliveryError, valueFromText } from '@remit/core/adapter'
+import { boundedText, PermanentDeliveryError, valueFromText } from '@remit/core/adapter'
 import { PREVIEW_LIMITS, type Preview } from '@remit/core/api'
 import type { HubSpotContext } from './context.ts'
 import { ACTION_FIELD } from './definition.ts'
@@ -424,16 +424,6 @@ const OBJECT_TYPE_IDS: Record<string, string> = {
   TICKET: '0-5',
 }
 
-/** Text within a preview's bound: well-formed, no NUL, cut (not mid-pair) with an ellipsis. */
-function bounded(s: string, max: number): string {
-  const clean = s.toWellFormed().replaceAll('\u0000', '')
-  if (clean.length <= max) return clean
-  let cut = max - 1
-  const code = clean.charCodeAt(cut - 1)
-  if (code >= 0xd800 && code <= 0xdbff) cut--
-  return `${clean.slice(0, cut)}…`
-}
-
 /**
  * What the flag's reviewer sees: the enrolled record (a link to it in HubSpot, for the standard
  * objects, whose type ids are known) and the action's input fields as text.
@@ -456,11 +446,11 @@ function previewOf(b: ExecutionRequest, inputs: Record<string, unknown>): Previe
     ...(fields.length ? fields : ['(none)']),
   ].join('\n')
   return {
-    subject: bounded(
+    subject: boundedText(
       `HubSpot workflow ${b.context.workflowId}: ${String(inputs[ACTION_FIELD] ?? '')}`,
       PREVIEW_LIMITS.subject,
     ),
-    text: bounded(text, PREVIEW_LIMITS.text),
+    text: boundedText(text, PREVIEW_LIMITS.text),
     ...(link ? { link } : {}),
   }
 }

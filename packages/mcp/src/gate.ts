@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
 import type { Reason } from '@remit/client'
 import type { CallHold, HeldCall } from './hold.ts'
@@ -329,18 +330,7 @@ function withChanges(
   }
   const asked = callRequest(route, args)
   const approved = { ...asked, action: { ...asked.action, ...changes } }
-  if (canonical(sent) !== canonical(approved))
+  if (!isDeepStrictEqual(sent, approved))
     return 'mcp.yaml reads the customer or a fact from an argument the change writes, so the call would be another request than the one approved'
   return out
-}
-
-/** JSON with keys in name order at every depth: two requests read alike compare equal. */
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-        )
-      : v,
-  )
 }

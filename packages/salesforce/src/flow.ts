@@ -1,5 +1,6 @@
 import { type Decision, InputError, type Policy, type Remit } from '@remit/core'
 import {
+  boundedText,
   defineRoute,
   openApiDocument,
   type Route,
@@ -106,16 +107,6 @@ export function toDecisionRequest(policy: Policy, r: FlowDecisionRequest) {
   }
 }
 
-/** Text within a preview's bound: well-formed, no NUL, cut (not mid-pair) with an ellipsis. */
-function bounded(s: string, max: number): string {
-  const clean = s.toWellFormed().replaceAll('\u0000', '')
-  if (clean.length <= max) return clean
-  let cut = max - 1
-  const code = clean.charCodeAt(cut - 1)
-  if (code >= 0xd800 && code <= 0xdbff) cut--
-  return `${clean.slice(0, cut)}…`
-}
-
 /**
  * What the flag's reviewer sees: the record the flow acts on and the action's fields as the flow
  * sent them. No link: the request does not say which org (instance URL) the record is in.
@@ -135,8 +126,8 @@ function previewOf(r: FlowDecisionRequest): Preview {
     ...(fields.length ? fields : ['(none)']),
   ].join('\n')
   return {
-    subject: bounded(`Salesforce flow: ${r.kind}`, PREVIEW_LIMITS.subject),
-    text: bounded(text, PREVIEW_LIMITS.text),
+    subject: boundedText(`Salesforce flow: ${r.kind}`, PREVIEW_LIMITS.subject),
+    text: boundedText(text, PREVIEW_LIMITS.text),
   }
 }
 

@@ -1,19 +1,11 @@
 import type { Decision, DeliverOptions, Remit, Review } from '@remit/core'
+import { cutText } from '@remit/core/adapter'
 import type { Connection } from '@salesforce/core'
 import { REVIEW_FIELDS } from './package.ts'
 
 export const REVIEW_EVENT = 'Remit_Review__e'
 
 const LENGTHS = new Map(REVIEW_FIELDS.map((f) => [f.name, f.length]))
-
-/** Text within `max` UTF-16 units, not cut inside a surrogate pair. */
-function fit(value: string, max: number): string {
-  if (value.length <= max) return value
-  let cut = max
-  const code = value.charCodeAt(cut - 1)
-  if (code >= 0xd800 && code <= 0xdbff) cut--
-  return value.slice(0, cut)
-}
 
 /**
  * Each value within its Text field's length (REVIEW_FIELDS): Salesforce refuses a longer one
@@ -24,7 +16,7 @@ function fitted<T extends Record<string, string>>(event: T): T {
   return Object.fromEntries(
     Object.entries(event).map(([k, v]) => [
       k,
-      typeof v === 'string' ? fit(v, LENGTHS.get(k) ?? v.length) : v,
+      typeof v === 'string' ? cutText(v, LENGTHS.get(k) ?? v.length) : v,
     ]),
   ) as T
 }

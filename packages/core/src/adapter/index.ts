@@ -24,4 +24,4 @@ export {
   type RouteSpec,
   scopedExternalId,
 } from './route.ts'
-export { activityTime, valueFromText } from './text.ts'
+export { activityTime, boundedText, cutText, valueFromText } from './text.ts'

@@ -66,3 +66,19 @@ export function activityTime(value: unknown, now: number): Date | undefined {
         : Number.NaN
   return Number.isFinite(ms) ? new Date(Math.min(ms, now)) : undefined
 }
+
+/** At most `max` UTF-16 units of `s`, never cut between the halves of a surrogate pair. */
+export function cutText(s: string, max: number): string {
+  if (s.length <= max) return s
+  const code = s.charCodeAt(max - 1)
+  return s.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max)
+}
+
+/**
+ * Text within a bound Remit refuses past (a preview's parts): well-formed, no NUL (Remit refuses
+ * both), at most `max` characters, ending in an ellipsis when cut.
+ */
+export function boundedText(s: string, max: number): string {
+  const clean = s.toWellFormed().replaceAll('\u0000', '')
+  return clean.length <= max ? clean : `${cutText(clean, max - 1)}…`
+}
