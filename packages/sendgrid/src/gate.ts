@@ -447,10 +447,16 @@ export function gate(
     // recipient alone.
     const asked = options.action(h.message)
     const approved = canonical({ ...asked, ...changes })
-    const read = canonical(options.action(changed))
+    let read: string
+    let to: string[]
+    try {
+      read = canonical(options.action(changed))
+      to = [...recipientsOf(personalizationsOf(changed, false)).keys()]
+    } catch (error) {
+      return `approved with changes (${what}), but the mail applyChanges returned could not be read (${(error as Error).message}): not sent`
+    }
     if (read !== approved)
       return `approved with changes (${what}), but the mail applyChanges returned reads as ${read}, not ${approved}: not sent`
-    const to = [...recipientsOf(personalizationsOf(changed, false)).keys()]
     if (to.length !== 1 || to[0] !== h.email)
       return `approved with changes (${what}), but the mail applyChanges returned is for ${to.join(', ') || 'no one'}, not ${h.email}: not sent`
     return changed

@@ -133,6 +133,14 @@ describe('a held offer approved with changes', () => {
     expect(timeline.touches.map((t) => t.status)).toEqual(['cancelled'])
   })
 
+  it('an applyChanges that returns what action() cannot read: not sent, the touch cancelled, the release goes on', async () => {
+    const { mail, reviewId } = await offerHeld({ applyChanges: () => null as unknown as MailData })
+    expect((await approve(reviewId, { changes: { attributes: { discountPct: 15 } } })).status).toBe(200)
+    expect(await mail.release()).toEqual({ sent: [], dropped: ['jane@acme.example'], waiting: 0 })
+    expect(sendgrid.requests).toHaveLength(0)
+    expect(mail.held()[0]?.note).toContain('could not be read')
+  })
+
   it('a change the policy does not allow is a 400 naming the field, and the mail stays held', async () => {
     const { mail, reviewId } = await offerHeld({ applyChanges: (m) => m })
     const res = await approve(reviewId, { changes: { attributes: { discountPct: 'fifteen' } } })
