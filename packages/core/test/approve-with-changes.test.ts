@@ -242,6 +242,20 @@ describe('approve with changes', () => {
     expect(error.code).toBe('NOT_FOUND')
   })
 
+  it('acceptsChanges naming an attribute the action lacks is a 400 naming it, with the nearest name', async () => {
+    const remit = await engine(loadPolicy(POLICY, { file: 'remit.yaml' }))
+    const error = await remit
+      .decide('sales-agent', {
+        action: { kind: 'offer.discount', discountPct: 20 },
+        customer,
+        acceptsChanges: ['discountPc'],
+      })
+      .catch((e) => e)
+    expect(error).toBeInstanceOf(InputError)
+    expect(error).toMatchObject({ code: 'UNKNOWN_ATTRIBUTE', path: ['acceptsChanges', 0] })
+    expect(error.hint).toContain('discountPct')
+  })
+
   it('a negative amount of a budget is refused, naming the change', async () => {
     const { remit, reviewId } = await flaggedAt(20)
     const error = await remit.reviews

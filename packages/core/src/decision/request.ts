@@ -142,6 +142,16 @@ export function resolveRequest(
       )
     }
   }
+  // A name the action lacks would quietly let a reviewer change nothing: said, as an attribute's is.
+  for (const [i, name] of (req.acceptsChanges ?? []).entries())
+    if (!Object.hasOwn(action.attributes, name))
+      throw unknownName(
+        'UNKNOWN_ATTRIBUTE',
+        `attribute of ${action.kind}`,
+        name,
+        Object.keys(action.attributes),
+        ['acceptsChanges', i],
+      )
   const facts: Record<string, unknown> = {}
   for (const [name, v] of Object.entries(req.customer.facts)) {
     const declared = Object.hasOwn(policy.facts, name) ? policy.facts[name] : undefined
