@@ -14,7 +14,11 @@ const SECRET = 'whsec-serve-0123456789'
 // `remit serve` with Slack's bot token and signing secret in the environment posts each flag to its
 // team's channel and answers the buttons at /slack/interactivity; --webhooks sends each review event,
 // signed. Slack here is the fake that keeps its contract (@remit/slack/testing).
-it('remit serve posts flags to Slack, takes the approval from its button, and sends signed webhooks', async () => {
+// Each test starts `remit serve` processes (three in the second): 20 s was too short beside the
+// whole suite on two cores.
+it('remit serve posts flags to Slack, takes the approval from its button, and sends signed webhooks', {
+  timeout: 60_000,
+}, async () => {
   const slack = await startFakeSlack({ channels: ['C0SALES0001'] })
   const events: { type: string; verified: boolean }[] = []
   const hook = createServer(async (req, res) => {
@@ -99,7 +103,9 @@ it('remit serve posts flags to Slack, takes the approval from its button, and se
   }
 })
 
-it('remit serve stops before it starts (exit 2) when Slack or the webhooks are half configured', async () => {
+it('remit serve stops before it starts (exit 2) when Slack or the webhooks are half configured', {
+  timeout: 60_000,
+}, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'remit-serve-slack-'))
   copyFileSync(new URL('../../../examples/seed-week/remit.yaml', import.meta.url), join(dir, 'remit.yaml'))
   writeFileSync(join(dir, 'keys.yaml'), '')
